@@ -1,0 +1,196 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// config is the validated, normalised result of New's arguments and options.
+// It is pure data: building it does no kernel work beyond stat(2).
+type config struct {
+	rootfs         string
+	args           []string
+	env            []string
+	dir            string
+	hostname       string
+	domainname     string
+	uid, gid       uint32
+	uidMap, gidMap []IDMap
+	namespaces     Namespace
+	nsExplicit     bool
+	nsDropped      Namespace
+	mounts         []userMount
+	readonlyRootfs bool
+	rootless       bool // the caller's effective uid is not 0
+	hostUID        uint32
+	hostGID        uint32
+}
+
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+func newConfig(rootfs string, cmd []string, opts []Option) (*config, error) {
+	c := &config{
+		dir:        "/",
+		hostname:   "container",
+		namespaces: defaultNamespaces,
+		hostUID:    uint32(os.Geteuid()),
+		hostGID:    uint32(os.Getegid()),
+	}
+	c.rootless = c.hostUID != 0
+	if err := checkRootfs(rootfs); err != nil {
+		return nil, err
+	}
+	c.rootfs = filepath.Clean(rootfs)
+	if len(cmd) == 0 || cmd[0] == "" {
+		return nil, &OptionError{Option: "cmd", Err: errors.New("empty command")}
+	}
+	for _, a := range cmd {
+		if strings.ContainsRune(a, 0) {
+			return nil, optErr("cmd", a, "argument contains a NUL byte")
+		}
+	}
+	c.args = append([]string(nil), cmd...)
+	for _, o := range opts {
+		if o == nil {
+			return nil, &OptionError{Option: "Option", Err: errors.New("nil option")}
+		}
+		if err := o.apply(c); err != nil {
+			return nil, err
+		}
+	}
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func checkRootfs(rootfs string) error {
+	if rootfs == "" {
+		return &OptionError{Option: "rootfs", Err: errors.New("empty path")}
+	}
+	clean := filepath.Clean(rootfs)
+	if !filepath.IsAbs(clean) {
+		return optErr("rootfs", rootfs, "must be an absolute path")
+	}
+	if clean == "/" {
+		return optErr("rootfs", rootfs, "must not be the host's root")
+	}
+	fi, err := os.Stat(clean)
+	if err != nil {
+		return optErr("rootfs", rootfs, "%w", err)
+	}
+	if !fi.IsDir() {
+		return optErr("rootfs", rootfs, "not a directory")
+	}
+	if same, _ := sameFile(clean, "/"); same {
+		return optErr("rootfs", rootfs, "must not be the host's root")
+	}
+	return nil
+}
+
+func sameFile(a, b string) (bool, error) {
+	fa, err := os.Stat(a)
+	if err != nil {
+		return false, err
+	}
+	fb, err := os.Stat(b)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(fa, fb), nil
+}
+
+// finish checks the options against each other and fills in derived values.
+func (c *config) finish() error {
+	if c.nsDropped&NSMount != 0 || c.namespaces&NSMount == 0 {
+		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
+	}
+	if c.rootless {
+		if c.nsDropped&NSUser != 0 {
+			return optErr("WithoutNamespace", NSUser, "a caller that is not root needs a user namespace")
+		}
+		c.namespaces |= NSUser
+	}
+	if c.namespaces&NSUTS == 0 && c.hostname != "container" {
+		return optErr("WithHostname", c.hostname, "conflicts with WithoutNamespace(NSUTS)")
+	}
+	if c.namespaces&NSUTS == 0 && c.domainname != "" {
+		return optErr("WithDomainname", c.domainname, "conflicts with WithoutNamespace(NSUTS)")
+	}
+	if c.namespaces&NSUser != 0 {
+		if c.uidMap == nil {
+			c.uidMap = []IDMap{{ContainerID: c.uid, HostID: c.hostUID, Size: 1}}
+		}
+		if c.gidMap == nil {
+			c.gidMap = []IDMap{{ContainerID: c.gid, HostID: c.hostGID, Size: 1}}
+		}
+		if !idMapped(c.uidMap, c.uid) {
+			return optErr("WithUser", c.uid, "uid is not mapped by the user namespace's uid map")
+		}
+		if !idMapped(c.gidMap, c.gid) {
+			return optErr("WithUser", c.gid, "gid is not mapped by the user namespace's gid map")
+		}
+	}
+	env := []string{defaultPath, "HOME=" + map[bool]string{true: "/root", false: "/"}[c.uid == 0]}
+	c.env = mergeEnv(env, c.env)
+	for _, m := range c.mounts {
+		if m.dest == "/proc" || strings.HasPrefix(m.dest, "/proc/") {
+			return optErr("WithBind", m.dest, "mounts over /proc are not allowed")
+		}
+	}
+	return nil
+}
+
+func idMapped(maps []IDMap, id uint32) bool {
+	for _, m := range maps {
+		if id >= m.ContainerID && uint64(id) < uint64(m.ContainerID)+uint64(m.Size) {
+			return true
+		}
+	}
+	return false
+}
+
+// mergeEnv returns base with each KEY=value of add appended or replacing the
+// variable of the same name, keeping the first position of each name.
+func mergeEnv(base, add []string) []string {
+	out := make([]string, 0, len(base)+len(add))
+	idx := map[string]int{}
+	for _, kv := range append(append([]string(nil), base...), add...) {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := idx[k]; ok {
+			out[i] = kv
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, kv)
+	}
+	return out
+}
+
+func (c *config) String() string {
+	return fmt.Sprintf("rootfs=%s cmd=%q ns=%v", c.rootfs, c.args, c.namespaces)
+}
+
+// initConfig is the plan the init carries out, computed before the clone.
+func (c *config) initConfig() *initConfig {
+	userns := c.namespaces&NSUser != 0
+	return &initConfig{
+		Rootfs:         c.rootfs,
+		Args:           c.args,
+		Env:            c.env,
+		Dir:            c.dir,
+		Hostname:       c.hostname,
+		Domainname:     c.domainname,
+		UID:            c.uid,
+		GID:            c.gid,
+		SetGroups:      !userns,
+		Namespaces:     c.namespaces,
+		Mounts:         planMounts(c),
+		Devices:        defaultDevices,
+		BindDevices:    userns,
+		ReadonlyRootfs: c.readonlyRootfs,
+	}
+}

@@ -1,0 +1,221 @@
+package container
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// running is the parent's state of a started container.
+type running struct {
+	id      string
+	cmd     *exec.Cmd
+	stopCtx func() bool // stops the context watch
+	cg      *cgroupState
+	net     *netState
+
+	mu       sync.Mutex
+	waited   bool
+	finished bool
+}
+
+func (r *running) pid() int { return r.cmd.Process.Pid }
+
+// Start starts the container and returns once its command has been exec'd, or
+// with the error of the step that failed (a *SetupError for steps inside the
+// container). A failed Start leaves nothing behind. Cancelling ctx after Start
+// returns kills every process in the container; Wait must still be called to
+// release it.
+func (c *Container) Start(ctx context.Context) (err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return ErrAlreadyStarted
+	}
+	c.started = true
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var rel releaser
+	defer func() {
+		if err != nil {
+			rel.run()
+		}
+	}()
+
+	// Plan: everything the init needs, computed before the clone.
+	r := &running{id: newID()}
+	icfg := c.cfg.initConfig()
+
+	// Parent steps before the clone; each registers its own release.
+	if err := r.createCgroup(c.cfg, &rel); err != nil {
+		return err
+	}
+	if err := r.createNetwork(c.cfg, &rel); err != nil {
+		return err
+	}
+
+	// The sync channel: the init gets its end as fd 3.
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("container: socketpair: %w", err)
+	}
+	parentEnd, childEnd := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-init")
+	rel.add(func() { parentEnd.Close() })
+
+	// Clone /proc/self/exe into the new namespaces.
+	r.cmd = &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{initArg0},
+		Env:         []string{},
+		Stdin:       c.Stdin,
+		Stdout:      c.Stdout,
+		Stderr:      c.Stderr,
+		ExtraFiles:  []*os.File{childEnd},
+		SysProcAttr: sysProcAttr(c.cfg),
+	}
+	onForkThread(func() { err = r.cmd.Start() })
+	childEnd.Close()
+	if err != nil {
+		return fmt.Errorf("container: start init: %w", err)
+	}
+	rel.add(func() {
+		r.cmd.Process.Kill()
+		r.cmd.Wait()
+	})
+	// A context cancelled during the rest of Start kills the init; the read
+	// below then sees EOF and reports the context's error.
+	stop := context.AfterFunc(ctx, r.kill)
+	rel.add(func() { stop() })
+
+	// Parent steps between the clone and "go".
+	if err := r.joinCgroup(); err != nil {
+		return err
+	}
+	if err := r.attachNetwork(c.cfg); err != nil {
+		return err
+	}
+
+	// Send the plan, then "go".
+	if err := writeMsg(parentEnd, msgConfig, icfg); err != nil {
+		return fmt.Errorf("container: send configuration to init: %w", err)
+	}
+	if err := writeMsg(parentEnd, msgGo, nil); err != nil {
+		return fmt.Errorf("container: signal init: %w", err)
+	}
+
+	// EOF means the init's end was closed by execve: the command runs.
+	t, body, err := readMsg(parentEnd)
+	switch {
+	case errors.Is(err, io.EOF):
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	case err != nil:
+		return fmt.Errorf("container: read from init: %w", err)
+	case t == msgError:
+		var rec errorRecord
+		if err := json.Unmarshal(body, &rec); err != nil {
+			return fmt.Errorf("container: decode init error: %w", err)
+		}
+		return rec.toError()
+	default:
+		return fmt.Errorf("container: unexpected message %q from init", t)
+	}
+	parentEnd.Close()
+	r.stopCtx = stop
+	c.run = r
+	return nil
+}
+
+// Wait waits for the container's first process to exit, kills whatever else is
+// still running in the container, and releases everything Start created. It is
+// the single release point: call it exactly once after a successful Start.
+//
+// The error is nil for exit status 0, an *ExitError for another status or a
+// death by signal, or an error from copying Stdin, Stdout or Stderr.
+func (c *Container) Wait() error {
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r == nil {
+		return ErrNotStarted
+	}
+	r.mu.Lock()
+	if r.waited {
+		r.mu.Unlock()
+		return ErrWaitCalled
+	}
+	r.waited = true
+	r.mu.Unlock()
+
+	err := r.cmd.Wait()
+	r.stopCtx()
+	r.mu.Lock()
+	r.finished = true
+	r.mu.Unlock()
+
+	// Teardown: whatever is left in the container dies with its cgroup.
+	r.killCgroup()
+	oom, cgErr := r.removeCgroup()
+	r.releaseNetwork()
+
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return &ExitError{ProcessState: ee.ProcessState, oomKilled: oom}
+	}
+	if err != nil {
+		return fmt.Errorf("container: wait: %w", err)
+	}
+	if cgErr != nil {
+		return cgErr
+	}
+	return nil
+}
+
+// kill kills every process in the container: the first one (in a PID
+// namespace the kernel then kills the rest), and everything in its cgroup.
+func (r *running) kill() {
+	r.cmd.Process.Kill()
+	r.killCgroup()
+}
+
+// Signal sends sig to the container's first process (through its pidfd, so a
+// reused pid is never signalled). Note that the kernel delivers to a PID
+// namespace's init only the signals it has a handler for, and SIGKILL; with
+// WithInit, signals are forwarded to the command.
+func (c *Container) Signal(sig os.Signal) error {
+	c.mu.Lock()
+	r := c.run
+	c.mu.Unlock()
+	if r == nil {
+		return ErrNotStarted
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.finished {
+		return ErrFinished
+	}
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		if errors.Is(err, os.ErrProcessDone) {
+			return ErrFinished
+		}
+		return fmt.Errorf("container: signal %v: %w", sig, err)
+	}
+	return nil
+}
+
+func newID() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

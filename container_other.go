@@ -1,0 +1,35 @@
+//go:build !linux
+
+package container
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+)
+
+// errUnsupported is what Start returns on every platform but Linux.
+var errUnsupported = fmt.Errorf("container: Linux containers are not supported on %s: %w", runtime.GOOS, errors.ErrUnsupported)
+
+type running struct{}
+
+func (*running) pid() int { return 0 }
+
+// Start fails on this platform with an error that wraps errors.ErrUnsupported.
+func (c *Container) Start(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started {
+		return ErrAlreadyStarted
+	}
+	c.started = true
+	return errUnsupported
+}
+
+// Wait returns ErrNotStarted on this platform.
+func (c *Container) Wait() error { return ErrNotStarted }
+
+// Signal returns ErrNotStarted on this platform.
+func (c *Container) Signal(sig os.Signal) error { return ErrNotStarted }

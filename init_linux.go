@@ -1,0 +1,155 @@
+package container
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// initArg0 is the argv[0] the parent gives the re-executed binary. Together
+// with a socket at syncFD it tells this package's init hook that the process
+// is a container's init.
+const (
+	initArg0 = "ctrkit-container-init"
+	syncFD   = 3
+)
+
+// The hook. Package initialisation runs dependencies first, so when this runs
+// no package that imports this one has initialised yet, and none will: the
+// init ends in execve or exit. For every other process it costs one comparison.
+func init() {
+	if len(os.Args) != 1 || os.Args[0] != initArg0 {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(syncFD, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		return
+	}
+	// The main goroutine is on the process's first thread, the one the parent
+	// cloned: keep it there, so that every per-thread attribute set below
+	// (capabilities, seccomp, the parent-death signal) belongs to the thread
+	// that calls execve.
+	runtime.LockOSThread()
+	os.Exit(runInit())
+}
+
+// runInit runs the init's side of the start sequence. It returns only on
+// failure, after sending the failed step to the parent.
+func runInit() int {
+	ch := os.NewFile(syncFD, "sync")
+	unix.CloseOnExec(syncFD)
+	err := initMain(ch)
+	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
+		fmt.Fprintf(os.Stderr, "container init: %v (and reporting it failed: %v)\n", err, werr)
+	}
+	return 1
+}
+
+func initMain(ch *os.File) error {
+	t, body, err := readMsg(ch)
+	if err != nil || t != msgConfig {
+		return fmt.Errorf("read configuration: type %q: %v", t, err)
+	}
+	var cfg initConfig
+	if err := json.Unmarshal(body, &cfg); err != nil {
+		return fmt.Errorf("decode configuration: %w", err)
+	}
+	// Wait until the parent has done its part (id maps, cgroup, network).
+	if t, _, err := readMsg(ch); err != nil || t != msgGo {
+		return fmt.Errorf("wait for the parent: type %q: %v", t, err)
+	}
+	return initContainer(&cfg)
+}
+
+// initContainer is the init's start sequence, top to bottom (see DESIGN.md).
+func initContainer(cfg *initConfig) error {
+	if err := unshareCgroupNS(cfg); err != nil {
+		return err
+	}
+	if err := setupRootfs(cfg); err != nil {
+		return err
+	}
+	if err := pivotRoot(cfg.Rootfs); err != nil {
+		return err
+	}
+	if err := setHostname(cfg); err != nil {
+		return err
+	}
+	if err := setupNetworkInside(cfg); err != nil {
+		return err
+	}
+	if err := enterDir(cfg.Dir); err != nil {
+		return err
+	}
+	if err := setRlimits(cfg); err != nil {
+		return err
+	}
+	if err := setUser(cfg); err != nil {
+		return err
+	}
+	if err := lockDown(cfg); err != nil {
+		return err
+	}
+	if err := closeExtraFDs(); err != nil {
+		return err
+	}
+	return execCommand(cfg.Args, cfg.Env)
+}
+
+// unshareCgroupNS gives the container a cgroup namespace rooted at the cgroup
+// the parent placed it in. It affects this thread, the one that calls execve.
+func unshareCgroupNS(cfg *initConfig) error {
+	if cfg.Namespaces&NSCgroup == 0 {
+		return nil
+	}
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return &SetupError{Op: "unshare", Path: "cgroup namespace", Err: err}
+	}
+	return nil
+}
+
+// closeExtraFDs marks every descriptor above stderr close-on-exec, so nothing
+// of the parent's or the init's reaches the command (CVE-2024-21626).
+func closeExtraFDs() error {
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return &SetupError{Op: "close_range", Err: err}
+	}
+	return nil
+}
+
+// execCommand replaces the init with the command, searching the container's
+// PATH the way execvp(3) does when the name has no slash.
+func execCommand(args, env []string) error {
+	name := args[0]
+	if strings.Contains(name, "/") {
+		return &SetupError{Op: "exec", Path: name, Err: unix.Exec(name, args, env)}
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	var denied bool
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		err := unix.Exec(dir+"/"+name, args, env)
+		switch err {
+		case unix.ENOENT, unix.ENOTDIR, unix.ESTALE, unix.ENODEV, unix.ETIMEDOUT:
+		case unix.EACCES:
+			denied = true
+		default:
+			return &SetupError{Op: "exec", Path: dir + "/" + name, Err: err}
+		}
+	}
+	if denied {
+		return &SetupError{Op: "exec", Path: name, Err: unix.EACCES}
+	}
+	return &SetupError{Op: "exec", Path: name, Err: unix.ENOENT}
+}

@@ -1,0 +1,128 @@
+package container
+
+import (
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// The mount plan: the list of mounts the init performs inside the rootfs, in
+// order, computed from the options before the container is cloned. It is pure
+// data so that tests can check it on any machine.
+
+type mountKind uint8
+
+const (
+	mountFS       mountKind = iota // a new file system instance: proc, sysfs, tmpfs, devpts, mqueue
+	mountBind                      // a bind mount of a host path
+	mountTmpfs                     // a user tmpfs (mountFS with the caller's size)
+	mountDevices                   // populate the /dev tmpfs: device nodes, symlinks, subdirectories
+	mountMask                      // hide a path: /dev/null over a file, an empty read-only tmpfs over a directory
+	mountReadonly                  // bind a path onto itself, read-only
+)
+
+// Mount flags, with Linux's values (pure code must build on every platform).
+const (
+	msRdonly      = 0x1
+	msNosuid      = 0x2
+	msNodev       = 0x4
+	msNoexec      = 0x8
+	msStrictatime = 0x1000000
+)
+
+// userMount is a mount the caller asked for with WithBind or WithTmpfs.
+type userMount struct {
+	kind       mountKind
+	source     string
+	dest       string
+	readonly   bool
+	fileTarget bool
+	size       int64
+}
+
+// mountEntry is one step of the mount plan, sent to the init.
+type mountEntry struct {
+	Kind     mountKind
+	Source   string // host path for binds, fs source otherwise
+	Dest     string // absolute path inside the container
+	FSType   string
+	Flags    uintptr
+	Data     string
+	Readonly bool
+	File     bool // Dest is a file, not a directory
+	// Strict refuses a Dest reached through any symlink: the kernel file systems the
+	// container's safety depends on (/proc, /sys, /dev) must be where they claim to be.
+	Strict bool
+}
+
+// device is a node created in the container's /dev.
+type device struct {
+	Name         string
+	Major, Minor uint32
+}
+
+var defaultDevices = []device{
+	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+}
+
+// maskedPaths and readonlyPaths are Docker's and runc's defaults.
+var maskedPaths = []string{
+	"/proc/asound", "/proc/acpi", "/proc/interrupts", "/proc/kcore", "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap",
+}
+
+var readonlyPaths = []string{
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+}
+
+// planMounts turns the configuration into the ordered mount plan.
+func planMounts(c *config) []mountEntry {
+	userns := c.namespaces&NSUser != 0
+	plan := []mountEntry{
+		{Kind: mountFS, FSType: "proc", Source: "proc", Dest: "/proc", Flags: msNosuid | msNoexec | msNodev, Strict: true},
+	}
+	if userns && c.namespaces&NSNet == 0 {
+		// sysfs cannot be mounted in a user namespace that does not own the
+		// network namespace: bind the host's, read-only.
+		plan = append(plan, mountEntry{Kind: mountBind, Source: "/sys", Dest: "/sys", Readonly: true, Strict: true})
+	} else {
+		plan = append(plan, mountEntry{Kind: mountFS, FSType: "sysfs", Source: "sysfs", Dest: "/sys", Flags: msRdonly | msNosuid | msNoexec | msNodev, Strict: true})
+	}
+	ptsData := "newinstance,ptmxmode=0666,mode=0620"
+	if !userns {
+		ptsData += ",gid=5"
+	}
+	plan = append(plan,
+		mountEntry{Kind: mountFS, FSType: "tmpfs", Source: "tmpfs", Dest: "/dev", Flags: msNosuid | msStrictatime, Data: "mode=755,size=65536k", Strict: true},
+		mountEntry{Kind: mountDevices, Dest: "/dev", Strict: true},
+		mountEntry{Kind: mountFS, FSType: "devpts", Source: "devpts", Dest: "/dev/pts", Flags: msNosuid | msNoexec, Data: ptsData, Strict: true},
+		mountEntry{Kind: mountFS, FSType: "tmpfs", Source: "shm", Dest: "/dev/shm", Flags: msNosuid | msNoexec | msNodev, Data: "mode=1777,size=65536k", Strict: true},
+	)
+	if c.namespaces&NSIPC != 0 {
+		plan = append(plan, mountEntry{Kind: mountFS, FSType: "mqueue", Source: "mqueue", Dest: "/dev/mqueue", Flags: msNosuid | msNoexec | msNodev, Strict: true})
+	}
+
+	user := append([]userMount(nil), c.mounts...)
+	// Parents before children, otherwise in the caller's order.
+	sort.SliceStable(user, func(i, j int) bool { return depth(user[i].dest) < depth(user[j].dest) })
+	for _, m := range user {
+		switch m.kind {
+		case mountBind:
+			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget})
+		case mountTmpfs:
+			plan = append(plan, mountEntry{Kind: mountTmpfs, FSType: "tmpfs", Source: "tmpfs", Dest: m.dest,
+				Flags: msNosuid | msNodev, Data: "mode=1777,size=" + strconv.FormatInt(m.size, 10)})
+		}
+	}
+	for _, p := range maskedPaths {
+		plan = append(plan, mountEntry{Kind: mountMask, Dest: p, Strict: true})
+	}
+	for _, p := range readonlyPaths {
+		plan = append(plan, mountEntry{Kind: mountReadonly, Dest: p, Strict: true})
+	}
+	return plan
+}
+
+func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }

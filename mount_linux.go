@@ -1,0 +1,307 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// setupRootfs carries out the mount plan inside the init's new mount namespace,
+// before pivot_root. Every destination is resolved relative to an open handle on
+// the rootfs (openat2 RESOLVE_IN_ROOT), and every mount is made onto
+// /proc/self/fd/N of the opened destination, so no symlink in the rootfs can
+// redirect a mount onto the host.
+func setupRootfs(cfg *initConfig) error {
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return &SetupError{Op: "make mounts private on", Path: "/", Err: err}
+	}
+	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
+	}
+	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "open rootfs", Path: cfg.Rootfs, Err: underlying(err)}
+	}
+	defer root.Close()
+	m := mounter{root: root, cfg: cfg}
+	defer m.close()
+	for _, e := range cfg.Mounts {
+		if err := m.mount(e); err != nil {
+			return err
+		}
+	}
+	if cfg.ReadonlyRootfs {
+		if err := setReadonly(int(root.Fd()), false); err != nil {
+			return &SetupError{Op: "make rootfs read-only", Path: "/", Err: err}
+		}
+	}
+	return nil
+}
+
+type mounter struct {
+	root    *os.File
+	cfg     *initConfig
+	devNull *os.File // the host's /dev/null, checked to be char 1:3
+}
+
+func (m *mounter) close() {
+	if m.devNull != nil {
+		m.devNull.Close()
+	}
+}
+
+func (m *mounter) mount(e mountEntry) error {
+	switch e.Kind {
+	case mountFS, mountTmpfs:
+		t, err := m.target(e.Dest, false, e.Strict)
+		if err != nil {
+			return &SetupError{Op: "mount " + e.FSType + " on", Path: e.Dest, Err: err}
+		}
+		defer t.Close()
+		if err := unix.Mount(e.Source, fdPath(t), e.FSType, e.Flags, e.Data); err != nil {
+			return &SetupError{Op: "mount " + e.FSType + " on", Path: e.Dest, Err: err}
+		}
+	case mountBind:
+		op := "bind " + e.Source + " on"
+		t, err := m.target(e.Dest, e.File, e.Strict)
+		if err != nil {
+			return &SetupError{Op: op, Path: e.Dest, Err: err}
+		}
+		defer t.Close()
+		if err := unix.Mount(e.Source, fdPath(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return &SetupError{Op: op, Path: e.Dest, Err: err}
+		}
+		if e.Readonly {
+			if err := m.readonly(e.Dest, e.Strict); err != nil {
+				return &SetupError{Op: "make read-only", Path: e.Dest, Err: err}
+			}
+		}
+	case mountDevices:
+		return m.populateDev(e.Dest)
+	case mountMask:
+		return m.mask(e.Dest)
+	case mountReadonly:
+		t, err := m.lookup(e.Dest, e.Strict)
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		if err != nil {
+			return &SetupError{Op: "make read-only", Path: e.Dest, Err: err}
+		}
+		defer t.Close()
+		if err := unix.Mount(fdPath(t), fdPath(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return &SetupError{Op: "make read-only", Path: e.Dest, Err: err}
+		}
+		if err := m.readonly(e.Dest, e.Strict); err != nil {
+			return &SetupError{Op: "make read-only", Path: e.Dest, Err: err}
+		}
+	}
+	return nil
+}
+
+func resolveFlags(strict bool) uint64 {
+	if strict {
+		return unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS
+	}
+	return unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS
+}
+
+// lookup opens an existing path inside the rootfs as an O_PATH handle.
+func (m *mounter) lookup(dest string, strict bool) (*os.File, error) {
+	fd, err := unix.Openat2(int(m.root.Fd()), dest, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: resolveFlags(strict),
+	})
+	if err != nil {
+		if strict && errors.Is(err, unix.ELOOP) {
+			return nil, errSymlink
+		}
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), dest), nil
+}
+
+var errSymlink = &detailedErrno{detail: "refusing a path that goes through a symlink", errno: unix.ELOOP}
+
+// detailedErrno is an errno with a human explanation; it unwraps to the errno.
+type detailedErrno struct {
+	detail string
+	errno  unix.Errno
+}
+
+func (e *detailedErrno) Error() string { return e.detail + ": " + e.errno.Error() }
+func (e *detailedErrno) Unwrap() error { return e.errno }
+
+// target opens the destination of a mount, creating it (and its missing
+// parents, resolved inside the rootfs) as a directory or an empty file.
+func (m *mounter) target(dest string, file, strict bool) (*os.File, error) {
+	t, err := m.lookup(dest, strict)
+	if !errors.Is(err, unix.ENOENT) {
+		return t, err
+	}
+	dir := dest
+	if file {
+		dir = filepath.Dir(dest)
+	}
+	d, err := securejoin.MkdirAllHandle(m.root, dir, 0o755)
+	if err != nil {
+		return nil, underlying(err)
+	}
+	if file {
+		fd, err := unix.Openat(int(d.Fd()), filepath.Base(dest), unix.O_CREAT|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		d.Close()
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return nil, err
+		}
+		if err == nil {
+			unix.Close(fd)
+		}
+	} else {
+		d.Close()
+	}
+	// Open again with the caller's resolution rules: the path created may have
+	// gone through a symlink that a strict destination refuses.
+	return m.lookup(dest, strict)
+}
+
+// readonly makes the mount at dest read-only, with every mount below it.
+// mount_setattr(2) changes only that attribute, keeping nosuid, nodev and the
+// others (which a user namespace may not clear).
+func (m *mounter) readonly(dest string, strict bool) error {
+	t, err := m.lookup(dest, strict)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	return setReadonly(int(t.Fd()), true)
+}
+
+func setReadonly(fd int, recursive bool) error {
+	flags := unix.AT_EMPTY_PATH
+	if recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	return unix.MountSetattr(fd, "", uint(flags), &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+}
+
+// mask hides a path: the host's /dev/null over a file, an empty read-only tmpfs
+// over a directory. A path that does not exist needs no mask.
+func (m *mounter) mask(dest string) error {
+	t, err := m.lookup(dest, true)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return &SetupError{Op: "mask", Path: dest, Err: err}
+	}
+	defer t.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(t.Fd()), &st); err != nil {
+		return &SetupError{Op: "mask", Path: dest, Err: err}
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		if err := unix.Mount("tmpfs", fdPath(t), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=0555"); err != nil {
+			return &SetupError{Op: "mask", Path: dest, Err: err}
+		}
+		return nil
+	}
+	null, err := m.hostDevNull()
+	if err != nil {
+		return &SetupError{Op: "mask", Path: dest, Err: err}
+	}
+	if err := unix.Mount(fdPath(null), fdPath(t), "", unix.MS_BIND, ""); err != nil {
+		return &SetupError{Op: "mask", Path: dest, Err: err}
+	}
+	return nil
+}
+
+// hostDevNull opens the host's /dev/null once and checks that it is the null
+// device (char 1:3): a mask must never bind some other file over a path.
+func (m *mounter) hostDevNull() (*os.File, error) {
+	if m.devNull != nil {
+		return m.devNull, nil
+	}
+	f, err := os.OpenFile("/dev/null", unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, underlying(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR || unix.Major(st.Rdev) != 1 || unix.Minor(st.Rdev) != 3 {
+		f.Close()
+		return nil, &detailedErrno{detail: "/dev/null is not the null device (char 1:3)", errno: unix.EINVAL}
+	}
+	m.devNull = f
+	return f, nil
+}
+
+// populateDev fills the fresh /dev tmpfs: device nodes (mknod as real root,
+// binds of the host's nodes in a user namespace, where mknod is refused), the
+// usual symlinks and the directories for pts, shm and mqueue.
+func (m *mounter) populateDev(dest string) error {
+	dev, err := m.lookup(dest, true)
+	if err != nil {
+		return &SetupError{Op: "open", Path: dest, Err: err}
+	}
+	defer dev.Close()
+	dfd := int(dev.Fd())
+	for _, d := range []string{"pts", "shm", "mqueue"} {
+		if err := unix.Mkdirat(dfd, d, 0o755); err != nil {
+			return &SetupError{Op: "mkdir", Path: dest + "/" + d, Err: err}
+		}
+	}
+	old := unix.Umask(0)
+	defer unix.Umask(old)
+	for _, d := range m.cfg.Devices {
+		p := dest + "/" + d.Name
+		if !m.cfg.BindDevices {
+			if err := unix.Mknodat(dfd, d.Name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+				return &SetupError{Op: "mknod", Path: p, Err: err}
+			}
+			continue
+		}
+		fd, err := unix.Openat(dfd, d.Name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
+		if err != nil {
+			return &SetupError{Op: "create", Path: p, Err: err}
+		}
+		unix.Close(fd)
+		t, err := m.lookup(p, true)
+		if err != nil {
+			return &SetupError{Op: "bind /dev/" + d.Name + " on", Path: p, Err: err}
+		}
+		err = unix.Mount("/dev/"+d.Name, fdPath(t), "", unix.MS_BIND, "")
+		t.Close()
+		if err != nil {
+			return &SetupError{Op: "bind /dev/" + d.Name + " on", Path: p, Err: err}
+		}
+	}
+	for _, l := range [][2]string{
+		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
+	} {
+		if err := unix.Symlinkat(l[0], dfd, l[1]); err != nil {
+			return &SetupError{Op: "symlink", Path: dest + "/" + l[1], Err: err}
+		}
+	}
+	return nil
+}
+
+func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+
+// underlying strips *os.PathError and similar wrappers down to the errno, so the
+// SetupError built around it names the path inside the container, not the
+// handle's.
+func underlying(err error) error {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
+}

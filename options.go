@@ -1,0 +1,279 @@
+package container
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// An Option configures a Container. Options are built by the With... constructors
+// of this package; New applies them in order and fails with the first error.
+// The unexported method seals the interface: only this package makes options.
+type Option interface {
+	apply(*config) error
+}
+
+type optionFunc func(*config) error
+
+func (f optionFunc) apply(c *config) error { return f(c) }
+
+// Namespace is one kind of Linux namespace a container can get a new instance of.
+type Namespace uint8
+
+// The namespaces. By default a container gets new mount, UTS, IPC, PID, network
+// and cgroup namespaces, plus a user namespace when the caller is not root or
+// asks for one (WithNamespaces(NSUser), WithUIDMap, WithGIDMap).
+const (
+	NSMount Namespace = 1 << iota
+	NSUTS
+	NSIPC
+	NSPID
+	NSNet
+	NSCgroup
+	NSUser
+)
+
+var nsNames = []struct {
+	ns   Namespace
+	name string
+}{{NSMount, "mount"}, {NSUTS, "uts"}, {NSIPC, "ipc"}, {NSPID, "pid"}, {NSNet, "net"}, {NSCgroup, "cgroup"}, {NSUser, "user"}}
+
+func (n Namespace) String() string {
+	var parts []string
+	for _, e := range nsNames {
+		if n&e.ns != 0 {
+			parts = append(parts, e.name)
+		}
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "|")
+}
+
+const defaultNamespaces = NSMount | NSUTS | NSIPC | NSPID | NSNet | NSCgroup
+
+// IDMap maps a range of user or group ids inside a user namespace to ids on the host.
+type IDMap struct {
+	ContainerID uint32 // first id inside the container
+	HostID      uint32 // first id on the host
+	Size        uint32 // how many consecutive ids
+}
+
+// WithHostname sets the container's hostname (sethostname(2) in its UTS namespace).
+// The default is "container". It conflicts with WithoutNamespace(NSUTS).
+func WithHostname(name string) Option {
+	return optionFunc(func(c *config) error {
+		if err := checkHostname(name); err != nil {
+			return optErr("WithHostname", name, "%w", err)
+		}
+		c.hostname = name
+		return nil
+	})
+}
+
+// WithDomainname sets the container's NIS domain name (setdomainname(2)).
+func WithDomainname(name string) Option {
+	return optionFunc(func(c *config) error {
+		if err := checkHostname(name); err != nil {
+			return optErr("WithDomainname", name, "%w", err)
+		}
+		c.domainname = name
+		return nil
+	})
+}
+
+func checkHostname(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("must be 1 to 64 bytes")
+	}
+	if strings.ContainsAny(name, "\x00/ ") {
+		return fmt.Errorf("must not contain NUL, '/' or spaces")
+	}
+	return nil
+}
+
+// WithEnv sets the command's environment, as "KEY=value" strings. Nothing of the
+// host's environment reaches the container: without this option the command sees
+// only PATH (a standard search path) and HOME. Variables given here add to or
+// replace those two. Later WithEnv options add to earlier ones.
+func WithEnv(env ...string) Option {
+	return optionFunc(func(c *config) error {
+		for _, kv := range env {
+			k, _, ok := strings.Cut(kv, "=")
+			if !ok || k == "" || strings.ContainsRune(kv, 0) {
+				return optErr("WithEnv", kv, "want KEY=value without NUL bytes")
+			}
+		}
+		c.env = append(c.env, env...)
+		return nil
+	})
+}
+
+// WithDir sets the command's working directory inside the container. It must be
+// absolute and exist in the container's file system, or Start fails. Default "/".
+func WithDir(dir string) Option {
+	return optionFunc(func(c *config) error {
+		if !filepath.IsAbs(dir) {
+			return optErr("WithDir", dir, "must be an absolute path")
+		}
+		c.dir = filepath.Clean(dir)
+		return nil
+	})
+}
+
+// WithUser runs the command as uid and gid inside the container (setgid and
+// setuid after setup, with no supplementary groups). Default: 0 and 0. In a user
+// namespace the ids must be mapped (see WithUIDMap); for a rootless caller
+// without explicit maps the caller's own ids are mapped to uid and gid.
+func WithUser(uid, gid uint32) Option {
+	return optionFunc(func(c *config) error {
+		c.uid, c.gid = uid, gid
+		return nil
+	})
+}
+
+// WithUIDMap gives the container a user namespace with these uid mappings
+// (/proc/PID/uid_map, written by the parent before the init runs). Mapping ids
+// other than one's own needs root.
+func WithUIDMap(maps ...IDMap) Option {
+	return optionFunc(func(c *config) error {
+		if err := checkIDMaps(maps); err != nil {
+			return optErr("WithUIDMap", fmt.Sprint(maps), "%w", err)
+		}
+		c.uidMap = maps
+		c.namespaces |= NSUser
+		return nil
+	})
+}
+
+// WithGIDMap gives the container a user namespace with these gid mappings
+// (/proc/PID/gid_map). setgroups(2) is denied inside, as unprivileged user
+// namespaces require.
+func WithGIDMap(maps ...IDMap) Option {
+	return optionFunc(func(c *config) error {
+		if err := checkIDMaps(maps); err != nil {
+			return optErr("WithGIDMap", fmt.Sprint(maps), "%w", err)
+		}
+		c.gidMap = maps
+		c.namespaces |= NSUser
+		return nil
+	})
+}
+
+func checkIDMaps(maps []IDMap) error {
+	if len(maps) == 0 {
+		return fmt.Errorf("no mappings")
+	}
+	for i, m := range maps {
+		if m.Size == 0 {
+			return fmt.Errorf("mapping %d has size 0", i)
+		}
+		if uint64(m.ContainerID)+uint64(m.Size) > 1<<32-1 || uint64(m.HostID)+uint64(m.Size) > 1<<32-1 {
+			return fmt.Errorf("mapping %d overflows the id range", i)
+		}
+		for _, o := range maps[:i] {
+			if m.ContainerID < o.ContainerID+o.Size && o.ContainerID < m.ContainerID+m.Size {
+				return fmt.Errorf("mappings overlap inside the container")
+			}
+		}
+	}
+	return nil
+}
+
+// WithNamespaces replaces the set of namespaces the container gets new instances
+// of. The mount namespace is always required. NSUser also needs id maps: the
+// default maps the caller's uid and gid to the container's user.
+func WithNamespaces(ns ...Namespace) Option {
+	return optionFunc(func(c *config) error {
+		var set Namespace
+		for _, n := range ns {
+			if n == 0 || n&^(defaultNamespaces|NSUser) != 0 {
+				return optErr("WithNamespaces", n, "unknown namespace")
+			}
+			set |= n
+		}
+		c.namespaces = set | c.namespaces&NSUser
+		c.nsExplicit = true
+		return nil
+	})
+}
+
+// WithoutNamespace makes the container share these namespaces with the caller.
+// The mount namespace cannot be shared (the container's root is pivoted in it),
+// and the user namespace cannot be dropped for a rootless caller.
+func WithoutNamespace(ns ...Namespace) Option {
+	return optionFunc(func(c *config) error {
+		for _, n := range ns {
+			if n == 0 || n&^(defaultNamespaces|NSUser) != 0 {
+				return optErr("WithoutNamespace", n, "unknown namespace")
+			}
+			c.namespaces &^= n
+			c.nsDropped |= n
+		}
+		return nil
+	})
+}
+
+// WithBind bind-mounts the host path src at dst inside the container, recursively,
+// read-only if readonly is set (mount_setattr(2) MOUNT_ATTR_RDONLY over the whole
+// tree). src must be absolute and exist; dst must be absolute and is resolved inside
+// the container's root (symlinks cannot lead out of it). A missing dst is created,
+// as a directory or an empty file to match src.
+func WithBind(src, dst string, readonly bool) Option {
+	return optionFunc(func(c *config) error {
+		if !filepath.IsAbs(src) {
+			return optErr("WithBind", src, "source must be an absolute path")
+		}
+		fi, err := os.Stat(src)
+		if err != nil {
+			return optErr("WithBind", src, "source: %w", err)
+		}
+		d, err := checkDest("WithBind", dst)
+		if err != nil {
+			return err
+		}
+		c.mounts = append(c.mounts, userMount{kind: mountBind, source: filepath.Clean(src), dest: d, readonly: readonly, fileTarget: !fi.IsDir()})
+		return nil
+	})
+}
+
+// WithTmpfs mounts a fresh tmpfs of at most sizeBytes bytes at dst inside the
+// container (nosuid, nodev, mode 1777). sizeBytes must be positive.
+func WithTmpfs(dst string, sizeBytes int64) Option {
+	return optionFunc(func(c *config) error {
+		d, err := checkDest("WithTmpfs", dst)
+		if err != nil {
+			return err
+		}
+		if sizeBytes <= 0 {
+			return optErr("WithTmpfs", sizeBytes, "size must be positive")
+		}
+		c.mounts = append(c.mounts, userMount{kind: mountTmpfs, dest: d, size: sizeBytes})
+		return nil
+	})
+}
+
+func checkDest(option, dst string) (string, error) {
+	if !filepath.IsAbs(dst) {
+		return "", optErr(option, dst, "destination must be an absolute path")
+	}
+	d := filepath.Clean(dst)
+	if d == "/" {
+		return "", optErr(option, dst, "destination must not be the root")
+	}
+	if strings.ContainsRune(d, 0) {
+		return "", optErr(option, dst, "destination contains a NUL byte")
+	}
+	return d, nil
+}
+
+// WithReadonlyRootfs makes the container's root mount read-only once every other
+// mount is in place. Binds and tmpfs mounts keep their own modes.
+func WithReadonlyRootfs() Option {
+	return optionFunc(func(c *config) error {
+		c.readonlyRootfs = true
+		return nil
+	})
+}

@@ -1,0 +1,58 @@
+package container
+
+import (
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pivotRoot makes the rootfs the root of the mount namespace with
+// pivot_root(".", ".") (never chroot), then detaches the old root stacked on
+// top of it, so no path leads back to the host's file system.
+func pivotRoot(rootfs string) error {
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "open old root", Path: "/", Err: err}
+	}
+	defer unix.Close(oldRoot)
+	newRoot, err := unix.Open(rootfs, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "open rootfs", Path: rootfs, Err: err}
+	}
+	defer unix.Close(newRoot)
+	if err := unix.Fchdir(newRoot); err != nil {
+		return &SetupError{Op: "chdir", Path: rootfs, Err: err}
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return &SetupError{Op: "pivot_root", Path: rootfs, Err: err}
+	}
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return &SetupError{Op: "chdir", Path: "old root", Err: err}
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return &SetupError{Op: "unmount old root", Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &SetupError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
+// enterDir changes to the command's working directory and checks that the
+// result is inside the new root (a cwd left outside it is how CVE-2024-21626
+// escaped).
+func enterDir(dir string) error {
+	if err := unix.Chdir(dir); err != nil {
+		return &SetupError{Op: "chdir", Path: dir, Err: err}
+	}
+	buf := make([]byte, 4096)
+	n, err := unix.Getcwd(buf)
+	if err != nil {
+		return &SetupError{Op: "getcwd", Path: dir, Err: err}
+	}
+	cwd := strings.TrimRight(string(buf[:n]), "\x00")
+	if !strings.HasPrefix(cwd, "/") {
+		return &SetupError{Op: "chdir", Path: dir, Err: &detailedErrno{detail: "working directory " + cwd + " is outside the container's root", errno: unix.EPERM}}
+	}
+	return nil
+}

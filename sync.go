@@ -1,0 +1,119 @@
+package container
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"syscall"
+)
+
+// The channel between the parent and the init is one socketpair, inherited by the
+// init as fd 3 and close-on-exec there. Messages are framed as a type byte, a
+// big-endian uint32 length and a payload:
+//
+//	parent → init: msgConfig (the initConfig as JSON), then msgGo once the parent's
+//	               steps are done
+//	init → parent: msgError (an errorRecord as JSON) when a step fails; nothing
+//	               on success, where exec closes the init's end and the parent reads EOF.
+
+type msgType byte
+
+const (
+	msgConfig msgType = 'c'
+	msgGo     msgType = 'g'
+	msgError  msgType = 'e'
+)
+
+const maxMsg = 16 << 20
+
+// initConfig is everything the init needs, computed by the parent.
+type initConfig struct {
+	Rootfs         string
+	Args           []string
+	Env            []string
+	Dir            string
+	Hostname       string
+	Domainname     string
+	UID, GID       uint32
+	SetGroups      bool // false in a user namespace, where setgroups(2) is denied
+	Namespaces     Namespace
+	Mounts         []mountEntry
+	Devices        []device
+	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
+	ReadonlyRootfs bool
+}
+
+// errorRecord is a failed init step as it crosses the process boundary.
+type errorRecord struct {
+	Op    string
+	Path  string
+	Errno int    // a syscall.Errno, or 0
+	Msg   string // the error text when Errno is 0
+}
+
+func (r *errorRecord) toError() error {
+	var err error
+	if r.Errno != 0 {
+		err = syscall.Errno(r.Errno)
+	} else {
+		err = errors.New(r.Msg)
+	}
+	return &SetupError{Op: r.Op, Path: r.Path, Err: err}
+}
+
+func recordOf(err error) errorRecord {
+	var r errorRecord
+	var se *SetupError
+	if errors.As(err, &se) {
+		r.Op, r.Path = se.Op, se.Path
+		err = se.Err
+	} else {
+		r.Op = "init"
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		r.Errno = int(errno)
+	} else {
+		r.Msg = err.Error()
+	}
+	return r
+}
+
+func writeMsg(w io.Writer, t msgType, payload any) error {
+	var body []byte
+	if payload != nil {
+		var err error
+		if body, err = json.Marshal(payload); err != nil {
+			return err
+		}
+	}
+	buf := make([]byte, 5+len(body))
+	buf[0] = byte(t)
+	binary.BigEndian.PutUint32(buf[1:5], uint32(len(body)))
+	copy(buf[5:], body)
+	_, err := w.Write(buf)
+	return err
+}
+
+// readMsg reads one message. It returns io.EOF when the other end closed
+// cleanly between messages.
+func readMsg(r io.Reader) (msgType, []byte, error) {
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return 0, nil, fmt.Errorf("short message header: %w", err)
+		}
+		return 0, nil, err
+	}
+	n := binary.BigEndian.Uint32(hdr[1:])
+	if n > maxMsg {
+		return 0, nil, fmt.Errorf("message of %d bytes is too large", n)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
+		return 0, nil, fmt.Errorf("short message body: %w", err)
+	}
+	return msgType(hdr[0]), body, nil
+}
