@@ -187,10 +187,21 @@ func (c *config) initConfig() *initConfig {
 		UID:            c.uid,
 		GID:            c.gid,
 		SetGroups:      !userns,
+		BecomeRoot:     userns && !mapsRoot(c.uidMap, c.hostUID) && idMapped(c.uidMap, 0) && idMapped(c.gidMap, 0),
 		Namespaces:     c.namespaces,
 		Mounts:         planMounts(c),
 		Devices:        defaultDevices,
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
 	}
+}
+
+// mapsRoot reports whether maps make hostID the namespace's root.
+func mapsRoot(maps []IDMap, hostID uint32) bool {
+	for _, m := range maps {
+		if m.ContainerID == 0 && m.HostID == hostID {
+			return true
+		}
+	}
+	return false
 }

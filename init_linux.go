@@ -67,6 +67,9 @@ func initMain(ch *os.File) error {
 
 // initContainer is the init's start sequence, top to bottom (see DESIGN.md).
 func initContainer(cfg *initConfig) error {
+	if err := becomeRoot(cfg); err != nil {
+		return err
+	}
 	if err := unshareCgroupNS(cfg); err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ type initConfig struct {
 	Domainname     string
 	UID, GID       uint32
 	SetGroups      bool // false in a user namespace, where setgroups(2) is denied
+	BecomeRoot     bool // the init starts as an id other than the namespace's root: switch first
 	Namespaces     Namespace
 	Mounts         []mountEntry
 	Devices        []device
