@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 )
 
@@ -56,9 +57,12 @@ type errorRecord struct {
 
 func (r *errorRecord) toError() error {
 	var err error
-	if r.Errno != 0 {
+	switch {
+	case r.Errno != 0 && r.Msg != "":
+		err = &detailedErrno{detail: r.Msg, errno: syscall.Errno(r.Errno)}
+	case r.Errno != 0:
 		err = syscall.Errno(r.Errno)
-	} else {
+	default:
 		err = errors.New(r.Msg)
 	}
 	return &SetupError{Op: r.Op, Path: r.Path, Err: err}
@@ -76,6 +80,9 @@ func recordOf(err error) errorRecord {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		r.Errno = int(errno)
+		if msg := err.Error(); msg != errno.Error() {
+			r.Msg = strings.TrimSuffix(msg, ": "+errno.Error())
+		}
 	} else {
 		r.Msg = err.Error()
 	}
@@ -118,3 +125,13 @@ func readMsg(r io.Reader) (msgType, []byte, error) {
 	}
 	return msgType(hdr[0]), body, nil
 }
+
+// detailedErrno is an errno with a human explanation; it unwraps to the errno,
+// and crosses from the init to the parent whole.
+type detailedErrno struct {
+	detail string
+	errno  syscall.Errno
+}
+
+func (e *detailedErrno) Error() string { return e.detail + ": " + e.errno.Error() }
+func (e *detailedErrno) Unwrap() error { return e.errno }
