@@ -1,6 +1,6 @@
 module github.com/ctrkit/container
 
-go 1.26.0
+go 1.24.0
 
 require (
 	github.com/cyphar/filepath-securejoin v0.7.0
