@@ -4,6 +4,8 @@ go 1.26.0
 
 require (
 	github.com/cyphar/filepath-securejoin v0.7.0
+	github.com/elastic/go-seccomp-bpf v1.6.0
+	golang.org/x/net v0.47.0
 	golang.org/x/sys v0.40.0
 )
 
