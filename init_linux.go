@@ -42,7 +42,10 @@ func init() {
 func runInit() int {
 	ch := os.NewFile(syncFD, "sync")
 	unix.CloseOnExec(syncFD)
-	err := initMain(ch)
+	err := makeUndumpable()
+	if err == nil {
+		err = initMain(ch)
+	}
 	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
 		fmt.Fprintf(os.Stderr, "container init: %v (and reporting it failed: %v)\n", err, werr)
 	}
