@@ -74,19 +74,25 @@ func lockDown(cfg *initConfig) error {
 	if s.TestPause != "" {
 		waitForFile(s.TestPause)
 	}
+	// setuid to a user other than root emptied the effective set (keepCaps kept
+	// the permitted one): the steps below need CAP_SETPCAP, and CAP_SYS_ADMIN
+	// to load a filter without no_new_privs.
+	if err := raiseEffective(); err != nil {
+		return err
+	}
 	if !s.NoNewPrivs && len(s.Seccomp) > 0 {
 		if err := loadSeccomp(s.Seccomp); err != nil {
 			return err
 		}
-		return setCapabilities(s)
 	}
 	if err := setCapabilities(s); err != nil {
 		return err
 	}
-	if s.NoNewPrivs {
-		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
-			return &SetupError{Op: "prctl PR_SET_NO_NEW_PRIVS", Err: err}
-		}
+	if !s.NoNewPrivs {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return &SetupError{Op: "prctl PR_SET_NO_NEW_PRIVS", Err: err}
 	}
 	if len(s.Seccomp) > 0 {
 		return loadSeccomp(s.Seccomp)
@@ -94,20 +100,23 @@ func lockDown(cfg *initConfig) error {
 	return nil
 }
 
-// setCapabilities sets this thread's capability sets: the bounding set, then
-// permitted, effective and inheritable, then ambient.
-func setCapabilities(s *securityInit) error {
+// raiseEffective makes this thread's permitted capabilities effective.
+func raiseEffective() error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
 	if err := unix.Capget(&hdr, &data[0]); err != nil {
 		return &SetupError{Op: "capget", Err: err}
 	}
-	// setuid to a user other than root emptied the effective set; dropping from
-	// the bounding set needs CAP_SETPCAP in it.
 	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
 		return &SetupError{Op: "capset", Path: "effective", Err: err}
 	}
+	return nil
+}
+
+// setCapabilities sets this thread's capability sets: the bounding set, then
+// permitted, effective and inheritable, then ambient.
+func setCapabilities(s *securityInit) error {
 	for v := cap.Value(0); v < cap.MaxBits(); v++ {
 		if v < 64 && s.Bounding&(1<<v) != 0 {
 			continue
@@ -116,7 +125,8 @@ func setCapabilities(s *securityInit) error {
 			return &SetupError{Op: "prctl PR_CAPBSET_DROP", Path: capMask(1 << v).String(), Err: err}
 		}
 	}
-	data = [2]unix.CapUserData{
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	data := [2]unix.CapUserData{
 		{Effective: uint32(s.Permitted), Permitted: uint32(s.Permitted), Inheritable: uint32(s.Ambient)},
 		{Effective: uint32(s.Permitted >> 32), Permitted: uint32(s.Permitted >> 32), Inheritable: uint32(s.Ambient >> 32)},
 	}
