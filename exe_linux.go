@@ -27,7 +27,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var sealedSelf = sync.OnceValues(func() (*os.File, error) {
+// sealedSelf is the one sealed copy of this process's binary.
+var sealedSelf = sync.OnceValues(sealedCopy)
+
+// sealedCopy copies /proc/self/exe into a new memfd and seals it: it can then
+// never be written, grown, shrunk or made writable again.
+func sealedCopy() (*os.File, error) {
 	src, err := os.Open("/proc/self/exe")
 	if err != nil {
 		return nil, err
@@ -59,7 +64,7 @@ var sealedSelf = sync.OnceValues(func() (*os.File, error) {
 		return nil, fmt.Errorf("seal memfd: %w", err)
 	}
 	return f, nil
-})
+}
 
 // initPath returns the path Start execs as the init: the sealed copy of this
 // binary, through this process's descriptor of it (still open in the child
