@@ -52,6 +52,7 @@ var linuxErrnoNames = map[uint16]string{
 	22: "EINVAL", 38: "ENOSYS", 95: "EOPNOTSUPP", 97: "EAFNOSUPPORT",
 }
 
+// String names the action: "allow", "log", "kill-process" or "errno EPERM".
 func (a SeccompAction) String() string {
 	switch {
 	case a == SeccompAllow:
@@ -563,6 +564,12 @@ func (s *securityConfig) initSecurity(uid uint32) securityInit {
 // equal policies); New fails if it is invalid. Start loads it in the container
 // with seccomp(2) SECCOMP_SET_MODE_FILTER and the TSYNC and TSYNC_ESRCH flags, as
 // the last step before execve; if the kernel refuses it, Start fails.
+//
+// The init still runs a few system calls under the policy: close_range and
+// execve, and whatever the Go runtime needs meanwhile (futex, rt_sigreturn,
+// sched_yield, nanosleep, mmap, madvise); with WithNewPrivileges also capset and
+// prctl. A policy that kills on those kills the container at start, and Wait
+// then reports SIGSYS.
 func WithSeccomp(p *SeccompPolicy) Option {
 	return optionFunc(func(c *config) error {
 		if p == nil {
