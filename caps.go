@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"math/bits"
 	"strings"
@@ -8,6 +9,12 @@ import (
 
 // Capabilities: the container's sets are computed here from the options, as
 // bit masks in Linux's numbering; caps_linux.go applies them in the init.
+
+// ErrCapabilityUnavailable is wrapped by Start's error when the container is
+// to get a capability that the caller's bounding set lacks: no process the
+// caller starts can have it, so Start fails instead of silently running the
+// container without it.
+var ErrCapabilityUnavailable = errors.New("capability not in the bounding set of the caller")
 
 // capMask is a set of capabilities, bit n for capability number n.
 type capMask uint64

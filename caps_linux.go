@@ -15,8 +15,8 @@ package container
 // bounding set, which Start checks before it clones anything.
 
 import (
-	"errors"
 	"fmt"
+	"math/bits"
 	"os"
 	"time"
 
@@ -24,18 +24,12 @@ import (
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
 
-// ErrCapabilityUnavailable is wrapped by Start's error when the container is
-// to get a capability that the caller's bounding set lacks: no process the
-// caller starts can have it, so Start fails instead of silently running the
-// container without it.
-var ErrCapabilityUnavailable = errors.New("capability not in the bounding set of the caller")
-
 // checkHostCaps fails when a capability of the container's bounding set is
 // missing from this process's own bounding set.
 func checkHostCaps(s *securityInit) error {
 	var missing capMask
 	for b := capMask(s.Bounding); b != 0; b &= b - 1 {
-		v := cap.Value(trailingZeros(uint64(b)))
+		v := cap.Value(bits.TrailingZeros64(uint64(b)))
 		if ok, err := cap.GetBound(v); err != nil || !ok {
 			missing |= b & -b
 		}
@@ -44,15 +38,6 @@ func checkHostCaps(s *securityInit) error {
 		return fmt.Errorf("container: capabilities %v: %w (drop them with WithCapDrop)", missing, ErrCapabilityUnavailable)
 	}
 	return nil
-}
-
-func trailingZeros(x uint64) int {
-	n := 0
-	for x&1 == 0 && n < 64 {
-		x >>= 1
-		n++
-	}
-	return n
 }
 
 // keepCaps keeps the permitted capabilities of this thread across setuid to a
@@ -137,7 +122,7 @@ func setCapabilities(s *securityInit) error {
 		return &SetupError{Op: "prctl PR_CAP_AMBIENT_CLEAR_ALL", Err: err}
 	}
 	for b := s.Ambient; b != 0; b &= b - 1 {
-		v := trailingZeros(b)
+		v := bits.TrailingZeros64(b)
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(v), 0, 0); err != nil {
 			return &SetupError{Op: "prctl PR_CAP_AMBIENT_RAISE", Path: capMask(1 << v).String(), Err: err}
 		}
