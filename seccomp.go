@@ -487,9 +487,9 @@ func DefaultSeccompPolicy() *SeccompPolicy {
 	p := &SeccompPolicy{
 		DefaultAction: SeccompErrno(linuxEPERM),
 		UnknownAction: SeccompErrno(linuxENOSYS),
+		// The rules with argument checks go first: the kernel runs the filter
+		// for them on every call, so they should not have to walk the allowlist.
 		Rules: []SeccompRule{
-			{Names: append([]string(nil), dockerAllowed...), Action: allow},
-			{Names: []string{"clone3"}, Action: SeccompErrno(linuxENOSYS)},
 			{Names: []string{"clone"}, Action: allow, Args: []SeccompArg{{Index: 0, Op: SeccompBitsClear, Value: cloneNamespaceFlags}}},
 			{Names: []string{"socket"}, Action: allow, Args: []SeccompArg{
 				{Index: 0, Op: SeccompNotEqual, Value: afVSOCK}, {Index: 0, Op: SeccompNotEqual, Value: afALG}}},
@@ -499,6 +499,10 @@ func DefaultSeccompPolicy() *SeccompPolicy {
 		p.Rules = append(p.Rules, SeccompRule{Names: []string{"personality"}, Action: allow,
 			Args: []SeccompArg{{Index: 0, Op: SeccompEqual, Value: pers}}})
 	}
+	p.Rules = append(p.Rules,
+		SeccompRule{Names: []string{"clone3"}, Action: SeccompErrno(linuxENOSYS)},
+		SeccompRule{Names: append([]string(nil), dockerAllowed...), Action: allow},
+	)
 	return p
 }
 
