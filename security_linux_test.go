@@ -347,10 +347,10 @@ func TestKernelInterfacesReadOnly(t *testing.T) {
 	// Each write puts back what is there (or a key sysrq ignores), so that a
 	// broken container does no harm to the host.
 	for _, path := range []string{"/proc/sysrq-trigger", "/proc/sys/kernel/hostname", "/proc/sys/kernel/domainname", "/sys/kernel/profiling", "/proc/sys/vm/overcommit_memory"} {
-		script := fmt.Sprintf(`v=$(cat %[1]s 2>/dev/null || echo " "); echo "$v" > %[1]s && echo WRITTEN`, path)
-		out, _ := runIn(t, rootfs, []string{"sh", "-c", script})
-		if strings.Contains(out, "WRITTEN") {
-			t.Errorf("writing %s succeeded", path)
+		script := fmt.Sprintf(`v=$(cat %[1]s 2>/dev/null || echo " "); echo "$v" > %[1]s && echo WRITTEN; echo RAN`, path)
+		out := mustRunIn(t, rootfs, []string{"sh", "-c", script})
+		if strings.Contains(out, "WRITTEN") || !strings.Contains(out, "RAN") {
+			t.Errorf("writing %s: %s", path, out)
 		}
 	}
 	for _, path := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"} {
