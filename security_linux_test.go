@@ -527,6 +527,10 @@ func TestDevSymlinkToHost(t *testing.T) {
 	}
 	out, err := runIn(t, rootfs, []string{"true"})
 	t.Logf("Start with /dev -> %s: %v %s", host, err, out)
+	var se *container.SetupError
+	if err != nil && !errors.As(err, &se) {
+		t.Errorf("want the container to run or Start to refuse with a *SetupError, got %v", err)
+	}
 	ents, rerr := os.ReadDir(host)
 	if rerr != nil {
 		t.Fatal(rerr)
