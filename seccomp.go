@@ -248,13 +248,15 @@ func (p *SeccompPolicy) validate() error {
 	return nil
 }
 
-// Audit architecture values and the x32 bit (linux/audit.h, asm/unistd.h).
+// Layout constants of the generated program.
 const (
+	// the x32 ABI's bit in a system call number (asm/unistd.h)
 	x32SyscallBit = 0x40000000
 	// seccomp_data offsets.
 	offNr   = 0
 	offArch = 4
-	// placeholder action for elastic's final return, replaced by UnknownAction.
+	// elastic's default action in each piece, where the piece falls through to
+	// the next one: replaced by a reload of the system call number.
 	placeholder = seccomp.ActionTrace
 )
 
@@ -270,8 +272,9 @@ func (p *SeccompPolicy) assemble() ([]bpf.Instruction, error) {
 		return nil, fmt.Errorf("no system call table for this architecture: %w", err)
 	}
 	var groups []seccomp.SyscallGroup
+	var labels []string          // which rule each group comes from, for errors
 	decided := map[string]bool{} // names some unconditional rule decides
-	for _, r := range p.Rules {
+	for ri, r := range p.Rules {
 		g := seccomp.SyscallGroup{Action: seccomp.Action(r.Action)}
 		seen := map[string]bool{}
 		for _, n := range r.Names {
@@ -292,6 +295,7 @@ func (p *SeccompPolicy) assemble() ([]bpf.Instruction, error) {
 		}
 		if len(g.Names)+len(g.NamesWithCondtions) > 0 {
 			groups = append(groups, g)
+			labels = append(labels, fmt.Sprintf("rule %d (%s)", ri, r.Names[0]))
 		}
 	}
 	if p.unknownAction() != p.DefaultAction {
@@ -303,6 +307,7 @@ func (p *SeccompPolicy) assemble() ([]bpf.Instruction, error) {
 		}
 		if len(rest.Names) > 0 {
 			groups = append(groups, rest)
+			labels = append(labels, "default action")
 		}
 	}
 	// Each rule is assembled on its own and the pieces are chained: elastic's
@@ -312,7 +317,7 @@ func (p *SeccompPolicy) assemble() ([]bpf.Instruction, error) {
 	for i, g := range groups {
 		piece, err := assembleGroup(g, native)
 		if err != nil {
-			return nil, fmt.Errorf("rule %d: %w", i, err)
+			return nil, fmt.Errorf("%s: %w", labels[i], err)
 		}
 		body = append(body, piece...)
 	}
@@ -530,7 +535,7 @@ type securityInit struct {
 
 var defaultProgram = sync.OnceValues(func() ([]byte, error) { return compileCached(DefaultSeccompPolicy()) })
 
-// finishSecurity compiles the filter and works out the capability sets.
+// finish compiles the seccomp filter (once per process and policy).
 func (s *securityConfig) finish() error {
 	if s.noSeccomp {
 		if s.seccompSet {
@@ -540,11 +545,12 @@ func (s *securityConfig) finish() error {
 	}
 	var err error
 	if s.seccomp == nil {
-		s.program, err = defaultProgram()
-	} else {
-		s.program, err = compileCached(s.seccomp)
+		if s.program, err = defaultProgram(); err != nil {
+			return &OptionError{Option: "seccomp", Err: fmt.Errorf("default policy: %w (WithoutSeccomp turns it off)", err)}
+		}
+		return nil
 	}
-	if err != nil {
+	if s.program, err = compileCached(s.seccomp); err != nil {
 		return optErr("WithSeccomp", nil, "%w", err)
 	}
 	return nil
