@@ -55,6 +55,13 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	// Plan: everything the init needs, computed before the clone.
 	r := &running{id: newID()}
 	icfg := c.cfg.initConfig()
+	if err := checkHostCaps(&icfg.Security); err != nil {
+		return err
+	}
+	exe, err := initPath()
+	if err != nil {
+		return err
+	}
 
 	// Parent steps before the clone; each registers its own release.
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
@@ -74,7 +81,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// Clone /proc/self/exe into the new namespaces.
 	r.cmd = &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        exe, // a sealed copy of /proc/self/exe (exe_linux.go)
 		Args:        []string{initArg0},
 		Env:         initEnv,
 		Stdin:       c.Stdin,

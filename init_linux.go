@@ -50,6 +50,9 @@ func runInit() int {
 				err = fmt.Errorf("container init panicked: %v", p)
 			}
 		}()
+		if err := makeUndumpable(); err != nil {
+			return err
+		}
 		return initMain(ch)
 	}()
 	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
