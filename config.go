@@ -27,6 +27,7 @@ type config struct {
 	rootless       bool // the caller's effective uid is not 0
 	hostUID        uint32
 	hostGID        uint32
+	limits         limitsConfig // cgroup.go, rlimit.go
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -192,5 +193,6 @@ func (c *config) initConfig() *initConfig {
 		Devices:        defaultDevices,
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
+		Limits:         c.limits.initConfig(),
 	}
 }
