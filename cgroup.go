@@ -40,11 +40,12 @@ const cpuPeriod = 100000
 // minCPUQuota is the kernel's smallest CFS quota, 1 ms per period.
 const minCPUQuota = 1000
 
-// initTaskReserve is how many tasks (threads) pids.max allows on top of the
-// WithPids value for the container's init, a Go program with a few threads of
-// its own. Without WithInit the reserve is taken away again as soon as the
-// command has been exec'd (the init's threads end with execve); with WithInit
-// the init stays, so the reserve stays.
+// initTaskReserve is the fixed part of how many tasks (threads) pids.max
+// allows on top of the WithPids value for the container's init, a Go program
+// with threads of its own; the other part is one per CPU, since the Go
+// runtime's thread count grows with GOMAXPROCS. Without WithInit the reserve is
+// taken away again as soon as the command has been exec'd (the init's threads
+// end with execve); with WithInit the init stays, so the reserve stays.
 const initTaskReserve = 32
 
 // WithMemory limits the memory the container may use, in bytes: user memory
@@ -108,7 +109,8 @@ func WithCPUShares(shares uint64) Option {
 // n: while the init sets the container up, the limit is n plus a reserve for the
 // init's threads, and it is lowered to exactly n once the command has been
 // exec'd, before Start returns. With WithInit the init stays as PID 1, so its
-// reserve of 32 tasks stays on top of n.
+// reserve (32 tasks plus one per CPU) stays on top of n: the command can always
+// start n tasks, and may start a few more when the init uses fewer threads.
 //
 // Once the limit is reached, fork and clone fail with EAGAIN inside the
 // container. n must be at least 1. Limits need root or a delegated cgroup;
@@ -150,7 +152,8 @@ type cgroupFile struct {
 
 // cgroupHost describes what the rendering needs to know about the host's cgroups.
 type cgroupHost struct {
-	swap bool // v1: memory.memsw.* exist; v2: memory.swap.max exists
+	swap        bool  // v1: memory.memsw.* exist; v2: memory.swap.max exists
+	initReserve int64 // tasks pids.max allows the init on top of WithPids
 }
 
 // v1Controllers returns the v1 hierarchies the limits need, in a fixed order.
@@ -187,14 +190,15 @@ func (l *limitsConfig) v2Controllers() []string {
 	return cs
 }
 
-// pidsMax is the pids.max value: the user's n, plus the init's reserve while
-// the init runs (reserve true).
-func (l *limitsConfig) pidsMax(reserve bool) string {
-	n := l.pids
-	if reserve {
-		n += initTaskReserve
-	}
-	return strconv.FormatInt(n, 10)
+// pidsMax is the pids.max value: the user's n plus reserve, the tasks the
+// init may use while it runs.
+func (l *limitsConfig) pidsMax(reserve int64) string {
+	return strconv.FormatInt(l.pids+reserve, 10)
+}
+
+// initReserve is the init's reserve of tasks on a host with ncpu CPUs.
+func initReserve(ncpu int) int64 {
+	return initTaskReserve + int64(ncpu)
 }
 
 // cpuQuota is the CFS quota in microseconds per cpuPeriod.
@@ -204,7 +208,7 @@ func (l *limitsConfig) cpuQuota() int64 {
 
 // v1Files renders the limits into cgroup v1 files, in the order they must be
 // written (memory.limit_in_bytes before memory.memsw.limit_in_bytes, which may
-// never be below it). pids.max includes the init's reserve.
+// never be below it). pids.max includes the init's reserve h.initReserve.
 func (l *limitsConfig) v1Files(h cgroupHost) []cgroupFile {
 	var fs []cgroupFile
 	if l.memory > 0 {
@@ -223,7 +227,7 @@ func (l *limitsConfig) v1Files(h cgroupHost) []cgroupFile {
 		fs = append(fs, cgroupFile{"cpu", "cpu.shares", strconv.FormatUint(l.cpuShares, 10)})
 	}
 	if l.pids > 0 {
-		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(true)})
+		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(h.initReserve)})
 	}
 	return fs
 }
@@ -245,7 +249,7 @@ func (l *limitsConfig) v2Files(h cgroupHost) []cgroupFile {
 		fs = append(fs, cgroupFile{"cpu", "cpu.weight", strconv.FormatUint(sharesToWeight(l.cpuShares), 10)})
 	}
 	if l.pids > 0 {
-		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(true)})
+		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(h.initReserve)})
 	}
 	return fs
 }

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,8 +72,8 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 	switch cgroups.Mode() {
 	case cgroups.Unified:
 		s.v2 = true
-		reapOrphansV2()
-		err = s.createV2()
+		reapOrphansV2(cgroupRoot)
+		err = s.createV2(cgroupRoot)
 	case cgroups.Legacy, cgroups.Hybrid:
 		reapOrphansV1()
 		err = s.createV1()
@@ -84,7 +85,7 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 	}
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
-			return fmt.Errorf("container: resource limits need root or a delegated cgroup (%w): %w", ErrNeedRoot, err)
+			return fmt.Errorf("container: resource limits: %w: %w", ErrNeedRoot, err)
 		}
 		return fmt.Errorf("container: create cgroup: %w", err)
 	}
@@ -137,29 +138,33 @@ func (s *cgroupState) createV1() error {
 	}
 	s.cg1 = cg
 	_, err = os.Stat(filepath.Join(filepath.Dir(dirs["memory"]), "memory.memsw.limit_in_bytes"))
-	return s.writeFiles(s.limits.v1Files(cgroupHost{swap: dirs["memory"] != "" && err == nil}))
+	return s.writeFiles(s.limits.v1Files(cgroupHost{
+		swap:        dirs["memory"] != "" && err == nil,
+		initReserve: initReserve(runtime.NumCPU()),
+	}))
 }
 
-// createV2 creates the cgroup under the caller's own v2 cgroup, enables the
-// controllers the limits need in the parent's cgroup.subtree_control, writes
-// the limits and opens the directory for clone's CgroupFD.
-func (s *cgroupState) createV2() error {
+// createV2 creates the cgroup under the caller's own cgroup in the v2
+// hierarchy mounted at root, enables the controllers the limits need in the
+// parent's cgroup.subtree_control, writes the limits and opens the directory
+// for clone's CgroupFD.
+func (s *cgroupState) createV2(root string) error {
 	_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
 	if err != nil {
 		return err
 	}
-	parent := filepath.Join(cgroupRoot, own)
+	parent := filepath.Join(root, own)
 	if err := enableControllers(parent, s.limits.v2Controllers()); err != nil {
 		return err
 	}
 	s.dirs = map[string]string{"": filepath.Join(parent, s.name)}
-	m, err := cgroup2.NewManager(cgroupRoot, filepath.Join(own, s.name), &cgroup2.Resources{})
+	m, err := cgroup2.NewManager(root, filepath.Join(own, s.name), &cgroup2.Resources{})
 	if err != nil {
 		return err
 	}
 	s.m2 = m
 	_, err = os.Stat(filepath.Join(s.dirs[""], "memory.swap.max"))
-	if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil})); err != nil {
+	if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(s.dirs[""], os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -269,7 +274,7 @@ func (r *running) cgroupCommandStarted() error {
 	if s.v2 {
 		dir = s.dirs[""]
 	}
-	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(s.limits.pidsMax(false)), 0); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(s.limits.pidsMax(0)), 0); err != nil {
 		return fmt.Errorf("container: lower pids.max: %w", err)
 	}
 	return nil
@@ -517,13 +522,14 @@ func reapOrphansV1() {
 	}
 }
 
-// reapOrphansV2 is reapOrphansV1 for the caller's own v2 cgroup.
-func reapOrphansV2() {
+// reapOrphansV2 is reapOrphansV1 for the caller's own cgroup in the v2
+// hierarchy mounted at root.
+func reapOrphansV2(root string) {
 	_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
 	if err != nil {
 		return
 	}
-	parent := filepath.Join(cgroupRoot, own)
+	parent := filepath.Join(root, own)
 	for _, name := range orphanNames(parent) {
 		dir := filepath.Join(parent, name)
 		if _, err := os.Stat(filepath.Join(dir, "cgroup.kill")); err == nil {

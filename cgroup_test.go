@@ -117,27 +117,27 @@ func TestCgroupFiles(t *testing.T) {
 			v1Ctrl: []string{"cpu", "cpuacct", "freezer"}, v2Ctrl: []string{"cpu"},
 		},
 		{
-			name: "pids include the init's reserve", l: limitsConfig{pids: 32},
-			v1:     []cgroupFile{{"pids", "pids.max", "64"}},
-			v2:     []cgroupFile{{"pids", "pids.max", "64"}},
+			name: "pids include the init's reserve", l: limitsConfig{pids: 32}, h: cgroupHost{initReserve: 40},
+			v1:     []cgroupFile{{"pids", "pids.max", "72"}},
+			v2:     []cgroupFile{{"pids", "pids.max", "72"}},
 			v1Ctrl: []string{"pids", "freezer"}, v2Ctrl: []string{"pids"},
 		},
 		{
-			name: "all", l: all, h: cgroupHost{swap: true},
+			name: "all", l: all, h: cgroupHost{swap: true, initReserve: 34},
 			v1: []cgroupFile{
 				{"memory", "memory.limit_in_bytes", "67108864"},
 				{"memory", "memory.memsw.limit_in_bytes", "67108864"},
 				{"cpu", "cpu.cfs_period_us", "100000"},
 				{"cpu", "cpu.cfs_quota_us", "50000"},
 				{"cpu", "cpu.shares", "512"},
-				{"pids", "pids.max", "64"},
+				{"pids", "pids.max", "66"},
 			},
 			v2: []cgroupFile{
 				{"memory", "memory.max", "67108864"},
 				{"memory", "memory.swap.max", "0"},
 				{"cpu", "cpu.max", "50000 100000"},
 				{"cpu", "cpu.weight", "20"},
-				{"pids", "pids.max", "64"},
+				{"pids", "pids.max", "66"},
 			},
 			v1Ctrl: []string{"memory", "cpu", "cpuacct", "pids", "freezer"}, v2Ctrl: []string{"cpu", "memory", "pids"},
 		},
@@ -161,11 +161,20 @@ func TestCgroupFiles(t *testing.T) {
 
 func TestPidsMax(t *testing.T) {
 	l := limitsConfig{pids: 10}
-	if got := l.pidsMax(true); got != "42" {
-		t.Errorf("pidsMax(reserve) = %s, want 42", got)
+	if got := l.pidsMax(32); got != "42" {
+		t.Errorf("pidsMax(32) = %s, want 42", got)
 	}
-	if got := l.pidsMax(false); got != "10" {
-		t.Errorf("pidsMax(no reserve) = %s, want 10", got)
+	if got := l.pidsMax(0); got != "10" {
+		t.Errorf("pidsMax(0) = %s, want 10", got)
+	}
+}
+
+func TestInitReserve(t *testing.T) {
+	if got := initReserve(2); got != 34 {
+		t.Errorf("initReserve(2) = %d, want 34", got)
+	}
+	if got := initReserve(64); got != 96 {
+		t.Errorf("initReserve(64) = %d, want 96: the Go runtime's threads grow with the CPUs", got)
 	}
 }
 

@@ -1,5 +1,7 @@
 package container
 
+import "runtime"
+
 // Test hooks for the external tests of the limits feature.
 
 // CgroupDirs returns the directories of a started container's cgroup
@@ -17,5 +19,5 @@ func CgroupDirs(c *Container) map[string]string {
 	return out
 }
 
-// InitTaskReserve is initTaskReserve.
-const InitTaskReserve = initTaskReserve
+// InitTaskReserve is the init's reserve of tasks on this host.
+var InitTaskReserve = initReserve(runtime.NumCPU())

@@ -253,7 +253,7 @@ func TestPidsForkBomb(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The limit is 32 from Start's return on; before, the init's reserve applied.
-	if st.Pids > 32+InitTaskReserve {
+	if st.Pids > 32+uint64(InitTaskReserve) {
 		t.Errorf("%d tasks in the container, above the limit", st.Pids)
 	}
 	if err := c.Signal(syscall.SIGKILL); err != nil {
