@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/cgroups/v3"
 	. "github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
 )
@@ -659,4 +660,65 @@ func TestInitNoSyncFD(t *testing.T) {
 	if strings.Contains(string(out), "socket:") {
 		t.Errorf("the init still holds a socket:\n%s", out)
 	}
+}
+
+// TestRootlessHelper is run by TestRootlessLimits as an unprivileged user.
+func TestRootlessHelper(t *testing.T) {
+	if os.Getenv("CTRKIT_ROOTLESS_HELPER") != "1" {
+		t.Skip("skipping: helper process for TestRootlessLimits")
+	}
+	rootfs := containertest.Rootfs(t)
+	c, err := New(rootfs, []string{"true"}, WithMemory(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Start(context.Background())
+	if !errors.Is(err, ErrNeedRoot) || !strings.Contains(err.Error(), "resource limits: needs root or a delegated cgroup") {
+		if err == nil {
+			c.Wait()
+		}
+		t.Fatalf("rootless Start with a memory limit: %v, want an error wrapping ErrNeedRoot", err)
+	}
+	fmt.Println("limit error:", err)
+	checkNoLeftovers(t)
+	c, err = New(rootfs, []string{"true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatalf("rootless container without limits: %v", err)
+	}
+	fmt.Println("no limits: ran")
+}
+
+func TestRootlessLimits(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	containertest.SkipUnlessUserNS(t)
+	if cgroups.Mode() == cgroups.Unified {
+		t.Skip("skipping: on cgroup v2 an unprivileged user may own a delegated cgroup")
+	}
+	// The test binary may sit in a directory only root can enter.
+	dir := t.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "container.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^TestRootlessHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), "CTRKIT_ROOTLESS_HELPER=1", "HOME=/", "TMPDIR=/tmp")
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("helper as uid 65534: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "limit error:") || !strings.Contains(string(out), "no limits: ran") {
+		t.Fatalf("helper output:\n%s", out)
+	}
+	t.Logf("%s", out)
 }
