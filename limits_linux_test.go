@@ -493,8 +493,11 @@ func TestOrphanHelper(t *testing.T) {
 	if os.Getenv("CTRKIT_ORPHAN_HELPER") != "1" {
 		t.Skip("skipping: helper process for TestOrphanedContainer")
 	}
-	c, err := New(os.Getenv("CTRKIT_ROOTFS"), []string{"sh", "-c", "sleep 1000 & exec sleep 1000"},
-		WithMemory(64<<20), WithoutNamespace(NSPID))
+	opts := []Option{WithMemory(64 << 20)}
+	if os.Getenv("CTRKIT_ORPHAN_NOPIDNS") == "1" {
+		opts = append(opts, WithoutNamespace(NSPID))
+	}
+	c, err := New(os.Getenv("CTRKIT_ROOTFS"), []string{"sh", "-c", "sleep 1000 & exec sleep 1000"}, opts...)
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)
@@ -509,8 +512,29 @@ func TestOrphanHelper(t *testing.T) {
 
 func TestOrphanedContainer(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
+	for _, tc := range []struct {
+		name    string
+		noPidNS bool
+	}{
+		// The init dies with the thread that cloned it (Pdeathsig), and the
+		// kernel kills the rest of its PID namespace.
+		{"pid namespace", false},
+		// Without a PID namespace the init's child survives it, until the next
+		// Start finds the orphaned cgroup and kills what is in it.
+		{"no pid namespace", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			testOrphanedContainer(t, tc.noPidNS)
+		})
+	}
+}
+
+func testOrphanedContainer(t *testing.T, noPidNS bool) {
 	helper := exec.Command(os.Args[0], "-test.run=^TestOrphanHelper$", "-test.v")
 	helper.Env = append(os.Environ(), "CTRKIT_ORPHAN_HELPER=1", "CTRKIT_ROOTFS="+containertest.Rootfs(t))
+	if noPidNS {
+		helper.Env = append(helper.Env, "CTRKIT_ORPHAN_NOPIDNS=1")
+	}
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -527,6 +551,7 @@ func TestOrphanedContainer(t *testing.T) {
 			break
 		}
 		if len(f) > 0 && f[0] == "error" {
+			helper.Wait()
 			t.Fatal(sc.Text())
 		}
 	}
@@ -536,26 +561,40 @@ func TestOrphanedContainer(t *testing.T) {
 		t.Fatal("the helper did not start its container")
 	}
 	t.Cleanup(func() { os.Remove(freezer); os.Remove(memory) })
-	procs := func() string {
+	live := func() []string {
+		var pids []string
 		b, _ := os.ReadFile(filepath.Join(freezer, "cgroup.procs"))
-		return strings.TrimSpace(string(b))
+		for _, p := range strings.Fields(string(b)) {
+			if st, err := os.ReadFile("/proc/" + p + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
+				pids = append(pids, p)
+			}
+		}
+		return pids
 	}
-	if procs() == "" {
-		t.Fatal("no process in the helper's container")
+	if !poll(5*time.Second, func() bool { return len(live()) == 2 }) {
+		t.Fatalf("processes in the helper's container: %v, want 2", live())
 	}
 	helper.Process.Kill()
 	helper.Wait()
 
-	// The init dies with the thread that cloned it (Pdeathsig); without a PID
-	// namespace its child is not killed by the kernel, so the next Start kills
-	// it with the orphaned cgroup.
+	if noPidNS {
+		// The init is gone, its child is not (yet).
+		if !poll(5*time.Second, func() bool { return len(live()) == 1 }) {
+			t.Errorf("processes in the container after its parent was killed: %v, want the init's surviving child", live())
+		}
+	} else if !poll(5*time.Second, func() bool { return len(live()) == 0 }) {
+		t.Errorf("container processes alive after their parent was killed: %v", live())
+	}
 	c := newContainer(t, []string{"true"}, WithMemory(64<<20))
 	if err := c.Run(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	if l := live(); len(l) != 0 {
+		t.Errorf("container processes alive after the next Start: %v", l)
+	}
 	for _, d := range []string{freezer, memory} {
 		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
-			t.Errorf("orphaned cgroup %s still exists after the next Start (stat: %v; procs %q)", d, err, procs())
+			t.Errorf("orphaned cgroup %s still exists after the next Start (stat: %v)", d, err)
 		}
 	}
 	checkNoLeftovers(t)
