@@ -24,11 +24,12 @@ import (
 // cgroupRoot is where the host's cgroup file systems are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
-// Teardown bounds: killing and removing a cgroup is retried this many times,
-// sleeping killRetryDelay between attempts (about two seconds in all).
+// Teardown is bounded: killing a cgroup's processes and removing it gives up
+// after teardownTimeout (a process stuck in the kernel may not die at once),
+// polling every retryDelay.
 const (
-	killRetries    = 200
-	killRetryDelay = 10 * time.Millisecond
+	teardownTimeout = 5 * time.Second
+	retryDelay      = 5 * time.Millisecond
 )
 
 // cgroupState is the parent's handle on the container's cgroup: one directory
@@ -325,22 +326,22 @@ func (s *cgroupState) teardown() {
 	}
 }
 
-// remove kills and removes until every directory is gone, a bounded number of
-// times. The caller holds s.mu.
+// remove kills and removes until every directory is gone, within
+// teardownTimeout. The caller holds s.mu.
 func (s *cgroupState) remove() error {
-	var err error
-	for range killRetries {
-		s.kill()
-		if err = removeDirs(s.dirs); err == nil {
+	deadline := time.Now().Add(teardownTimeout)
+	for {
+		s.killUntil(deadline)
+		err := removeDirs(s.dirs)
+		if err == nil {
 			s.removed = true
 			return nil
 		}
-		if !errors.Is(err, unix.EBUSY) {
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(killRetryDelay)
+		time.Sleep(retryDelay)
 	}
-	return err
 }
 
 func removeDirs(dirs map[string]string) error {
@@ -353,46 +354,53 @@ func removeDirs(dirs map[string]string) error {
 	return errors.Join(errs...)
 }
 
-// kill kills every process in the cgroup, freezing it first where there is no
-// cgroup.kill so that nothing forks while it is being killed, and waits
-// (bounded) until the cgroup is empty.
-func (s *cgroupState) kill() {
-	if s.v2 {
-		if _, err := os.Stat(filepath.Join(s.dirs[""], "cgroup.kill")); err == nil && s.m2 != nil {
-			killV2(s.m2, s.dirs[""])
+// kill kills every process in the cgroup, within teardownTimeout.
+func (s *cgroupState) kill() { s.killUntil(time.Now().Add(teardownTimeout)) }
+
+// killUntil kills every process in the cgroup with cgroup.kill, or where there
+// is none by freezing the cgroup (so that nothing forks while it is being
+// killed), sending SIGKILL to each process and thawing it; and waits until the
+// cgroup is empty or the deadline has passed.
+func (s *cgroupState) killUntil(deadline time.Time) {
+	dir := s.procDir()
+	useKill := false
+	if s.v2 && s.m2 != nil {
+		_, err := os.Stat(filepath.Join(dir, "cgroup.kill"))
+		useKill = err == nil
+	}
+	for {
+		if n, err := countProcs(dir); err != nil || n == 0 || time.Now().After(deadline) {
 			return
 		}
-	}
-	freezeKill(s.procDir(), s.v2)
-}
-
-func killV2(m *cgroup2.Manager, dir string) {
-	for range killRetries {
-		if n, err := countProcs(dir); err != nil || n == 0 {
-			return
+		if useKill {
+			s.m2.Kill()
+		} else {
+			freezeKillOnce(dir, s.v2)
 		}
-		m.Kill()
-		time.Sleep(killRetryDelay / 10)
+		time.Sleep(retryDelay)
 	}
 }
 
-// freezeKill is the teardown where there is no cgroup.kill: freeze, SIGKILL
-// every process, thaw, until the cgroup (dir: the v1 freezer's or the v2
-// cgroup's directory) is empty.
+// freezeKill kills every process in the cgroup at dir (the v1 freezer's or a
+// v2 cgroup's directory) by freeze-kill-thaw, within teardownTimeout.
 func freezeKill(dir string, v2 bool) {
-	for range killRetries {
-		pids, err := readProcs(dir)
-		if err != nil || len(pids) == 0 {
+	deadline := time.Now().Add(teardownTimeout)
+	for {
+		if n, err := countProcs(dir); err != nil || n == 0 || time.Now().After(deadline) {
 			return
 		}
-		setFrozen(dir, v2, true)
-		pids, _ = readProcs(dir)
-		for _, p := range pids {
-			unix.Kill(p, unix.SIGKILL)
-		}
-		setFrozen(dir, v2, false)
-		time.Sleep(killRetryDelay / 10)
+		freezeKillOnce(dir, v2)
+		time.Sleep(retryDelay)
 	}
+}
+
+func freezeKillOnce(dir string, v2 bool) {
+	setFrozen(dir, v2, true)
+	pids, _ := readProcs(dir)
+	for _, p := range pids {
+		unix.Kill(p, unix.SIGKILL)
+	}
+	setFrozen(dir, v2, false)
 }
 
 // setFrozen freezes or thaws a cgroup and waits, bounded, for the state to settle.
@@ -513,11 +521,11 @@ func reapOrphansV1() {
 				}
 			}
 		}
-		for range 10 {
+		for range 20 {
 			if removeDirs(dirs) == nil {
 				break
 			}
-			time.Sleep(killRetryDelay)
+			time.Sleep(retryDelay)
 		}
 	}
 }
@@ -537,11 +545,11 @@ func reapOrphansV2(root string) {
 		} else {
 			freezeKill(dir, true)
 		}
-		for range 10 {
+		for range 20 {
 			if removeDirs(map[string]string{"": dir}) == nil {
 				break
 			}
-			time.Sleep(killRetryDelay)
+			time.Sleep(retryDelay)
 		}
 	}
 }
