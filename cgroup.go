@@ -59,6 +59,21 @@ const initTaskReserve = 32
 // bytes must be at least MinMemory. Limits need root or a delegated cgroup;
 // Start fails when the cgroup cannot be created or the memory controller is
 // not available.
+//
+// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids) give the
+// container a cgroup of its own; a container without them gets none. Start
+// creates it as a child of the caller's own cgroup, so the container stays
+// accounted where its caller is: on cgroup v1 in each hierarchy the limits
+// need, plus the freezer for teardown; on v2 in the caller's cgroup, enabling
+// the controllers in its cgroup.subtree_control. The container's first
+// process is in it before the command runs (v2: cloned into it; v1: moved
+// before the init is told to go). Wait kills whatever is left in it and
+// removes it. Its name, ctrkit-<owner pid>-<owner start time>-<id>, marks its
+// owner: a Start that creates a cgroup first removes those whose owner died
+// without calling Wait, killing what still runs in them, and never touches
+// those of an owner that is alive. A caller that is not root and has no
+// delegated cgroup cannot have limits: Start fails with an error wrapping
+// ErrNeedRoot.
 func WithMemory(bytes int64) Option {
 	return optionFunc(func(c *config) error {
 		if bytes < MinMemory {

@@ -287,6 +287,18 @@ func TestPidsLimitIsTheCommands(t *testing.T) {
 	checkNoLeftovers(t)
 }
 
+func TestPidsLimitWithInit(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	// The init stays, with its reserve: the command still gets its 8 tasks.
+	script := "for i in 1 2 3 4 5 6 7; do sleep 100 & done; echo started"
+	c := newContainer(t, []string{"sh", "-c", script}, WithPids(8), WithInit())
+	out, err := c.CombinedOutput(context.Background())
+	if err != nil || string(out) != "started\n" {
+		t.Errorf("got %v, %q; want the command's 8 tasks to start", err, out)
+	}
+	checkNoLeftovers(t)
+}
+
 func TestCPUQuota(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	// The highest weight keeps other load on the host from taking the
