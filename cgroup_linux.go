@@ -48,7 +48,7 @@ type cgroupState struct {
 	final   Stats // read just before removal
 }
 
-// dir returns the directory that lists the container's processes: the
+// procDir returns the directory that lists the container's processes: the
 // freezer's on v1 (always present), the cgroup itself on v2.
 func (s *cgroupState) procDir() string {
 	if s.v2 {
@@ -495,8 +495,9 @@ func ownerAlive(pid int, start uint64) bool {
 // left for the next Start.
 func reapOrphansV1() {
 	parents := map[string]string{}
+	own := cgroup1.NestedPath("")
 	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
-		p, err := cgroup1.NestedPath("")(cgroup1.Name(c))
+		p, err := own(cgroup1.Name(c))
 		if err == nil {
 			parents[c] = filepath.Join(cgroupRoot, c, p)
 		}
