@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -308,4 +309,96 @@ func parseCgroupName(name string) (ownerPid int, ownerStart uint64, ok bool) {
 		return 0, 0, false
 	}
 	return pid, start, true
+}
+
+// cgroupPaths parses /proc/PID/cgroup: the v1 controller → path map (a line
+// naming several co-mounted controllers gives each the same path; named
+// hierarchies are left out), and the v2 path ("" when there is none).
+func cgroupPaths(procCgroup string) (v1 map[string]string, v2 string) {
+	v1 = map[string]string{}
+	for _, line := range strings.Split(procCgroup, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			v2 = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if !strings.HasPrefix(c, "name=") {
+				v1[c] = parts[2]
+			}
+		}
+	}
+	return v1, v2
+}
+
+// v1Parents returns, for each controller, the directory of the caller's own
+// cgroup in that controller's v1 hierarchy: the mount point of the hierarchy
+// (from /proc/self/mountinfo) plus the caller's path (from /proc/self/cgroup)
+// relative to the mount's root, which is not "/" inside a cgroup namespace or
+// for a bind mount of a sub-tree.
+func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]string, error) {
+	own, _ := cgroupPaths(procCgroup)
+	out := map[string]string{}
+	for _, c := range controllers {
+		path, ok := own[c]
+		if !ok {
+			return nil, fmt.Errorf("cgroup v1 %s controller: not in /proc/self/cgroup", c)
+		}
+		dir := ""
+		for _, line := range strings.Split(mountinfo, "\n") {
+			f := strings.Fields(line)
+			sep := -1
+			for i := 6; i < len(f); i++ {
+				if f[i] == "-" {
+					sep = i
+					break
+				}
+			}
+			if sep < 0 || len(f) < sep+4 || f[sep+1] != "cgroup" || !hasOpt(f[sep+3], c) {
+				continue
+			}
+			rel, err := filepath.Rel(unescapeMount(f[3]), path)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+				continue // a mount of another part of the hierarchy
+			}
+			dir = filepath.Join(unescapeMount(f[4]), rel)
+			break
+		}
+		if dir == "" {
+			return nil, fmt.Errorf("cgroup v1 %s controller: no mount of the hierarchy holding %s", c, path)
+		}
+		out[c] = dir
+	}
+	return out, nil
+}
+
+func hasOpt(opts, want string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

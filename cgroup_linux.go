@@ -15,9 +15,6 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
-	"github.com/containerd/cgroups/v3/cgroup1"
-	"github.com/containerd/cgroups/v3/cgroup2"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,9 +35,7 @@ type cgroupState struct {
 	name   string
 	limits limitsConfig
 	v2     bool
-	dirs   map[string]string // controller → directory; on v2 all share one
-	cg1    cgroup1.Cgroup    // v1
-	m2     *cgroup2.Manager  // v2
+	dirs   map[string]string // v1: controller → directory; v2: "" → directory
 	dirFD  *os.File          // v2: the directory, for clone's CgroupFD; closed after the clone
 
 	mu      sync.Mutex // serialises kill, remove and Stats
@@ -97,52 +92,50 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 // createV1 creates the cgroup in each v1 hierarchy the limits need, nested under
 // the caller's own cgroup there, and writes the limits.
 func (s *cgroupState) createV1() error {
-	var subs []cgroup1.Subsystem
-	for _, name := range s.limits.v1Controllers() {
-		switch name {
-		case "memory":
-			subs = append(subs, cgroup1.NewMemory(cgroupRoot))
-		case "cpu":
-			subs = append(subs, cgroup1.NewCpu(cgroupRoot))
-		case "cpuacct":
-			subs = append(subs, cgroup1.NewCpuacct(cgroupRoot))
-		case "pids":
-			subs = append(subs, cgroup1.NewPids(cgroupRoot))
-		case "freezer":
-			subs = append(subs, cgroup1.NewFreezer(cgroupRoot))
-		}
-	}
-	path := cgroup1.NestedPath(s.name)
-	dirs := map[string]string{}
-	for _, sub := range subs {
-		p, err := path(sub.Name())
-		if err != nil {
-			return fmt.Errorf("cgroup v1 %s controller: %w", sub.Name(), err)
-		}
-		dir := filepath.Join(cgroupRoot, string(sub.Name()), p)
-		if _, err := os.Stat(filepath.Dir(dir)); err != nil {
-			return fmt.Errorf("cgroup v1 %s controller is not available: %w", sub.Name(), err)
-		}
-		dirs[string(sub.Name())] = dir
-	}
-	s.dirs = dirs // registered for removal before anything is created
-	cg, err := cgroup1.New(path, &specs.LinuxResources{},
-		cgroup1.WithHierarchy(func() ([]cgroup1.Subsystem, error) { return subs, nil }),
-		func(ic *cgroup1.InitConfig) error {
-			ic.InitCheck = func(sub cgroup1.Subsystem, _ cgroup1.Path, err error) error {
-				return fmt.Errorf("cgroup v1 %s controller: %w", sub.Name(), err)
-			}
-			return nil
-		})
+	parents, err := ownV1Parents(s.limits.v1Controllers())
 	if err != nil {
 		return err
 	}
-	s.cg1 = cg
-	_, err = os.Stat(filepath.Join(filepath.Dir(dirs["memory"]), "memory.memsw.limit_in_bytes"))
+	s.dirs = map[string]string{}
+	for c, parent := range parents {
+		dir := filepath.Join(parent, s.name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		s.dirs[c] = dir // registered for removal as soon as it exists
+	}
+	_, err = os.Stat(filepath.Join(parents["memory"], "memory.memsw.limit_in_bytes"))
 	return s.writeFiles(s.limits.v1Files(cgroupHost{
-		swap:        dirs["memory"] != "" && err == nil,
+		swap:        parents["memory"] != "" && err == nil,
 		initReserve: initReserve(runtime.NumCPU()),
 	}))
+}
+
+// ownV1Parents returns the caller's own cgroup directory in the v1 hierarchy
+// of each controller.
+func ownV1Parents(controllers []string) (map[string]string, error) {
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return v1Parents(string(pc), string(mi), controllers)
+}
+
+// ownV2Path returns the caller's own cgroup in the v2 hierarchy.
+func ownV2Path() (string, error) {
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	_, own := cgroupPaths(string(pc))
+	if own == "" {
+		return "", errors.New("no cgroup v2 path in /proc/self/cgroup")
+	}
+	return own, nil
 }
 
 // createV2 creates the cgroup under the caller's own cgroup in the v2
@@ -150,7 +143,7 @@ func (s *cgroupState) createV1() error {
 // parent's cgroup.subtree_control, writes the limits and opens the directory
 // for clone's CgroupFD.
 func (s *cgroupState) createV2(root string) error {
-	_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
+	own, err := ownV2Path()
 	if err != nil {
 		return err
 	}
@@ -158,17 +151,16 @@ func (s *cgroupState) createV2(root string) error {
 	if err := enableControllers(parent, s.limits.v2Controllers()); err != nil {
 		return err
 	}
-	s.dirs = map[string]string{"": filepath.Join(parent, s.name)}
-	m, err := cgroup2.NewManager(root, filepath.Join(own, s.name), &cgroup2.Resources{})
-	if err != nil {
+	dir := filepath.Join(parent, s.name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	s.m2 = m
-	_, err = os.Stat(filepath.Join(s.dirs[""], "memory.swap.max"))
+	s.dirs = map[string]string{"": dir}
+	_, err = os.Stat(filepath.Join(dir, "memory.swap.max"))
 	if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(s.dirs[""], os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return err
 	}
@@ -257,10 +249,27 @@ func (r *running) joinCgroup() error {
 		s.dirFD = nil
 		return nil
 	}
-	if err := s.cg1.Add(cgroup1.Process{Pid: r.pid()}); err != nil {
-		return fmt.Errorf("container: add init to cgroup %s: %w", s.name, err)
+	pid := []byte(strconv.Itoa(r.pid()))
+	for _, dir := range s.dirs {
+		if err := addProc(filepath.Join(dir, "cgroup.procs"), pid); err != nil {
+			return fmt.Errorf("container: add init to cgroup %s: %w", dir, err)
+		}
 	}
 	return nil
+}
+
+// addProc writes a pid to a cgroup.procs file. A task that is still being
+// created (TASK_NEW) makes the kernel answer EINVAL: retry a few times, as runc
+// and containerd do.
+func addProc(file string, pid []byte) error {
+	var err error
+	for range 5 {
+		if err = os.WriteFile(file, pid, 0); !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	return err
 }
 
 // cgroupCommandStarted runs once the command has been exec'd: the init's threads
@@ -364,7 +373,7 @@ func (s *cgroupState) kill() { s.killUntil(time.Now().Add(teardownTimeout)) }
 func (s *cgroupState) killUntil(deadline time.Time) {
 	dir := s.procDir()
 	useKill := false
-	if s.v2 && s.m2 != nil {
+	if s.v2 {
 		_, err := os.Stat(filepath.Join(dir, "cgroup.kill"))
 		useKill = err == nil
 	}
@@ -373,7 +382,7 @@ func (s *cgroupState) killUntil(deadline time.Time) {
 			return
 		}
 		if useKill {
-			s.m2.Kill()
+			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
 		} else {
 			freezeKillOnce(dir, s.v2)
 		}
@@ -494,12 +503,15 @@ func ownerAlive(pid int, start uint64) bool {
 // never touched. It is best effort: an orphan that cannot be removed now is
 // left for the next Start.
 func reapOrphansV1() {
+	pc, err1 := os.ReadFile("/proc/self/cgroup")
+	mi, err2 := os.ReadFile("/proc/self/mountinfo")
+	if err1 != nil || err2 != nil {
+		return
+	}
 	parents := map[string]string{}
-	own := cgroup1.NestedPath("")
 	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
-		p, err := own(cgroup1.Name(c))
-		if err == nil {
-			parents[c] = filepath.Join(cgroupRoot, c, p)
+		if p, err := v1Parents(string(pc), string(mi), []string{c}); err == nil {
+			parents[c] = p[c]
 		}
 	}
 	orphans := map[string]map[string]string{} // name → controller → dir
@@ -534,7 +546,7 @@ func reapOrphansV1() {
 // reapOrphansV2 is reapOrphansV1 for the caller's own cgroup in the v2
 // hierarchy mounted at root.
 func reapOrphansV2(root string) {
-	_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
+	own, err := ownV2Path()
 	if err != nil {
 		return
 	}

@@ -200,7 +200,7 @@ func TestCgroupV2FreezeKill(t *testing.T) {
 
 func TestCgroupV2Orphans(t *testing.T) {
 	root := v2Root(t)
-	_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
+	own, err := ownV2Path()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -240,3 +240,48 @@ func TestRlimitNamesKnown(t *testing.T) {
 		t.Errorf("%d names, want the 16 of getrlimit(2)", len(seen))
 	}
 }
+
+func TestCgroupPaths(t *testing.T) {
+	v1, v2 := cgroupPaths("12:cpu,cpuacct:/a/b\n4:memory:/process_api/x\n9:name=systemd:/\n0::/user.slice/u\n")
+	want := map[string]string{"cpu": "/a/b", "cpuacct": "/a/b", "memory": "/process_api/x"}
+	if !reflect.DeepEqual(v1, want) || v2 != "/user.slice/u" {
+		t.Errorf("cgroupPaths = %v, %q; want %v, /user.slice/u", v1, v2, want)
+	}
+}
+
+func TestV1Parents(t *testing.T) {
+	const procCgroup = `8:pids:/
+4:memory:/process_api/abc
+2:cpu,cpuacct:/ns/inner
+6:freezer:/x/y
+0::/
+`
+	const mountinfo = `25 30 0:22 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+26 25 0:23 / /sys/fs/cgroup/pids rw,relatime shared:5 - cgroup cgroup rw,pids
+27 25 0:24 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+28 25 0:25 /ns /sys/fs/cgroup/cpu,cpuacct rw,relatime - cgroup cgroup rw,cpu,cpuacct
+29 25 0:26 /other /mnt/freezer rw,relatime - cgroup cgroup rw,freezer
+30 25 0:26 /x /sys/fs/cgroup/free\040zer rw,relatime - cgroup cgroup rw,freezer
+31 25 0:27 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+`
+	got, err := v1Parents(procCgroup, mountinfo, []string{"pids", "memory", "cpu", "cpuacct", "freezer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"pids":    "/sys/fs/cgroup/pids",
+		"memory":  "/sys/fs/cgroup/memory/process_api/abc",
+		"cpu":     "/sys/fs/cgroup/cpu,cpuacct/inner", // the mount's root is /ns
+		"cpuacct": "/sys/fs/cgroup/cpu,cpuacct/inner", // co-mounted with cpu
+		"freezer": "/sys/fs/cgroup/free zer/y",        // the mount holding /x/y, unescaped
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("v1Parents = %v\nwant %v", got, want)
+	}
+	if _, err := v1Parents(procCgroup, mountinfo, []string{"blkio"}); err == nil {
+		t.Error("no error for a controller that is not mounted")
+	}
+	if _, err := v1Parents("4:memory:/a\n", "27 25 0:24 /b /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n", []string{"memory"}); err == nil {
+		t.Error("no error when no mount holds the caller's cgroup")
+	}
+}
