@@ -80,7 +80,8 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 		rel.add(func() { s.teardown() })
 	}
 	if err != nil {
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
+		// Without root, a cgroup that cannot be made means none was delegated.
+		if c.rootless || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
 			return fmt.Errorf("container: resource limits: %w: %w", ErrNeedRoot, err)
 		}
 		return fmt.Errorf("container: create cgroup: %w", err)
