@@ -124,9 +124,11 @@ func WithCPUShares(shares uint64) Option {
 // once (pids.max counts threads). The container's own setup does not eat into
 // n: while the init sets the container up, the limit is n plus a reserve for the
 // init's threads, and it is lowered to exactly n once the command has been
-// exec'd, before Start returns. With WithInit the init stays as PID 1, so its
-// reserve (32 tasks plus one per CPU) stays on top of n: the command can always
-// start n tasks, and may start a few more when the init uses fewer threads.
+// exec'd, before Start returns (a command that forks at once can, in the
+// instant between its execve and that write, get up to the reserve more).
+// With WithInit the init stays as PID 1, so its reserve (32 tasks plus one per
+// CPU) stays on top of n: the command can always start n tasks, and may start a
+// few more when the init uses fewer threads.
 //
 // Once the limit is reached, fork and clone fail with EAGAIN inside the
 // container. n must be at least 1. Limits need root or a delegated cgroup;
