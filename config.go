@@ -28,6 +28,7 @@ type config struct {
 	hostUID        uint32
 	hostGID        uint32
 	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
+	limits         limitsConfig   // cgroup.go, rlimit.go
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -196,6 +197,7 @@ func (c *config) initConfig() *initConfig {
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
 		Security:       c.security.initSecurity(c.uid),
+		Limits:         c.limits.initConfig(),
 	}
 }
 

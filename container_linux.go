@@ -90,6 +90,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		ExtraFiles:  []*os.File{childEnd},
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
+	r.cgroupAttr(r.cmd.SysProcAttr)
 	onForkThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
 	if err != nil {
@@ -125,6 +126,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	switch {
 	case errors.Is(err, io.EOF):
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.cgroupCommandStarted(); err != nil {
 			return err
 		}
 	case err != nil:

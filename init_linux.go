@@ -112,6 +112,9 @@ func initContainer(cfg *initConfig) error {
 	if err := closeExtraFDs(); err != nil {
 		return err
 	}
+	if cfg.Limits.Init {
+		return reapCommand(cfg.Args, cfg.Env) // reaper_linux.go
+	}
 	return execCommand(cfg.Args, cfg.Env)
 }
 

@@ -46,6 +46,7 @@ type initConfig struct {
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
 	Security       securityInit
+	Limits         limitsInit // rlimit.go
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
