@@ -20,13 +20,14 @@ type limitsConfig struct {
 	cpuShares uint64  // relative weight in v1 shares
 	pids      int64   // tasks
 	rlimits   []rlimitEntry
-	init      bool // WithInit: a reaping init stays as PID 1
+	init      bool   // WithInit: a reaping init stays as PID 1
+	path      string // WithCgroupPath (options_oci.go): absolute path in each hierarchy
 }
 
 // needsCgroup reports whether any option asked for a cgroup. Without one, Start
 // creates no cgroup at all.
 func (l *limitsConfig) needsCgroup() bool {
-	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0
+	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != ""
 }
 
 // MinMemory is the smallest memory limit WithMemory accepts: 6 MiB, Docker's

@@ -65,12 +65,14 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 		return fmt.Errorf("container: create cgroup: %w", err)
 	}
 	s := &cgroupState{name: cgroupName(os.Getpid(), start, r.id), limits: c.limits}
-	switch cgroups.Mode() {
-	case cgroups.Unified:
+	switch mode := cgroups.Mode(); {
+	case c.limits.path != "" && mode != cgroups.Unavailable:
+		err = s.createAt(mode == cgroups.Unified, c.limits.path) // oci_linux.go
+	case mode == cgroups.Unified:
 		s.v2 = true
 		reapOrphansV2(cgroupRoot)
 		err = s.createV2(cgroupRoot)
-	case cgroups.Legacy, cgroups.Hybrid:
+	case mode == cgroups.Legacy, mode == cgroups.Hybrid:
 		reapOrphansV1()
 		err = s.createV1()
 	default:

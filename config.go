@@ -29,6 +29,7 @@ type config struct {
 	hostGID        uint32
 	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
 	limits         limitsConfig   // cgroup.go, rlimit.go
+	oci            ociConfig      // options_oci.go
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -144,6 +145,9 @@ func (c *config) finish() error {
 			return optErr("WithBind", m.dest, "mounts over /proc are not allowed")
 		}
 	}
+	if err := c.oci.finish(c); err != nil {
+		return err
+	}
 	return c.security.finish()
 }
 
@@ -198,6 +202,7 @@ func (c *config) initConfig() *initConfig {
 		ReadonlyRootfs: c.readonlyRootfs,
 		Security:       c.security.initSecurity(c.uid),
 		Limits:         c.limits.initConfig(),
+		OCI:            c.oci.initConfig(),
 	}
 }
 

@@ -63,6 +63,12 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 
+	if c.cfg.detached() {
+		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // oci_linux.go
+			return err
+		}
+	}
+
 	// Parent steps before the clone; each registers its own release.
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
 		return err
@@ -122,8 +128,10 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	}
 
 	// EOF means the init's end was closed by execve: the command runs.
+	// msgParked means it waits on the exec FIFO (WithExecFIFO).
 	t, body, err := readMsg(parentEnd)
 	switch {
+	case err == nil && t == msgParked:
 	case errors.Is(err, io.EOF):
 		if err := ctx.Err(); err != nil {
 			return err

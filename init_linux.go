@@ -74,15 +74,21 @@ func initMain(ch *os.File) error {
 	if t, _, err := readMsg(ch); err != nil || t != msgGo {
 		return fmt.Errorf("wait for the parent: type %q: %v", t, err)
 	}
-	return initContainer(&cfg)
+	return initContainer(&cfg, ch)
 }
 
 // initContainer is the init's start sequence, top to bottom (see DESIGN.md).
-func initContainer(cfg *initConfig) error {
+func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := becomeRoot(cfg); err != nil {
 		return err
 	}
 	if err := unshareCgroupNS(cfg); err != nil {
+		return err
+	}
+	if err := holdExecFIFO(cfg); err != nil { // oci_linux.go: WithExecFIFO, before pivot_root
+		return err
+	}
+	if err := setKernelParams(cfg); err != nil { // oci_linux.go: sysctls, oom_score_adj
 		return err
 	}
 	if err := setupRootfs(cfg); err != nil {
@@ -106,7 +112,13 @@ func initContainer(cfg *initConfig) error {
 	if err := setUser(cfg); err != nil {
 		return err
 	}
+	if err := parkUntilStart(cfg, ch); err != nil { // oci_linux.go: WithExecFIFO
+		return err
+	}
 	if err := lockDown(cfg); err != nil {
+		return err
+	}
+	if err := setUmask(cfg); err != nil { // oci_linux.go
 		return err
 	}
 	if err := closeExtraFDs(); err != nil {

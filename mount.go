@@ -39,6 +39,10 @@ type userMount struct {
 	readonly   bool
 	fileTarget bool
 	size       int64
+	fstype     string  // WithMount: the file system of a mountFS
+	flags      uintptr // WithMount: mount flags of a mountFS
+	data       string  // WithMount: file system data of a mountFS
+	attrs      uintptr // WithMount: nosuid, nodev, noexec for a bind (msNosuid...)
 }
 
 // mountEntry is one step of the mount plan, sent to the init.
@@ -54,6 +58,7 @@ type mountEntry struct {
 	// Strict refuses a Dest reached through any symlink: the kernel file systems the
 	// container's safety depends on (/proc, /sys, /dev) must be where they claim to be.
 	Strict bool
+	Attrs  uintptr // bind: msNosuid, msNodev, msNoexec to set on the bound tree
 }
 
 // device is a node created in the container's /dev.
@@ -110,16 +115,18 @@ func planMounts(c *config) []mountEntry {
 	for _, m := range user {
 		switch m.kind {
 		case mountBind:
-			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget})
+			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget, Attrs: m.attrs})
+		case mountFS:
+			plan = append(plan, mountEntry{Kind: mountFS, FSType: m.fstype, Source: m.source, Dest: m.dest, Flags: m.flags, Data: m.data})
 		case mountTmpfs:
 			plan = append(plan, mountEntry{Kind: mountTmpfs, FSType: "tmpfs", Source: "tmpfs", Dest: m.dest,
 				Flags: msNosuid | msNodev, Data: "mode=1777,size=" + strconv.FormatInt(m.size, 10)})
 		}
 	}
-	for _, p := range maskedPaths {
+	for _, p := range c.maskedPathsOf() {
 		plan = append(plan, mountEntry{Kind: mountMask, Dest: p, Strict: true})
 	}
-	for _, p := range readonlyPaths {
+	for _, p := range c.readonlyPathsOf() {
 		plan = append(plan, mountEntry{Kind: mountReadonly, Dest: p, Strict: true})
 	}
 	return plan

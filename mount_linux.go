@@ -80,6 +80,11 @@ func (m *mounter) mount(e mountEntry) error {
 				return &SetupError{Op: "make read-only", Path: e.Dest, Err: err}
 			}
 		}
+		if e.Attrs != 0 {
+			if err := m.setAttrs(e.Dest, e.Strict, e.Attrs); err != nil { // oci_linux.go
+				return &SetupError{Op: "set mount attributes of", Path: e.Dest, Err: err}
+			}
+		}
 	case mountDevices:
 		return m.populateDev(e.Dest)
 	case mountMask:

@@ -38,6 +38,9 @@ func sysProcAttr(c *config) *syscall.SysProcAttr {
 		Cloneflags: cloneFlags(c.namespaces),
 		Pdeathsig:  syscall.SIGKILL,
 	}
+	if c.detached() {
+		attr.Pdeathsig = 0 // WithExecFIFO: the container outlives its creator
+	}
 	if c.namespaces&NSUser != 0 {
 		attr.UidMappings = toSysMaps(c.uidMap)
 		attr.GidMappings = toSysMaps(c.gidMap)
@@ -142,7 +145,7 @@ func becomeRoot(cfg *initConfig) error {
 // because the kernel clears it when the credentials change.
 func setUser(cfg *initConfig) error {
 	if cfg.SetGroups {
-		if err := syscall.Setgroups(nil); err != nil {
+		if err := syscall.Setgroups(toInts(cfg.OCI.Groups)); err != nil { // WithGroups
 			return &SetupError{Op: "setgroups", Err: err}
 		}
 	}
@@ -155,8 +158,10 @@ func setUser(cfg *initConfig) error {
 	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
 		return &SetupError{Op: "setuid", Path: strconv.Itoa(int(cfg.UID)), Err: err}
 	}
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return &SetupError{Op: "prctl PR_SET_PDEATHSIG", Err: err}
+	if cfg.OCI.ExecFIFO == "" { // a container that outlives its creator has no parent-death signal
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return &SetupError{Op: "prctl PR_SET_PDEATHSIG", Err: err}
+		}
 	}
 	// Ambient capabilities kept for the init itself (see sysProcAttr) must not reach the command.
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {

@@ -17,7 +17,9 @@ import (
 //	parent → init: msgConfig (the initConfig as JSON), then msgGo once the parent's
 //	               steps are done
 //	init → parent: msgError (an errorRecord as JSON) when a step fails; nothing
-//	               on success, where exec closes the init's end and the parent reads EOF.
+//	               on success, where exec closes the init's end and the parent reads EOF;
+//	               with WithExecFIFO, msgParked once it waits for the FIFO to be
+//	               opened, after which the parent stops reading.
 
 type msgType byte
 
@@ -25,6 +27,7 @@ const (
 	msgConfig msgType = 'c'
 	msgGo     msgType = 'g'
 	msgError  msgType = 'e'
+	msgParked msgType = 'p' // init → parent: set up, waiting on the exec FIFO (WithExecFIFO)
 )
 
 const maxMsg = 16 << 20
@@ -47,6 +50,7 @@ type initConfig struct {
 	ReadonlyRootfs bool
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
+	OCI            ociInit    // options_oci.go
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.

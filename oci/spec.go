@@ -1,0 +1,544 @@
+// Package oci turns an OCI runtime-spec configuration (config.json of a bundle,
+// github.com/opencontainers/runtime-spec v1.0 to v1.2) into a container of
+// package container. Every field is honoured or rejected by an error that
+// names it; only annotations are ignored (they are the engines' notes, kept in
+// the runtime's state). FromSpec is pure: it makes no system call.
+package oci
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ctrkit/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// CgroupParent is the cgroup under which a container whose spec has a
+// relative or no cgroupsPath gets its cgroup: never under the caller's own.
+const CgroupParent = "/ctrkit"
+
+// Config is a container described by a runtime spec: what container.New
+// needs, plus what the runtime around it does itself.
+type Config struct {
+	Rootfs  string             // absolute path of the root file system
+	Args    []string           // the command
+	Options []container.Option // everything else, for container.New
+	// CgroupPath is the container's cgroup, absolute in each hierarchy
+	// (also among Options, as container.WithCgroupPath).
+	CgroupPath string
+	// Terminal is process.terminal: the runtime must give the container a
+	// pseudo-terminal as its stdio.
+	Terminal bool
+	// Hooks the runtime runs in its own namespaces: Prestart and
+	// CreateRuntime once the container is created, Poststart after start,
+	// Poststop after delete. The others are rejected by FromSpec.
+	Hooks specs.Hooks
+}
+
+// FieldError is FromSpec's error: the JSON path of the field it cannot honour
+// and why.
+type FieldError struct {
+	Field string // "linux.resources.blockIO", "process.capabilities.ambient"
+	Err   error
+}
+
+func (e *FieldError) Error() string { return "oci: " + e.Field + ": " + e.Err.Error() }
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// ErrUnsupported is wrapped by a FieldError for a field the library cannot honour.
+var ErrUnsupported = errors.New("not supported by this runtime")
+
+func unsupported(field string) error { return &FieldError{Field: field, Err: ErrUnsupported} }
+
+func fieldErr(field, format string, args ...any) error {
+	return &FieldError{Field: field, Err: fmt.Errorf(format, args...)}
+}
+
+// FromSpec builds the container of spec, whose relative root.path is relative
+// to the bundle directory, for the container named id (which names its cgroup
+// when the spec gives no absolute cgroupsPath). It returns a *FieldError for the
+// first field it cannot honour.
+func FromSpec(spec *specs.Spec, bundle, id string) (*Config, error) {
+	if spec == nil {
+		return nil, fieldErr("spec", "nil")
+	}
+	if !strings.HasPrefix(spec.Version, "1.") {
+		return nil, fieldErr("ociVersion", "%q: want 1.x", spec.Version)
+	}
+	if spec.Solaris != nil || spec.Windows != nil || spec.VM != nil || spec.ZOS != nil {
+		return nil, unsupported("solaris/windows/vm/zos")
+	}
+	b := &builder{cfg: &Config{}}
+	steps := []func(*specs.Spec) error{b.root, b.process, b.hostnames, b.namespaces, b.mounts, b.linux, b.resources, b.seccomp, b.hooks}
+	if err := b.root(spec); err != nil {
+		return nil, err
+	}
+	b.bundle = bundle
+	for _, s := range steps[1:] {
+		if err := s(spec); err != nil {
+			return nil, err
+		}
+	}
+	b.cgroup(spec, id)
+	b.cfg.Options = b.opts
+	return b.cfg, nil
+}
+
+type builder struct {
+	cfg    *Config
+	bundle string
+	opts   []container.Option
+	ns     map[specs.LinuxNamespaceType]bool
+}
+
+func (b *builder) add(o ...container.Option) { b.opts = append(b.opts, o...) }
+
+func (b *builder) root(s *specs.Spec) error {
+	if s.Root == nil || s.Root.Path == "" {
+		return fieldErr("root.path", "missing")
+	}
+	b.cfg.Rootfs = s.Root.Path
+	if s.Root.Readonly {
+		b.add(container.WithReadonlyRootfs())
+	}
+	return nil
+}
+
+func (b *builder) process(s *specs.Spec) error {
+	p := s.Process
+	if p == nil {
+		return fieldErr("process", "missing")
+	}
+	if !filepath.IsAbs(b.cfg.Rootfs) {
+		b.cfg.Rootfs = filepath.Join(b.bundle, b.cfg.Rootfs)
+	}
+	if len(p.Args) == 0 {
+		return fieldErr("process.args", "empty")
+	}
+	if p.CommandLine != "" {
+		return unsupported("process.commandLine")
+	}
+	b.cfg.Args = p.Args
+	b.cfg.Terminal = p.Terminal
+	if p.ConsoleSize != nil && !p.Terminal {
+		return fieldErr("process.consoleSize", "set without process.terminal")
+	}
+	if len(p.Env) > 0 {
+		b.add(container.WithEnv(p.Env...))
+	}
+	if p.Cwd == "" || !filepath.IsAbs(p.Cwd) {
+		return fieldErr("process.cwd", "%q: must be an absolute path", p.Cwd)
+	}
+	b.add(container.WithDir(p.Cwd))
+	u := p.User
+	if u.Username != "" {
+		return unsupported("process.user.username")
+	}
+	b.add(container.WithUser(u.UID, u.GID))
+	if u.Umask != nil {
+		b.add(container.WithUmask(*u.Umask))
+	}
+	if gids := slices.DeleteFunc(slices.Clone(u.AdditionalGids), func(g uint32) bool { return g == u.GID }); len(gids) > 0 {
+		b.add(container.WithGroups(gids...))
+	}
+	if err := b.capabilities(p.Capabilities, u.UID); err != nil {
+		return err
+	}
+	for i, r := range p.Rlimits {
+		if r.Soft > r.Hard {
+			return fieldErr(fmt.Sprintf("process.rlimits[%d]", i), "soft %d above hard %d", r.Soft, r.Hard)
+		}
+		b.add(container.WithRlimit(r.Type, r.Soft, r.Hard))
+	}
+	if !p.NoNewPrivileges {
+		b.add(container.WithNewPrivileges())
+	}
+	if p.ApparmorProfile != "" {
+		return unsupported("process.apparmorProfile")
+	}
+	if p.SelinuxLabel != "" {
+		return unsupported("process.selinuxLabel")
+	}
+	if p.OOMScoreAdj != nil {
+		b.add(container.WithOOMScoreAdj(*p.OOMScoreAdj))
+	}
+	if p.Scheduler != nil {
+		return unsupported("process.scheduler")
+	}
+	if p.IOPriority != nil {
+		return unsupported("process.ioPriority")
+	}
+	if p.ExecCPUAffinity != nil {
+		return unsupported("process.execCPUAffinity")
+	}
+	return nil
+}
+
+// capabilities maps the five OCI sets onto the library's model: the bounding
+// set is the container's set; root gets it permitted and effective, another
+// user gets it as ambient (and so permitted, effective and inheritable).
+func (b *builder) capabilities(c *specs.LinuxCapabilities, uid uint32) error {
+	if c == nil {
+		b.add(container.WithCapabilities())
+		return nil
+	}
+	bounding := normCaps(c.Bounding)
+	eq := func(field string, set []string) error {
+		if !slices.Equal(normCaps(set), bounding) {
+			return fieldErr("process.capabilities."+field, "must equal the bounding set (this runtime gives the container one set of capabilities)")
+		}
+		return nil
+	}
+	if uid == 0 {
+		for _, f := range []struct {
+			name string
+			set  []string
+		}{{"effective", c.Effective}, {"permitted", c.Permitted}} {
+			if err := eq(f.name, f.set); err != nil {
+				return err
+			}
+		}
+		if len(c.Inheritable) > 0 {
+			return fieldErr("process.capabilities.inheritable", "must be empty for uid 0")
+		}
+		if len(c.Ambient) > 0 {
+			return fieldErr("process.capabilities.ambient", "must be empty for uid 0")
+		}
+	} else if len(bounding) > 0 {
+		for _, f := range []struct {
+			name string
+			set  []string
+		}{{"effective", c.Effective}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"ambient", c.Ambient}} {
+			if err := eq(f.name, f.set); err != nil {
+				return err
+			}
+		}
+	}
+	b.add(container.WithCapabilities(bounding...))
+	return nil
+}
+
+func normCaps(set []string) []string {
+	out := make([]string, 0, len(set))
+	for _, c := range set {
+		c = strings.ToUpper(c)
+		if !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func (b *builder) hostnames(s *specs.Spec) error {
+	if s.Hostname != "" {
+		b.add(container.WithHostname(s.Hostname))
+	}
+	if s.Domainname != "" {
+		b.add(container.WithDomainname(s.Domainname))
+	}
+	return nil
+}
+
+var nsTypes = map[specs.LinuxNamespaceType]container.Namespace{
+	specs.MountNamespace: container.NSMount, specs.UTSNamespace: container.NSUTS, specs.IPCNamespace: container.NSIPC,
+	specs.PIDNamespace: container.NSPID, specs.NetworkNamespace: container.NSNet, specs.CgroupNamespace: container.NSCgroup,
+	specs.UserNamespace: container.NSUser,
+}
+
+func (b *builder) namespaces(s *specs.Spec) error {
+	if s.Linux == nil {
+		return fieldErr("linux", "missing")
+	}
+	b.ns = map[specs.LinuxNamespaceType]bool{}
+	var set []container.Namespace
+	for i, n := range s.Linux.Namespaces {
+		field := fmt.Sprintf("linux.namespaces[%d]", i)
+		ns, ok := nsTypes[n.Type]
+		if !ok {
+			return fieldErr(field+".type", "%q: %w", n.Type, ErrUnsupported)
+		}
+		if b.ns[n.Type] {
+			return fieldErr(field+".type", "%q given twice", n.Type)
+		}
+		if n.Path != "" {
+			return fieldErr(field+".path", "joining an existing %s namespace: %w", n.Type, ErrUnsupported)
+		}
+		b.ns[n.Type] = true
+		set = append(set, ns)
+	}
+	if !b.ns[specs.MountNamespace] {
+		return fieldErr("linux.namespaces", "a mount namespace is required")
+	}
+	b.add(container.WithNamespaces(set...))
+	for _, n := range []specs.LinuxNamespaceType{specs.UTSNamespace, specs.IPCNamespace, specs.PIDNamespace, specs.NetworkNamespace, specs.CgroupNamespace} {
+		if !b.ns[n] {
+			b.add(container.WithoutNamespace(nsTypes[n]))
+		}
+	}
+	if len(s.Linux.UIDMappings)+len(s.Linux.GIDMappings) > 0 && !b.ns[specs.UserNamespace] {
+		return fieldErr("linux.uidMappings", "set without a user namespace")
+	}
+	if b.ns[specs.UserNamespace] {
+		if len(s.Linux.UIDMappings) == 0 || len(s.Linux.GIDMappings) == 0 {
+			return fieldErr("linux.uidMappings", "a user namespace needs uid and gid mappings")
+		}
+		b.add(container.WithUIDMap(idMaps(s.Linux.UIDMappings)...), container.WithGIDMap(idMaps(s.Linux.GIDMappings)...))
+	}
+	return nil
+}
+
+func idMaps(ms []specs.LinuxIDMapping) []container.IDMap {
+	out := make([]container.IDMap, len(ms))
+	for i, m := range ms {
+		out[i] = container.IDMap{ContainerID: m.ContainerID, HostID: m.HostID, Size: m.Size}
+	}
+	return out
+}
+
+// standardMounts are the mounts every container of the library gets (see
+// package container's mount plan): a spec's mount of one of these types at
+// one of these places is honoured by the standard mount.
+var standardMounts = map[string][]string{
+	"/proc": {"proc"}, "/sys": {"sysfs"}, "/dev": {"tmpfs"}, "/dev/pts": {"devpts"},
+	"/dev/shm": {"tmpfs"}, "/dev/mqueue": {"mqueue"},
+}
+
+func (b *builder) mounts(s *specs.Spec) error {
+	for i, m := range s.Mounts {
+		field := fmt.Sprintf("mounts[%d]", i)
+		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
+			return fieldErr(field+".uidMappings", "id-mapped mounts: %w", ErrUnsupported)
+		}
+		dst := filepath.Clean(m.Destination)
+		typ := m.Type
+		bind := slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
+		if bind || typ == "bind" {
+			typ = "bind"
+		}
+		if types, ok := standardMounts[dst]; ok && slices.Contains(types, typ) {
+			continue
+		}
+		switch typ {
+		case "bind":
+			src := m.Source
+			if !filepath.IsAbs(src) {
+				src = filepath.Join(b.bundle, src)
+			}
+			b.add(container.WithMount("bind", src, dst, m.Options...))
+		case "cgroup", "cgroup2":
+			// A cgroup namespace's view of the unified hierarchy (on a v1 host
+			// it shows no v1 controller), read-only unless asked otherwise.
+			b.add(container.WithMount("cgroup2", "cgroup2", dst, m.Options...))
+		case "tmpfs", "proc", "sysfs", "devpts", "mqueue":
+			b.add(container.WithMount(typ, m.Source, dst, m.Options...))
+		default:
+			return fieldErr(field+".type", "%q: %w", m.Type, ErrUnsupported)
+		}
+	}
+	return nil
+}
+
+// defaultDevices are the device nodes every container of the library gets.
+var defaultDevices = map[string][2]int64{
+	"/dev/null": {1, 3}, "/dev/zero": {1, 5}, "/dev/full": {1, 7}, "/dev/random": {1, 8},
+	"/dev/urandom": {1, 9}, "/dev/tty": {5, 0},
+}
+
+func (b *builder) linux(s *specs.Spec) error {
+	l := s.Linux
+	keys := make([]string, 0, len(l.Sysctl))
+	for k := range l.Sysctl {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.add(container.WithSysctl(k, l.Sysctl[k]))
+	}
+	for i, d := range l.Devices {
+		if n, ok := defaultDevices[d.Path]; !ok || d.Type != "c" || n != [2]int64{d.Major, d.Minor} {
+			return fieldErr(fmt.Sprintf("linux.devices[%d]", i), "%s: only the standard devices (null, zero, full, random, urandom, tty) are supported", d.Path)
+		}
+	}
+	switch l.RootfsPropagation {
+	case "", "private", "rprivate":
+	default:
+		return fieldErr("linux.rootfsPropagation", "%q: %w (mounts are private)", l.RootfsPropagation, ErrUnsupported)
+	}
+	if l.MaskedPaths != nil {
+		b.add(container.WithMaskedPaths(l.MaskedPaths...))
+	}
+	if l.ReadonlyPaths != nil {
+		b.add(container.WithReadonlyPaths(l.ReadonlyPaths...))
+	}
+	switch {
+	case l.MountLabel != "":
+		return unsupported("linux.mountLabel")
+	case l.IntelRdt != nil:
+		return unsupported("linux.intelRdt")
+	case l.Personality != nil:
+		return unsupported("linux.personality")
+	case len(l.TimeOffsets) > 0:
+		return unsupported("linux.timeOffsets")
+	case len(l.NetDevices) > 0:
+		return unsupported("linux.netDevices")
+	case l.MemoryPolicy != nil:
+		return unsupported("linux.memoryPolicy")
+	}
+	return nil
+}
+
+func (b *builder) resources(s *specs.Spec) error {
+	r := s.Linux.Resources
+	if r == nil {
+		return nil
+	}
+	if err := b.deviceRules(r.Devices); err != nil {
+		return err
+	}
+	if m := r.Memory; m != nil {
+		switch {
+		case m.Reservation != nil:
+			return unsupported("linux.resources.memory.reservation")
+		case m.Kernel != nil:
+			return unsupported("linux.resources.memory.kernel")
+		case m.KernelTCP != nil:
+			return unsupported("linux.resources.memory.kernelTCP")
+		case m.Swappiness != nil:
+			return unsupported("linux.resources.memory.swappiness")
+		case m.DisableOOMKiller != nil && *m.DisableOOMKiller:
+			return unsupported("linux.resources.memory.disableOOMKiller")
+		case m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate:
+			return unsupported("linux.resources.memory.checkBeforeUpdate")
+		}
+		if m.Limit != nil && *m.Limit > 0 {
+			// The library's limit covers memory and swap together: a swap
+			// limit (memory+swap) is honoured when it is the same, or larger
+			// (the container then gets less swap than it could have).
+			if m.Swap != nil && *m.Swap > 0 && *m.Swap < *m.Limit {
+				return fieldErr("linux.resources.memory.swap", "%d is below the memory limit %d", *m.Swap, *m.Limit)
+			}
+			b.add(container.WithMemory(*m.Limit))
+		} else if m.Swap != nil && *m.Swap > 0 {
+			return fieldErr("linux.resources.memory.swap", "a swap limit without a memory limit: %w", ErrUnsupported)
+		}
+	}
+	if c := r.CPU; c != nil {
+		switch {
+		case c.Cpus != "":
+			return unsupported("linux.resources.cpu.cpus")
+		case c.Mems != "":
+			return unsupported("linux.resources.cpu.mems")
+		case c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0, c.RealtimePeriod != nil && *c.RealtimePeriod != 0:
+			return unsupported("linux.resources.cpu.realtimeRuntime")
+		case c.Burst != nil && *c.Burst != 0:
+			return unsupported("linux.resources.cpu.burst")
+		case c.Idle != nil && *c.Idle != 0:
+			return unsupported("linux.resources.cpu.idle")
+		}
+		if c.Shares != nil && *c.Shares > 0 {
+			b.add(container.WithCPUShares(*c.Shares))
+		}
+		if c.Quota != nil && *c.Quota > 0 {
+			period := uint64(100000)
+			if c.Period != nil && *c.Period != 0 {
+				period = *c.Period
+			}
+			if period != 100000 {
+				return fieldErr("linux.resources.cpu.period", "%d: only the default 100000 µs period is supported", period)
+			}
+			b.add(container.WithCPU(float64(*c.Quota) / float64(period)))
+		}
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		b.add(container.WithPids(*r.Pids.Limit))
+	}
+	switch {
+	case r.BlockIO != nil && !emptyBlockIO(r.BlockIO):
+		return unsupported("linux.resources.blockIO")
+	case len(r.HugepageLimits) > 0:
+		return unsupported("linux.resources.hugepageLimits")
+	case r.Network != nil && (r.Network.ClassID != nil || len(r.Network.Priorities) > 0):
+		return unsupported("linux.resources.network")
+	case len(r.Rdma) > 0:
+		return unsupported("linux.resources.rdma")
+	case len(r.Unified) > 0:
+		return unsupported("linux.resources.unified")
+	}
+	return nil
+}
+
+func emptyBlockIO(b *specs.LinuxBlockIO) bool {
+	return b.Weight == nil && b.LeafWeight == nil && len(b.WeightDevice) == 0 && len(b.ThrottleReadBpsDevice) == 0 &&
+		len(b.ThrottleWriteBpsDevice) == 0 && len(b.ThrottleReadIOPSDevice) == 0 && len(b.ThrottleWriteIOPSDevice) == 0
+}
+
+// deviceRules: the library has no device cgroup. A rule list that starts by
+// denying every device is honoured by a stricter means: the container cannot
+// create device nodes (CAP_MKNOD is dropped), so it can reach only the
+// standard nodes and those bound in by mounts. Any other list is rejected.
+func (b *builder) deviceRules(rules []specs.LinuxDeviceCgroup) error {
+	if len(rules) == 0 {
+		return nil
+	}
+	first := rules[0]
+	denyAll := !first.Allow && (first.Type == "" || first.Type == "a") && first.Major == nil && first.Minor == nil
+	if !denyAll {
+		return fieldErr("linux.resources.devices[0]", "only a list that starts by denying all devices is supported (there is no device cgroup)")
+	}
+	for i, r := range rules[1:] {
+		if r.Allow && (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil {
+			return fieldErr(fmt.Sprintf("linux.resources.devices[%d]", i+1), "allowing every device: %w", ErrUnsupported)
+		}
+	}
+	b.add(container.WithCapDrop("CAP_MKNOD"))
+	return nil
+}
+
+func (b *builder) cgroup(s *specs.Spec, id string) {
+	p := s.Linux.CgroupsPath
+	switch {
+	case strings.Contains(p, ":"):
+		// systemd's slice:prefix:name form: not a path. The runtime refuses
+		// --systemd-cgroup; here it becomes a name under CgroupParent.
+		p = CgroupParent + "/" + strings.ReplaceAll(p, ":", "-")
+	case p == "":
+		p = CgroupParent + "/" + id
+	case !filepath.IsAbs(p):
+		p = CgroupParent + "/" + p
+	}
+	b.cfg.CgroupPath = filepath.Clean(p)
+	b.add(container.WithCgroupPath(b.cfg.CgroupPath))
+}
+
+func (b *builder) hooks(s *specs.Spec) error {
+	h := s.Hooks
+	if h == nil {
+		return nil
+	}
+	if len(h.CreateContainer) > 0 {
+		return fieldErr("hooks.createContainer", "hooks in the container's namespaces: %w", ErrUnsupported)
+	}
+	if len(h.StartContainer) > 0 {
+		return fieldErr("hooks.startContainer", "hooks in the container's namespaces: %w", ErrUnsupported)
+	}
+	for name, hs := range map[string][]specs.Hook{"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "poststart": h.Poststart, "poststop": h.Poststop} {
+		for i, hk := range hs {
+			if !filepath.IsAbs(hk.Path) {
+				return fieldErr(fmt.Sprintf("hooks.%s[%d].path", name, i), "%q: must be absolute", hk.Path)
+			}
+			if hk.Timeout != nil && *hk.Timeout <= 0 {
+				return fieldErr(fmt.Sprintf("hooks.%s[%d].timeout", name, i), "%d: must be positive", *hk.Timeout)
+			}
+		}
+	}
+	b.cfg.Hooks = *h
+	return nil
+}
+

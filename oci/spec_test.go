@@ -1,0 +1,216 @@
+package oci
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctrkit/container"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func p[T any](v T) *T { return &v }
+
+// TestFromSpec changes the default spec one field group at a time: each case
+// is either honoured (container.New accepts the options) or rejected with an
+// error naming the field.
+func TestFromSpec(t *testing.T) {
+	bundle := t.TempDir()
+	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(s *specs.Spec)
+		field  string // "" means honoured
+		check  func(t *testing.T, c *Config)
+	}{
+		{"default", func(s *specs.Spec) {}, "", func(t *testing.T, c *Config) {
+			if c.Rootfs != filepath.Join(bundle, "rootfs") || c.CgroupPath != "/ctrkit/c1" || c.Args[0] != "sh" {
+				t.Errorf("%+v", c)
+			}
+		}},
+		// version and platform
+		{"version", func(s *specs.Spec) { s.Version = "0.9" }, "ociVersion", nil},
+		{"windows", func(s *specs.Spec) { s.Windows = &specs.Windows{} }, "solaris/windows/vm/zos", nil},
+		// root
+		{"no root", func(s *specs.Spec) { s.Root = nil }, "root.path", nil},
+		{"absolute root", func(s *specs.Spec) { s.Root.Path = filepath.Join(bundle, "rootfs") }, "", nil},
+		// process
+		{"no process", func(s *specs.Spec) { s.Process = nil }, "process", nil},
+		{"no args", func(s *specs.Spec) { s.Process.Args = nil }, "process.args", nil},
+		{"relative cwd", func(s *specs.Spec) { s.Process.Cwd = "tmp" }, "process.cwd", nil},
+		{"env", func(s *specs.Spec) { s.Process.Env = []string{"A=1"} }, "", nil},
+		{"user", func(s *specs.Spec) {
+			s.Process.User = specs.User{UID: 1000, GID: 1000, Umask: p(uint32(0o22)), AdditionalGids: []uint32{1000, 10}}
+			s.Process.Capabilities = &specs.LinuxCapabilities{}
+		}, "", nil},
+		{"username", func(s *specs.Spec) { s.Process.User.Username = "x" }, "process.user.username", nil},
+		{"terminal", func(s *specs.Spec) { s.Process.Terminal = true }, "", func(t *testing.T, c *Config) {
+			if !c.Terminal {
+				t.Error("Terminal not set")
+			}
+		}},
+		{"console size without terminal", func(s *specs.Spec) { s.Process.ConsoleSize = &specs.Box{} }, "process.consoleSize", nil},
+		{"rlimits", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Soft: 1, Hard: 2}} }, "", nil},
+		{"rlimit soft above hard", func(s *specs.Spec) { s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_CORE", Soft: 3, Hard: 2}} }, "process.rlimits[0]", nil},
+		{"new privileges", func(s *specs.Spec) { s.Process.NoNewPrivileges = false }, "", nil},
+		{"apparmor", func(s *specs.Spec) { s.Process.ApparmorProfile = "x" }, "process.apparmorProfile", nil},
+		{"selinux", func(s *specs.Spec) { s.Process.SelinuxLabel = "x" }, "process.selinuxLabel", nil},
+		{"oom score", func(s *specs.Spec) { s.Process.OOMScoreAdj = p(100) }, "", nil},
+		{"scheduler", func(s *specs.Spec) { s.Process.Scheduler = &specs.Scheduler{} }, "process.scheduler", nil},
+		{"io priority", func(s *specs.Spec) { s.Process.IOPriority = &specs.LinuxIOPriority{} }, "process.ioPriority", nil},
+		{"cpu affinity", func(s *specs.Spec) { s.Process.ExecCPUAffinity = &specs.CPUAffinity{} }, "process.execCPUAffinity", nil},
+		// capabilities
+		{"caps differ", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_KILL"} }, "process.capabilities.effective", nil},
+		{"caps inheritable for root", func(s *specs.Spec) { s.Process.Capabilities.Inheritable = []string{"CAP_KILL"} }, "process.capabilities.inheritable", nil},
+		{"caps ambient for root", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_KILL"} }, "process.capabilities.ambient", nil},
+		{"caps for a user", func(s *specs.Spec) {
+			s.Process.User.UID = 1
+			c := []string{"CAP_KILL"}
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c, Inheritable: c, Ambient: c}
+		}, "", nil},
+		{"caps for a user without ambient", func(s *specs.Spec) { s.Process.User.UID = 1 }, "process.capabilities.inheritable", nil},
+		{"unknown cap", func(s *specs.Spec) {
+			c := []string{"CAP_NOPE"}
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c}
+		}, "new:WithCapabilities", nil},
+		// hostname
+		{"hostname", func(s *specs.Spec) { s.Hostname, s.Domainname = "h", "d" }, "", nil},
+		// namespaces and id maps
+		{"no linux", func(s *specs.Spec) { s.Linux = nil }, "linux", nil},
+		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }, "linux.namespaces[1].path", nil},
+		{"time namespace", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"}) }, "linux.namespaces[6].type", nil},
+		{"duplicate namespace", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"}) }, "linux.namespaces[6].type", nil},
+		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "linux.namespaces", nil},
+		{"host network", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces[:1], s.Linux.Namespaces[2:]...) }, "", nil},
+		{"user namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "", nil},
+		{"user namespace without maps", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"}) }, "linux.uidMappings", nil},
+		{"maps without user namespace", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "linux.uidMappings", nil},
+		// mounts
+		{"mounts", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts,
+				specs.Mount{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+				specs.Mount{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}},
+				specs.Mount{Destination: "/b", Type: "bind", Source: "rootfs", Options: []string{"rbind", "rprivate", "ro"}},
+				specs.Mount{Destination: "/dev/shm", Source: bundle, Options: []string{"bind", "nosuid", "noexec", "nodev"}},
+				specs.Mount{Destination: "/run/x", Type: "mqueue"})
+		}, "", nil},
+		{"mount type", func(s *specs.Spec) { s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "ext4"}) }, "mounts[6].type", nil},
+		{"idmapped mount", func(s *specs.Spec) {
+			s.Mounts[0].UIDMappings = []specs.LinuxIDMapping{{Size: 1}}
+		}, "mounts[0].uidMappings", nil},
+		{"shared mount", func(s *specs.Spec) {
+			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: bundle, Options: []string{"rbind", "rshared"}})
+		}, "new:propagation", nil},
+		// linux
+		{"sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"} }, "", nil},
+		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.overcommit_memory": "1"} }, "new:WithSysctl", nil},
+		{"standard devices", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
+		}, "", nil},
+		{"other device", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
+		}, "linux.devices[0]", nil},
+		{"rprivate", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rprivate" }, "", nil},
+		{"rshared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, "linux.rootfsPropagation", nil},
+		{"masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = []string{"/proc/x"}, []string{} }, "", nil},
+		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "linux.mountLabel", nil},
+		{"intel rdt", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt", nil},
+		{"personality", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{} }, "linux.personality", nil},
+		{"time offsets", func(s *specs.Spec) { s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {}} }, "linux.timeOffsets", nil},
+		// cgroups path
+		{"absolute cgroup", func(s *specs.Spec) { s.Linux.CgroupsPath = "/a/b" }, "", func(t *testing.T, c *Config) {
+			if c.CgroupPath != "/a/b" {
+				t.Error(c.CgroupPath)
+			}
+		}},
+		{"relative cgroup", func(s *specs.Spec) { s.Linux.CgroupsPath = "a/b" }, "", func(t *testing.T, c *Config) {
+			if c.CgroupPath != "/ctrkit/a/b" {
+				t.Error(c.CgroupPath)
+			}
+		}},
+		// resources
+		{"resources", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{
+				Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Swap: p(int64(128 << 20))},
+				CPU:    &specs.LinuxCPU{Shares: p(uint64(512)), Quota: p(int64(50000)), Period: p(uint64(100000))},
+				Pids:   &specs.LinuxPids{Limit: p(int64(50))},
+				Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"},
+					{Allow: true, Type: "c", Major: p(int64(1)), Minor: p(int64(3)), Access: "rwm"}},
+			}
+		}, "", nil},
+		{"swap below limit", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Swap: p(int64(32 << 20))}}
+		}, "linux.resources.memory.swap", nil},
+		{"reservation", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: p(int64(1))}}
+		}, "linux.resources.memory.reservation", nil},
+		{"swappiness", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: p(uint64(1))}}
+		}, "linux.resources.memory.swappiness", nil},
+		{"cpuset", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}} }, "linux.resources.cpu.cpus", nil},
+		{"cpu period", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: p(int64(5000)), Period: p(uint64(10000))}}
+		}, "linux.resources.cpu.period", nil},
+		{"device allow all", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}
+		}, "linux.resources.devices[0]", nil},
+		{"block io", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(10))}} }, "linux.resources.blockIO", nil},
+		{"hugepages", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}}
+		}, "linux.resources.hugepageLimits", nil},
+		{"unified", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"a": "b"}} }, "linux.resources.unified", nil},
+		// hooks
+		{"hooks", func(s *specs.Spec) {
+			h := []specs.Hook{{Path: "/bin/true"}}
+			s.Hooks = &specs.Hooks{CreateRuntime: h, Poststart: h, Poststop: h}
+		}, "", func(t *testing.T, c *Config) {
+			if len(c.Hooks.Poststop) != 1 {
+				t.Error("hooks not kept")
+			}
+		}},
+		{"container hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/x"}}} }, "hooks.createContainer", nil},
+		{"start hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/x"}}} }, "hooks.startContainer", nil},
+		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "x"}}} }, "hooks.poststop[0].path", nil},
+		// annotations are ignored
+		{"annotations", func(s *specs.Spec) { s.Annotations = map[string]string{"a": "b"} }, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := DefaultSpec()
+			tc.change(s)
+			c, err := FromSpec(s, bundle, "c1")
+			if err == nil {
+				_, err = container.New(c.Rootfs, c.Args, c.Options...)
+				if err != nil {
+					err = &FieldError{Field: "new", Err: err}
+				}
+			}
+			switch {
+			case tc.field == "" && err != nil:
+				t.Fatalf("rejected: %v", err)
+			case tc.field == "":
+				if tc.check != nil {
+					tc.check(t, c)
+				}
+			case err == nil:
+				t.Fatalf("honoured, want an error naming %s", tc.field)
+			case strings.HasPrefix(tc.field, "new:"):
+				if !strings.Contains(err.Error(), strings.TrimPrefix(tc.field, "new:")) {
+					t.Fatalf("error %v, want it to mention %s", err, tc.field)
+				}
+			default:
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != tc.field {
+					t.Fatalf("error %v, want one naming %s", err, tc.field)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,337 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The kernel side of options_oci.go: init steps (kernel parameters, parking
+// on the exec FIFO, umask, bind attributes), the cgroup at a fixed path, and
+// the functions that act on a container's cgroup from a process other than
+// its creator (RemoveCgroup, FreezeCgroup, CgroupPids).
+
+// checkExecFIFO checks, in the parent, that the exec FIFO exists and is a FIFO.
+func checkExecFIFO(path string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("container: exec FIFO: %w", &os.PathError{Op: "stat", Path: path, Err: err})
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFIFO {
+		return fmt.Errorf("container: exec FIFO %s: not a FIFO", path)
+	}
+	return nil
+}
+
+// holdExecFIFO opens the exec FIFO in the init while the host's file system is
+// still reachable (before pivot_root): O_PATH, so that opening it neither
+// blocks nor counts as a reader or writer.
+func holdExecFIFO(cfg *initConfig) error {
+	if cfg.OCI.ExecFIFO == "" {
+		return nil
+	}
+	fd, err := unix.Open(cfg.OCI.ExecFIFO, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "open exec FIFO", Path: cfg.OCI.ExecFIFO, Err: err}
+	}
+	cfg.OCI.fifoFD = fd
+	return nil
+}
+
+// setKernelParams writes the container's sysctls and its OOM score. It runs in
+// the container's namespaces before the mounts, through the host's /proc: the
+// files under /proc/sys/net, /proc/sys/kernel/{shm,msg,sem}, fs/mqueue and the
+// UTS names act on the namespaces of the process that writes them.
+func setKernelParams(cfg *initConfig) error {
+	for _, s := range cfg.OCI.Sysctls {
+		p := "/proc/sys/" + strings.ReplaceAll(s.Key, ".", "/")
+		if err := os.WriteFile(p, []byte(s.Value), 0); err != nil {
+			return &SetupError{Op: "sysctl", Path: s.Key, Err: underlying(err)}
+		}
+	}
+	if cfg.OCI.OOMScoreAdj != nil {
+		v := strconv.Itoa(*cfg.OCI.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return &SetupError{Op: "write oom_score_adj", Path: v, Err: underlying(err)}
+		}
+	}
+	return nil
+}
+
+// parkUntilStart is where a WithExecFIFO container waits between "created"
+// and "started": it tells the parent it is parked, opens the FIFO for writing
+// through /proc/self/fd (blocking until a reader opens it), writes "0", and
+// goes on to the final privilege drop and execve. The parent stops reading the
+// channel after msgParked, so a failure from here on is reported on stderr too.
+func parkUntilStart(cfg *initConfig, ch *os.File) error {
+	if cfg.OCI.ExecFIFO == "" {
+		return nil
+	}
+	if err := writeMsg(ch, msgParked, nil); err != nil {
+		return fmt.Errorf("report parked: %w", err)
+	}
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(cfg.OCI.fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "open exec FIFO", Err: err}
+	}
+	unix.Close(cfg.OCI.fifoFD)
+	if _, err := unix.Write(fd, []byte("0")); err != nil {
+		unix.Close(fd)
+		return &SetupError{Op: "write exec FIFO", Err: err}
+	}
+	// fd stays open until execve closes it: a reader that waits for EOF
+	// knows the command was exec'd (or the init failed).
+	return nil
+}
+
+// setUmask sets the umask the command inherits (WithUmask).
+func setUmask(cfg *initConfig) error {
+	if cfg.OCI.Umask >= 0 {
+		unix.Umask(cfg.OCI.Umask)
+	}
+	return nil
+}
+
+// setAttrs sets nosuid, nodev and noexec on a bound tree (WithMount "bind").
+func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
+	t, err := m.lookup(dest, strict)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	var attr uint64
+	for _, f := range []struct {
+		flag uintptr
+		attr uint64
+	}{{msNosuid, unix.MOUNT_ATTR_NOSUID}, {msNodev, unix.MOUNT_ATTR_NODEV}, {msNoexec, unix.MOUNT_ATTR_NOEXEC}} {
+		if flags&f.flag != 0 {
+			attr |= f.attr
+		}
+	}
+	return unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+}
+
+func toInts(ids []uint32) []int {
+	out := make([]int, len(ids))
+	for i, id := range ids {
+		out[i] = int(id)
+	}
+	return out
+}
+
+// createAt creates the cgroup at the absolute path of WithCgroupPath: in the
+// v2 hierarchy, or in each v1 hierarchy the limits need plus the freezer.
+// Missing parents are created and kept.
+func (s *cgroupState) createAt(v2 bool, path string) error {
+	s.dirs = map[string]string{}
+	if v2 {
+		s.v2 = true
+		dir := filepath.Join(cgroupRoot, path)
+		if err := enableControllers(filepath.Dir(dir), s.limits.v2Controllers()); err != nil {
+			// The parent may not exist yet: create it, then enable.
+			if mkErr := os.MkdirAll(filepath.Dir(dir), 0o755); mkErr != nil {
+				return mkErr
+			}
+			if err := enableControllers(filepath.Dir(dir), s.limits.v2Controllers()); err != nil {
+				return err
+			}
+		}
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		s.dirs[""] = dir
+		_, err := os.Stat(filepath.Join(dir, "memory.swap.max"))
+		if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
+			return err
+		}
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.dirFD = f
+		return nil
+	}
+	mounts, err := v1Mounts()
+	if err != nil {
+		return err
+	}
+	for _, c := range s.limits.v1Controllers() {
+		m, ok := mounts[c]
+		if !ok {
+			return fmt.Errorf("cgroup v1 %s controller: not mounted", c)
+		}
+		dir := filepath.Join(m, path)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		s.dirs[c] = dir
+	}
+	_, err = os.Stat(filepath.Join(s.dirs["memory"], "memory.memsw.limit_in_bytes"))
+	return s.writeFiles(s.limits.v1Files(cgroupHost{
+		swap:        s.dirs["memory"] != "" && err == nil,
+		initReserve: initReserve(runtime.NumCPU()),
+	}))
+}
+
+// v1Controllers are the v1 hierarchies RemoveCgroup looks in.
+var v1ControllerNames = []string{"memory", "cpu", "cpuacct", "pids", "freezer", "devices", "blkio",
+	"cpuset", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}
+
+// v1Mounts returns the mount point of the root of each mounted v1 hierarchy.
+func v1Mounts() (map[string]string, error) {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, c := range v1ControllerNames {
+		// v1Parents with every controller's own cgroup at "/" finds the
+		// mount of each hierarchy's root.
+		if p, err := v1Parents("1:"+c+":/\n", string(mi), []string{c}); err == nil {
+			out[c] = p[c]
+		}
+	}
+	return out, nil
+}
+
+// cgroupAt returns a handle on an existing cgroup at path (WithCgroupPath),
+// with the directories it exists in.
+func cgroupAt(path string) (*cgroupState, error) {
+	p := filepath.Clean(path)
+	if !filepath.IsAbs(path) || p == "/" {
+		return nil, fmt.Errorf("container: cgroup path %q: must be absolute and not the root", path)
+	}
+	s := &cgroupState{dirs: map[string]string{}}
+	if isUnified() {
+		s.v2 = true
+		if _, err := os.Stat(filepath.Join(cgroupRoot, p)); err == nil {
+			s.dirs[""] = filepath.Join(cgroupRoot, p)
+		}
+		return s, nil
+	}
+	mounts, err := v1Mounts()
+	if err != nil {
+		return nil, fmt.Errorf("container: cgroup %s: %w", path, err)
+	}
+	for c, m := range mounts {
+		if _, err := os.Stat(filepath.Join(m, p)); err == nil {
+			s.dirs[c] = filepath.Join(m, p)
+		}
+	}
+	return s, nil
+}
+
+func isUnified() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// RemoveCgroup kills every process in the cgroup at path (as made by
+// WithCgroupPath) and removes it from every hierarchy it exists in. It is how
+// a container that outlived its creator (WithExecFIFO) is deleted. A cgroup
+// that does not exist is not an error. It needs the privileges that created
+// the cgroup, and gives up after a few seconds when a process does not die.
+func RemoveCgroup(path string) error {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return err
+	}
+	if len(s.dirs) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(teardownTimeout)
+	for {
+		if dir := s.procDir(); dir != "" {
+			s.killUntil(deadline)
+		} else {
+			killAll(s.dirs)
+		}
+		err := removeDirs(s.dirs)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("container: remove cgroup %s: %w", path, err)
+		}
+		time.Sleep(retryDelay)
+	}
+}
+
+func killAll(dirs map[string]string) {
+	for _, d := range dirs {
+		pids, _ := readProcs(d)
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGKILL)
+		}
+	}
+}
+
+// FreezeCgroup freezes (frozen true) or thaws every process in the cgroup at
+// path (freezer.state on cgroup v1, cgroup.freeze on v2). It fails when the
+// cgroup has no freezer, or the state does not settle.
+func FreezeCgroup(path string, frozen bool) error {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return err
+	}
+	dir := s.procDir()
+	if dir == "" {
+		return fmt.Errorf("container: freeze cgroup %s: no freezer cgroup at this path", path)
+	}
+	setFrozen(dir, s.v2, frozen)
+	state, err := cgroupFrozen(dir, s.v2)
+	if err != nil {
+		return fmt.Errorf("container: freeze cgroup %s: %w", path, err)
+	}
+	if state != frozen {
+		return fmt.Errorf("container: freeze cgroup %s: state did not change", path)
+	}
+	return nil
+}
+
+// CgroupFrozen reports whether the cgroup at path is frozen (FreezeCgroup).
+func CgroupFrozen(path string) (bool, error) {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return false, err
+	}
+	dir := s.procDir()
+	if dir == "" {
+		return false, fmt.Errorf("container: cgroup %s: no freezer cgroup at this path", path)
+	}
+	return cgroupFrozen(dir, s.v2)
+}
+
+func cgroupFrozen(dir string, v2 bool) (bool, error) {
+	if v2 {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+		return strings.Contains(string(b), "frozen 1"), err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+	return strings.TrimSpace(string(b)) == "FROZEN", err
+}
+
+// CgroupPids lists the processes in the cgroup at path and its descendants
+// (cgroup.procs of the v1 freezer hierarchy or the v2 cgroup).
+func CgroupPids(path string) ([]int, error) {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := s.procDir()
+	if dir == "" {
+		return nil, fmt.Errorf("container: cgroup %s: %w", path, os.ErrNotExist)
+	}
+	pids, err := readProcs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("container: cgroup %s: %w", path, err)
+	}
+	return pids, nil
+}

@@ -1,0 +1,142 @@
+package container_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/containertest"
+	"golang.org/x/sys/unix"
+)
+
+// TestExecFIFOLifecycle: Start returns with the init parked before execve; the
+// command runs only once the FIFO is opened; the cgroup at a fixed path holds
+// it and RemoveCgroup deletes it.
+func TestExecFIFOLifecycle(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	fifo := filepath.Join(t.TempDir(), "exec.fifo")
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		t.Fatal(err)
+	}
+	cg := fmt.Sprintf("/ctrkit-test/fifo-%d", os.Getpid())
+	t.Cleanup(func() {
+		if err := container.RemoveCgroup(cg); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo started"},
+		container.WithExecFIFO(fifo), container.WithCgroupPath(cg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c.Stdout = &out
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pids, err := container.CgroupPids(cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pids) != 1 || pids[0] != c.Pid() {
+		t.Fatalf("cgroup %s holds %v, want [%d]", cg, pids, c.Pid())
+	}
+	if err := container.FreezeCgroup(cg, true); err != nil {
+		t.Fatal(err)
+	}
+	if fr, err := container.CgroupFrozen(cg); err != nil || !fr {
+		t.Fatalf("CgroupFrozen = %v, %v after freezing", fr, err)
+	}
+	if err := container.FreezeCgroup(cg, false); err != nil {
+		t.Fatal(err)
+	}
+	// Parked: the command has not run.
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", c.Pid())); !strings.HasPrefix(string(b), "ctrkit-container-init") {
+		t.Fatalf("init is %q before start, want the parked init", b)
+	}
+	f, err := os.Open(fifo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(f)
+	f.Close()
+	if err != nil || string(got) != "0" {
+		t.Fatalf("exec FIFO gave %q, %v; want \"0\"", got, err)
+	}
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "started\n" {
+		t.Fatalf("output %q", out.String())
+	}
+}
+
+// TestRemoveCgroupKillsParked: deleting a created container kills its
+// parked init and removes its cgroup from every hierarchy.
+func TestRemoveCgroupKillsParked(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	fifo := filepath.Join(t.TempDir(), "exec.fifo")
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		t.Fatal(err)
+	}
+	cg := fmt.Sprintf("/ctrkit-test/remove-%d", os.Getpid())
+	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	c, err := container.New(rootfs, []string{"true"}, container.WithExecFIFO(fifo), container.WithCgroupPath(cg), container.WithMemory(64<<20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := container.RemoveCgroup(cg); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err == nil {
+		t.Fatal("Wait: nil error for a killed container")
+	}
+	for _, d := range []string{"/sys/fs/cgroup/freezer", "/sys/fs/cgroup/memory", "/sys/fs/cgroup"} {
+		if _, err := os.Stat(filepath.Join(d, cg)); err == nil {
+			t.Errorf("%s still exists", filepath.Join(d, cg))
+		}
+	}
+	if _, err := container.CgroupPids(cg); err == nil {
+		t.Error("CgroupPids of a removed cgroup: nil error")
+	}
+}
+
+func TestOCIProcessOptions(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	out := sh(t, rootfs, `umask; id -G; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/shmmni`,
+		container.WithUmask(0o027), container.WithGroups(10, 20), container.WithOOMScoreAdj(500),
+		container.WithSysctl("net.ipv4.ip_forward", "1"), container.WithSysctl("kernel.shmmni", "1000"))
+	want := "0027\n0 10 20\n500\n1\n1000\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}
+
+func TestOCIMounts(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o755)
+	script := `grep -E ' /(data|bound) ' /proc/mounts | cut -d' ' -f2-4; cat /proc/timer_list >/dev/null && echo timer-list-readable; grep -c ' /proc/sys ' /proc/mounts; grep -c ' /proc/keys ' /proc/mounts`
+	out := sh(t, rootfs, script+"; true",
+		container.WithMount("tmpfs", "", "/data", "nosuid", "noexec", "size=1m", "mode=700"),
+		container.WithMount("bind", src, "/bound", "rbind", "ro", "nosuid", "nodev"),
+		container.WithMaskedPaths("/proc/keys"), container.WithReadonlyPaths())
+	for _, want := range []string{"/data tmpfs rw,nosuid,noexec", "size=1024k,mode=700", "/bound", "ro,nosuid,nodev", "timer-list-readable\n0\n1\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}

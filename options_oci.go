@@ -1,0 +1,332 @@
+package container
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+)
+
+// Options that an OCI runtime needs (package oci builds them from a runtime
+// spec) and that any caller may use: supplementary groups, umask, OOM score,
+// sysctls, generic mounts, replacing the masked and read-only paths, a cgroup
+// at a fixed path, and the created-but-not-started state of the OCI lifecycle
+// (WithExecFIFO). The kernel side is oci_linux.go.
+
+// ociConfig is what the options of this file asked for.
+type ociConfig struct {
+	groups      []uint32
+	umask       int // -1: inherit the caller's
+	umaskSet    bool
+	oomScoreAdj *int
+	sysctls     []sysctlEntry
+	masked      []string
+	maskedSet   bool
+	readonly    []string
+	readonlySet bool
+	execFIFO    string
+}
+
+// sysctlEntry is one kernel parameter the init writes under /proc/sys.
+type sysctlEntry struct {
+	Key, Value string
+}
+
+// ociInit is this file's part of the plan the init carries out.
+type ociInit struct {
+	Groups      []uint32
+	Umask       int // -1: leave as inherited
+	OOMScoreAdj *int
+	Sysctls     []sysctlEntry
+	ExecFIFO    string // WithExecFIFO: park until this FIFO is opened for reading
+	fifoFD      int    // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
+}
+
+func (o *ociConfig) initConfig() ociInit {
+	um := -1
+	if o.umaskSet {
+		um = o.umask
+	}
+	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO}
+}
+
+// detached reports whether the container outlives the process that started it.
+func (c *config) detached() bool { return c.oci.execFIFO != "" }
+
+// WithGroups sets the supplementary groups of the container's command
+// (setgroups(2) in the init, before setuid). Without it the command has none.
+// setgroups is denied in a user namespace, so New fails when the container
+// gets one.
+func WithGroups(gids ...uint32) Option {
+	return optionFunc(func(c *config) error {
+		c.oci.groups = append([]uint32(nil), gids...)
+		return nil
+	})
+}
+
+// WithUmask sets the file mode creation mask of the container's command
+// (umask(2) in the init right before execve); mask must be at most 0777.
+// Without it the command inherits the caller's umask.
+func WithUmask(mask uint32) Option {
+	return optionFunc(func(c *config) error {
+		if mask > 0o777 {
+			return optErr("WithUmask", fmt.Sprintf("%#o", mask), "must be at most 0777")
+		}
+		c.oci.umask, c.oci.umaskSet = int(mask), true
+		return nil
+	})
+}
+
+// WithOOMScoreAdj sets the container's OOM score adjustment, -1000 to 1000
+// (/proc/self/oom_score_adj, written by the init before the mounts; every
+// process of the container inherits it). Lowering it below the caller's own
+// value needs CAP_SYS_RESOURCE; when the kernel refuses, Start fails.
+func WithOOMScoreAdj(score int) Option {
+	return optionFunc(func(c *config) error {
+		if score < -1000 || score > 1000 {
+			return optErr("WithOOMScoreAdj", score, "must be between -1000 and 1000")
+		}
+		c.oci.oomScoreAdj = &score
+		return nil
+	})
+}
+
+// WithSysctl sets a namespaced kernel parameter in the container, such as
+// "net.ipv4.ip_forward" or "kernel.shm_rlimit" (written to /proc/sys/... by
+// the init in its new namespaces, before the mounts). Only parameters that
+// belong to a namespace the container has its own of are accepted: net.*
+// (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC),
+// kernel.hostname and kernel.domainname (UTS); anything else would change the
+// host, and New fails. When the kernel refuses the write, Start fails.
+func WithSysctl(key, value string) Option {
+	return optionFunc(func(c *config) error {
+		k := strings.ReplaceAll(key, "/", ".")
+		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k+value, "\x00\n") {
+			return optErr("WithSysctl", key, "malformed parameter name or value")
+		}
+		if sysctlNamespace(k) == 0 {
+			return optErr("WithSysctl", key, "not a namespaced kernel parameter: it would change the host")
+		}
+		c.oci.sysctls = append(c.oci.sysctls, sysctlEntry{Key: k, Value: value})
+		return nil
+	})
+}
+
+// sysctlNamespace returns the namespace a kernel parameter belongs to, or 0.
+func sysctlNamespace(k string) Namespace {
+	switch {
+	case strings.HasPrefix(k, "net."):
+		return NSNet
+	case k == "kernel.sem" || strings.HasPrefix(k, "kernel.shm") || strings.HasPrefix(k, "kernel.msg") ||
+		strings.HasPrefix(k, "fs.mqueue."):
+		return NSIPC
+	case k == "kernel.hostname" || k == "kernel.domainname":
+		return NSUTS
+	}
+	return 0
+}
+
+// WithMaskedPaths replaces the default list of paths hidden from the container
+// (/proc/kcore, /proc/keys, /sys/firmware and others, as Docker and runc hide):
+// a file gets the host's /dev/null bound over it, a directory an empty
+// read-only tmpfs. Paths that do not exist are skipped. With no paths, nothing
+// is masked.
+func WithMaskedPaths(paths ...string) Option {
+	return optionFunc(func(c *config) error {
+		ps, err := cleanPaths("WithMaskedPaths", paths)
+		if err != nil {
+			return err
+		}
+		c.oci.masked, c.oci.maskedSet = ps, true
+		return nil
+	})
+}
+
+// WithReadonlyPaths replaces the default list of paths made read-only in the
+// container (/proc/sys, /proc/sysrq-trigger and others): each is bound onto
+// itself and made read-only recursively (mount_setattr(2)). Paths that do not
+// exist are skipped. With no paths, none is made read-only.
+func WithReadonlyPaths(paths ...string) Option {
+	return optionFunc(func(c *config) error {
+		ps, err := cleanPaths("WithReadonlyPaths", paths)
+		if err != nil {
+			return err
+		}
+		c.oci.readonly, c.oci.readonlySet = ps, true
+		return nil
+	})
+}
+
+func cleanPaths(option string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		d, err := checkDest(option, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// WithMount mounts a file system at dst inside the container, after the
+// standard ones (/proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue) and in the
+// order of the options, parents first. fstype is one of "tmpfs", "proc",
+// "sysfs", "devpts", "mqueue" or "cgroup2", or "bind" to bind the host path
+// source recursively (like WithBind). options are mount(8) options: "ro",
+// "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
+// "nodiratime", "sync", "dirsync"; "rw", "bind", "rbind", "private" and
+// "rprivate" are accepted as the default; the rest of a non-bind mount's
+// options (such as "size=64m" or "mode=755") are passed to the file system as
+// its data, and a bind mount accepts no others. Shared and slave propagation
+// are refused. dst is resolved inside the container's root and created when
+// missing. Mounting needs the privileges of the container's mount namespace;
+// when the kernel refuses, Start fails.
+func WithMount(fstype, source, dst string, options ...string) Option {
+	return optionFunc(func(c *config) error {
+		d, err := checkDest("WithMount", dst)
+		if err != nil {
+			return err
+		}
+		mo, err := parseMountOptions(options, fstype == "bind")
+		if err != nil {
+			return optErr("WithMount", dst, "%w", err)
+		}
+		switch fstype {
+		case "bind":
+			if err := WithBind(source, d, mo.flags&msRdonly != 0).apply(c); err != nil {
+				return err
+			}
+			c.mounts[len(c.mounts)-1].attrs = mo.flags &^ msRdonly
+		case "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup2":
+			if d == "/proc" || strings.HasPrefix(d, "/proc/") {
+				return optErr("WithMount", dst, "mounts over /proc are not allowed")
+			}
+			if source == "" {
+				source = fstype
+			}
+			c.mounts = append(c.mounts, userMount{kind: mountFS, fstype: fstype, source: source, dest: d, flags: mo.flags, data: mo.data})
+		default:
+			return optErr("WithMount", fstype, "unsupported file system type")
+		}
+		return nil
+	})
+}
+
+type mountOptions struct {
+	flags uintptr
+	data  string
+}
+
+// Linux's mount flags that WithMount accepts (pure code, so the values are
+// spelled out).
+var mountFlagNames = map[string]uintptr{
+	"ro": msRdonly, "nosuid": msNosuid, "nodev": msNodev, "noexec": msNoexec,
+	"sync": 0x10, "dirsync": 0x80, "noatime": 0x400, "nodiratime": 0x800,
+	"relatime": 0x200000, "strictatime": msStrictatime,
+}
+
+func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
+	var mo mountOptions
+	var data []string
+	for _, o := range opts {
+		if f, ok := mountFlagNames[o]; ok {
+			mo.flags |= f
+			continue
+		}
+		switch o {
+		case "rw", "bind", "rbind", "private", "rprivate", "":
+			continue
+		case "shared", "rshared", "slave", "rslave", "unbindable", "runbindable":
+			return mo, fmt.Errorf("mount propagation %q is not supported (mounts are private)", o)
+		}
+		if bind {
+			return mo, fmt.Errorf("bind mount option %q is not supported", o)
+		}
+		if strings.ContainsAny(o, "\x00") {
+			return mo, fmt.Errorf("option contains a NUL byte")
+		}
+		data = append(data, o)
+	}
+	if bind && mo.flags&^(msRdonly|msNosuid|msNodev|msNoexec) != 0 {
+		return mo, fmt.Errorf("bind mounts accept only ro, nosuid, nodev and noexec")
+	}
+	mo.data = strings.Join(data, ",")
+	return mo, nil
+}
+
+// WithCgroupPath gives the container a cgroup at path, an absolute path inside
+// each cgroup hierarchy (such as "/ctrkit/web"), instead of a child of the
+// caller's own cgroup; the container gets it even without a limit option. Its
+// missing parents are created and kept; Wait (or, for a container that
+// outlives its creator, RemoveCgroup) kills what runs in it and removes it.
+// Unlike the default cgroup, it is not marked with its owner, so no later
+// Start reaps it. On cgroup v1 it is made in the freezer hierarchy and those
+// the limits need. Needs root or a delegated cgroup; Start fails when it cannot
+// be created.
+func WithCgroupPath(path string) Option {
+	return optionFunc(func(c *config) error {
+		p := filepath.Clean(path)
+		if !filepath.IsAbs(path) || p == "/" || strings.ContainsRune(p, 0) {
+			return optErr("WithCgroupPath", path, "must be an absolute path below the hierarchy's root")
+		}
+		c.limits.path = p
+		return nil
+	})
+}
+
+// WithExecFIFO makes the container wait, after its setup and right before the
+// final privilege drop and execve (capabilities, no_new_privs, seccomp), until
+// the FIFO at path, a host path that must exist (mkfifo(3)), is opened for
+// reading. Start checks that it is a FIFO. Start returns once the init waits there: the container is created
+// but not started, as in the OCI lifecycle. Whoever opens the FIFO starts the
+// command (the init writes one byte, "0", to it; a reader that gets it knows
+// the init went on; the init's end closes at execve).
+//
+// Such a container outlives its creator: the init gets no parent-death signal,
+// and the caller may exit after Start without calling Wait. Its cgroup (see
+// WithCgroupPath) is then removed with RemoveCgroup. The init opens the path
+// with O_PATH before pivot_root and reopens it for writing through
+// /proc/self/fd when it parks.
+func WithExecFIFO(path string) Option {
+	return optionFunc(func(c *config) error {
+		if !filepath.IsAbs(path) {
+			return optErr("WithExecFIFO", path, "must be an absolute path")
+		}
+		c.oci.execFIFO = filepath.Clean(path)
+		return nil
+	})
+}
+
+// finish checks this file's options against the others.
+func (o *ociConfig) finish(c *config) error {
+	if len(o.groups) > 0 && c.namespaces&NSUser != 0 {
+		return optErr("WithGroups", fmt.Sprint(o.groups), "setgroups(2) is denied in a user namespace")
+	}
+	for _, s := range o.sysctls {
+		if ns := sysctlNamespace(s.Key); c.namespaces&ns == 0 {
+			return optErr("WithSysctl", s.Key, "the container shares the %v namespace with the host", ns)
+		}
+	}
+	return nil
+}
+
+// maskedPathsOf and readonlyPathsOf are the masked and read-only paths of a
+// configuration: the defaults unless replaced.
+func (c *config) maskedPathsOf() []string {
+	if c.oci.maskedSet {
+		return c.oci.masked
+	}
+	return maskedPaths
+}
+
+func (c *config) readonlyPathsOf() []string {
+	if c.oci.readonlySet {
+		return c.oci.readonly
+	}
+	return readonlyPaths
+}
+
+// KnownSyscall reports whether name is a system call of one of the
+// architectures the library's seccomp tables cover; a SeccompRule naming
+// another makes WithSeccomp fail.
+func KnownSyscall(name string) bool { return knownAnywhere(name) }

@@ -1,0 +1,81 @@
+package container
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestOCIOptionsRejected(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"umask too large", []Option{WithUmask(0o1000)}, `WithUmask "01000"`},
+		{"oom score", []Option{WithOOMScoreAdj(1001)}, `WithOOMScoreAdj "1001"`},
+		{"host sysctl", []Option{WithSysctl("vm.swappiness", "1")}, `WithSysctl "vm.swappiness": not a namespaced`},
+		{"sysctl of a shared namespace", []Option{WithSysctl("net.ipv4.ip_forward", "1"), WithoutNamespace(NSNet)}, "shares the net namespace"},
+		{"malformed sysctl", []Option{WithSysctl("net..x", "1")}, "malformed"},
+		{"groups in a user namespace", []Option{WithGroups(1), WithUIDMap(IDMap{0, 100000, 1000}), WithGIDMap(IDMap{0, 100000, 1000})}, "setgroups(2) is denied"},
+		{"relative masked path", []Option{WithMaskedPaths("proc/kcore")}, "WithMaskedPaths"},
+		{"relative readonly path", []Option{WithReadonlyPaths("x")}, "WithReadonlyPaths"},
+		{"mount type", []Option{WithMount("ext4", "/dev/sda", "/mnt")}, `WithMount "ext4": unsupported`},
+		{"mount propagation", []Option{WithMount("tmpfs", "", "/mnt", "rshared")}, "propagation"},
+		{"bind option", []Option{WithMount("bind", dir, "/mnt", "size=1")}, `bind mount option "size=1"`},
+		{"bind flag", []Option{WithMount("bind", dir, "/mnt", "noatime")}, "bind mounts accept only"},
+		{"mount over proc", []Option{WithMount("tmpfs", "", "/proc/x")}, "over /proc"},
+		{"relative cgroup path", []Option{WithCgroupPath("a/b")}, `WithCgroupPath "a/b"`},
+		{"root cgroup path", []Option{WithCgroupPath("/")}, `WithCgroupPath "/"`},
+		{"relative fifo", []Option{WithExecFIFO("x")}, `WithExecFIFO "x"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(dir, []string{"true"}, tc.opts...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestOCIOptionsPlan(t *testing.T) {
+	dir := t.TempDir()
+	c, err := newConfig(dir, []string{"true"}, []Option{
+		WithMount("tmpfs", "", "/run", "nosuid", "size=1m"),
+		WithMount("bind", dir, "/b", "ro", "nodev"),
+		WithMaskedPaths("/proc/x"), WithReadonlyPaths(),
+		WithCgroupPath("/a/b/"), WithUmask(0o22), WithGroups(5),
+		WithSysctl("net/ipv4/ip_forward", "1"), WithExecFIFO("/run/f"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ic := c.initConfig()
+	var masks, ro int
+	var tmpfs, bind bool
+	for _, m := range ic.Mounts {
+		switch {
+		case m.Kind == mountMask:
+			masks++
+		case m.Kind == mountReadonly:
+			ro++
+		case m.Kind == mountFS && m.Dest == "/run":
+			tmpfs = m.FSType == "tmpfs" && m.Flags == msNosuid && m.Data == "size=1m"
+		case m.Kind == mountBind && m.Dest == "/b":
+			bind = m.Readonly && m.Attrs == msNodev
+		}
+	}
+	if masks != 1 || ro != 0 || !tmpfs || !bind {
+		t.Fatalf("plan: %d masks, %d read-only paths, tmpfs %v, bind %v: %+v", masks, ro, tmpfs, bind, ic.Mounts)
+	}
+	if c.limits.path != "/a/b" || !c.limits.needsCgroup() {
+		t.Fatalf("cgroup path %q", c.limits.path)
+	}
+	if ic.OCI.Umask != 0o22 || len(ic.OCI.Groups) != 1 || ic.OCI.Sysctls[0].Key != "net.ipv4.ip_forward" || ic.OCI.ExecFIFO != "/run/f" || !c.detached() {
+		t.Fatalf("init plan %+v", ic.OCI)
+	}
+	c2, _ := newConfig(dir, []string{"true"}, nil)
+	if ic2 := c2.initConfig(); ic2.OCI.Umask != -1 || c2.detached() {
+		t.Fatalf("defaults: %+v", ic2.OCI)
+	}
+}
