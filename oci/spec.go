@@ -541,4 +541,3 @@ func (b *builder) hooks(s *specs.Spec) error {
 	b.cfg.Hooks = *h
 	return nil
 }
-

@@ -82,8 +82,12 @@ func TestFromSpec(t *testing.T) {
 		// namespaces and id maps
 		{"no linux", func(s *specs.Spec) { s.Linux = nil }, "linux", nil},
 		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }, "linux.namespaces[1].path", nil},
-		{"time namespace", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"}) }, "linux.namespaces[6].type", nil},
-		{"duplicate namespace", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"}) }, "linux.namespaces[6].type", nil},
+		{"time namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
+		}, "linux.namespaces[6].type", nil},
+		{"duplicate namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"})
+		}, "linux.namespaces[6].type", nil},
 		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "linux.namespaces", nil},
 		{"host network", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces[:1], s.Linux.Namespaces[2:]...) }, "", nil},
 		{"user namespace", func(s *specs.Spec) {
@@ -91,7 +95,9 @@ func TestFromSpec(t *testing.T) {
 			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		}, "", nil},
-		{"user namespace without maps", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"}) }, "linux.uidMappings", nil},
+		{"user namespace without maps", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+		}, "linux.uidMappings", nil},
 		{"maps without user namespace", func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} }, "linux.uidMappings", nil},
 		// mounts
 		{"mounts", func(s *specs.Spec) {
@@ -110,7 +116,9 @@ func TestFromSpec(t *testing.T) {
 			s.Mounts = append(s.Mounts, specs.Mount{Destination: "/x", Type: "bind", Source: bundle, Options: []string{"rbind", "rshared"}})
 		}, "new:propagation", nil},
 		// linux
-		{"sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"} }, "", nil},
+		{"sysctl", func(s *specs.Spec) {
+			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"}
+		}, "", nil},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.overcommit_memory": "1"} }, "new:WithSysctl", nil},
 		{"standard devices", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
@@ -162,7 +170,9 @@ func TestFromSpec(t *testing.T) {
 		{"device allow all", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}
 		}, "linux.resources.devices[0]", nil},
-		{"block io", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(10))}} }, "linux.resources.blockIO", nil},
+		{"block io", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(10))}}
+		}, "linux.resources.blockIO", nil},
 		{"hugepages", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}}
 		}, "linux.resources.hugepageLimits", nil},
