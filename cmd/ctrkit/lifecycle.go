@@ -1,0 +1,560 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"golang.org/x/sys/unix"
+)
+
+var specVersion = specs.Version
+
+// state is what the runtime keeps on disk for a container, in ROOT/ID/state.json.
+type state struct {
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	PidStart    string            `json:"pidStart"` // field 22 of /proc/PID/stat: tells a reused pid apart
+	Bundle      string            `json:"bundle"`
+	CgroupPath  string            `json:"cgroupPath"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Hooks       specs.Hooks       `json:"hooks"`
+}
+
+var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
+
+func (g *globals) dir(id string) string { return filepath.Join(g.root, id) }
+
+func (g *globals) load(id string) (*state, error) {
+	if !validID.MatchString(id) {
+		return nil, fmt.Errorf("invalid container id %q", id)
+	}
+	b, err := os.ReadFile(filepath.Join(g.dir(id), "state.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %q does not exist", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	var s state
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("decode state of %s: %w", id, err)
+	}
+	return &s, nil
+}
+
+func (g *globals) save(s *state) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(g.dir(s.ID), "state.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(g.dir(s.ID), "state.json"))
+}
+
+func pidStart(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ""
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ""
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 || f[0] == "Z" || f[0] == "X" {
+		return "" // a zombie has finished
+	}
+	return f[19]
+}
+
+// status is the OCI status of a container: created while its init waits on
+// the exec FIFO, running (or paused) while the init's process lives, stopped
+// after.
+func (g *globals) status(s *state) specs.ContainerState {
+	if s.Pid == 0 || pidStart(s.Pid) != s.PidStart {
+		return specs.StateStopped
+	}
+	if _, err := os.Stat(filepath.Join(g.dir(s.ID), "exec.fifo")); err == nil {
+		return specs.StateCreated
+	}
+	if fr, err := container.CgroupFrozen(s.CgroupPath); err == nil && fr {
+		return specs.ContainerState("paused")
+	}
+	return specs.StateRunning
+}
+
+func (g *globals) ociState(s *state) *specs.State {
+	st := &specs.State{Version: specs.Version, ID: s.ID, Status: g.status(s), Bundle: s.Bundle, Annotations: s.Annotations}
+	if st.Status != specs.StateStopped {
+		st.Pid = s.Pid
+	}
+	return st
+}
+
+// prepare reads a bundle and builds its container, registering it under ROOT/ID.
+func (g *globals) prepare(id, bundle string, fifo bool) (*container.Container, *state, *oci.Config, error) {
+	if !validID.MatchString(id) {
+		return nil, nil, nil, fmt.Errorf("invalid container id %q", id)
+	}
+	if bundle == "" {
+		bundle = "."
+	}
+	bundle, err := filepath.Abs(bundle)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	b, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read bundle: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, nil, nil, fmt.Errorf("decode %s: %w", filepath.Join(bundle, "config.json"), err)
+	}
+	cfg, err := oci.FromSpec(&spec, bundle, id)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if cfg.Terminal {
+		return nil, nil, nil, errors.New("process.terminal: a console (--console-socket) is not supported by this runtime yet")
+	}
+	if err := os.MkdirAll(g.root, 0o711); err != nil {
+		return nil, nil, nil, fmt.Errorf("create root: %w", err)
+	}
+	if err := os.Mkdir(g.dir(id), 0o711); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return nil, nil, nil, fmt.Errorf("container with id %q already exists", id)
+		}
+		return nil, nil, nil, fmt.Errorf("create state directory: %w", err)
+	}
+	opts := cfg.Options
+	if fifo {
+		path := filepath.Join(g.dir(id), "exec.fifo")
+		old := unix.Umask(0)
+		err := unix.Mkfifo(path, 0o622)
+		unix.Umask(old)
+		if err != nil {
+			os.RemoveAll(g.dir(id))
+			return nil, nil, nil, fmt.Errorf("create exec FIFO: %w", err)
+		}
+		opts = append(opts, container.WithExecFIFO(path))
+	}
+	c, err := container.New(cfg.Rootfs, cfg.Args, opts...)
+	if err != nil {
+		os.RemoveAll(g.dir(id))
+		return nil, nil, nil, err
+	}
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
+	return c, s, cfg, nil
+}
+
+// started records a started init and runs the hooks of the created state.
+func (g *globals) started(c *container.Container, s *state, pidFile string) error {
+	s.Pid = c.Pid()
+	s.PidStart = pidStart(s.Pid)
+	if err := g.save(s); err != nil {
+		return err
+	}
+	if pidFile != "" {
+		if err := os.WriteFile(pidFile, []byte(itoa(s.Pid)), 0o644); err != nil {
+			return fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	for _, h := range append(append([]specs.Hook(nil), s.Hooks.Prestart...), s.Hooks.CreateRuntime...) {
+		if err := g.runHook(h, s); err != nil {
+			return fmt.Errorf("createRuntime hook %s: %w", h.Path, err)
+		}
+	}
+	return nil
+}
+
+func (g *globals) undo(s *state) {
+	container.RemoveCgroup(s.CgroupPath)
+	os.RemoveAll(g.dir(s.ID))
+}
+
+func cmdCreate(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, []string{"bundle", "b", "pid-file", "console-socket", "preserve-fds"}, []string{"no-pivot", "no-new-keyring"})
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "create")
+	if err != nil {
+		return 1, err
+	}
+	if v := fs.values["console-socket"]; v != "" {
+		return 1, errors.New("--console-socket: a console is not supported by this runtime yet")
+	}
+	if v := fs.values["preserve-fds"]; v != "" && v != "0" {
+		return 1, errors.New("--preserve-fds: not supported by this runtime yet")
+	}
+	bundle := fs.values["bundle"]
+	if bundle == "" {
+		bundle = fs.values["b"]
+	}
+	c, s, _, err := g.prepare(id, bundle, true)
+	if err != nil {
+		return 1, err
+	}
+	if err := c.Start(context.Background()); err != nil {
+		g.undo(s)
+		return 1, err
+	}
+	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
+		g.undo(s)
+		return 1, err
+	}
+	return 0, nil
+}
+
+func cmdStart(g *globals, args []string) (int, error) {
+	id, err := oneID(args, "start")
+	if err != nil {
+		return 1, err
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	if st := g.status(s); st != specs.StateCreated {
+		return 1, fmt.Errorf("cannot start a container that is %s", st)
+	}
+	fifo := filepath.Join(g.dir(id), "exec.fifo")
+	f, err := os.OpenFile(fifo, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return 1, fmt.Errorf("open exec FIFO: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 1)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		n, err := unix.Read(int(f.Fd()), buf)
+		if n == 1 {
+			break
+		}
+		if (err != nil && err != unix.EAGAIN) || time.Now().After(deadline) || pidStart(s.Pid) != s.PidStart {
+			return 1, fmt.Errorf("container %s did not start: init gone (%v)", id, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	os.Remove(fifo)
+	for _, h := range s.Hooks.Poststart {
+		if err := g.runHook(h, s); err != nil {
+			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
+		}
+	}
+	return 0, nil
+}
+
+func cmdState(g *globals, args []string) (int, error) {
+	id, err := oneID(args, "state")
+	if err != nil {
+		return 1, err
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	b, err := json.MarshalIndent(g.ociState(s), "", "  ")
+	if err != nil {
+		return 1, err
+	}
+	fmt.Println(string(b))
+	return 0, nil
+}
+
+func parseSignal(s string) (syscall.Signal, error) {
+	if s == "" {
+		return unix.SIGTERM, nil
+	}
+	if n, err := fmt.Sscanf(s, "%d", new(int)); err == nil && n == 1 {
+		var v int
+		fmt.Sscanf(s, "%d", &v)
+		if v <= 0 || v > 64 {
+			return 0, fmt.Errorf("invalid signal %q", s)
+		}
+		return syscall.Signal(v), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q", s)
+}
+
+func cmdKill(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, nil, []string{"all", "a"})
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "kill")
+	if err != nil {
+		return 1, err
+	}
+	sigArg := ""
+	if len(pos) > 1 {
+		sigArg = pos[1]
+	}
+	sig, err := parseSignal(sigArg)
+	if err != nil {
+		return 1, err
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	if fs.bools["all"] || fs.bools["a"] {
+		pids, err := container.CgroupPids(s.CgroupPath)
+		if err != nil {
+			return 1, err
+		}
+		if sig == unix.SIGKILL || sig == unix.SIGTERM {
+			container.FreezeCgroup(s.CgroupPath, false) // a frozen process cannot die
+		}
+		for _, p := range pids {
+			unix.Kill(p, sig)
+		}
+		return 0, nil
+	}
+	if g.status(s) == specs.StateStopped {
+		return 1, errors.New("container not running")
+	}
+	if err := unix.Kill(s.Pid, sig); err != nil {
+		return 1, fmt.Errorf("kill %d: %w", s.Pid, err)
+	}
+	return 0, nil
+}
+
+func cmdDelete(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, nil, []string{"force", "f"})
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "delete")
+	if err != nil {
+		return 1, err
+	}
+	force := fs.bools["force"] || fs.bools["f"]
+	s, err := g.load(id)
+	if err != nil {
+		if force {
+			os.RemoveAll(g.dir(id)) // a half-made container leaves a directory without state
+			return 0, nil
+		}
+		return 1, err
+	}
+	if st := g.status(s); st != specs.StateStopped && !force {
+		return 1, fmt.Errorf("cannot delete container %s that is %s: stop it first or use --force", id, st)
+	}
+	if err := container.RemoveCgroup(s.CgroupPath); err != nil {
+		return 1, err
+	}
+	if err := os.RemoveAll(g.dir(id)); err != nil {
+		return 1, fmt.Errorf("remove state: %w", err)
+	}
+	for _, h := range s.Hooks.Poststop {
+		if err := g.runHook(h, s); err != nil {
+			return 1, fmt.Errorf("poststop hook %s: %w", h.Path, err)
+		}
+	}
+	return 0, nil
+}
+
+func cmdRun(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, []string{"bundle", "b", "pid-file", "console-socket", "preserve-fds"}, []string{"detach", "d", "no-pivot", "no-new-keyring"})
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "run")
+	if err != nil {
+		return 1, err
+	}
+	if fs.bools["detach"] || fs.bools["d"] {
+		return 1, errors.New("run --detach: use create and start")
+	}
+	if v := fs.values["console-socket"]; v != "" {
+		return 1, errors.New("--console-socket: a console is not supported by this runtime yet")
+	}
+	bundle := fs.values["bundle"]
+	if bundle == "" {
+		bundle = fs.values["b"]
+	}
+	c, s, _, err := g.prepare(id, bundle, false)
+	if err != nil {
+		return 1, err
+	}
+	defer g.undo(s)
+	if err := c.Start(context.Background()); err != nil {
+		return 1, err
+	}
+	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
+		return 1, err
+	}
+	for _, h := range s.Hooks.Poststart {
+		if err := g.runHook(h, s); err != nil {
+			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
+		}
+	}
+	err = c.Wait()
+	for _, h := range s.Hooks.Poststop {
+		g.runHook(h, s)
+	}
+	var ee *container.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+func cmdSpec(g *globals, args []string) (int, error) {
+	fs, _, err := parseFlags(args, []string{"bundle", "b"}, []string{"rootless"})
+	if err != nil {
+		return 1, err
+	}
+	dir := fs.values["bundle"] + fs.values["b"]
+	if dir == "" {
+		dir = "."
+	}
+	path := filepath.Join(dir, "config.json")
+	if _, err := os.Stat(path); err == nil {
+		return 1, fmt.Errorf("%s already exists", path)
+	}
+	b, err := json.MarshalIndent(oci.DefaultSpec(), "", "\t")
+	if err != nil {
+		return 1, err
+	}
+	return 0, os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+func cmdFeatures(g *globals, args []string) (int, error) {
+	t := true
+	var ns []string
+	for _, n := range []specs.LinuxNamespaceType{specs.PIDNamespace, specs.NetworkNamespace, specs.MountNamespace, specs.IPCNamespace,
+		specs.UTSNamespace, specs.UserNamespace, specs.CgroupNamespace} {
+		ns = append(ns, string(n))
+	}
+	f := features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "poststart", "poststop"},
+		MountOptions:  []string{"ro", "rw", "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime", "nodiratime", "sync", "dirsync", "bind", "rbind", "private", "rprivate"},
+		Linux: &features.Linux{
+			Namespaces:   ns,
+			Capabilities: nil,
+			Cgroup:       &features.Cgroup{V1: &t, V2: &t},
+			Seccomp: &features.Seccomp{Enabled: &t, Actions: []string{"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_THREAD", "SCMP_ACT_KILL_PROCESS", "SCMP_ACT_LOG"},
+				Operators: []string{"SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"},
+				Archs:     []string{"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"}},
+		},
+		Annotations: map[string]string{"org.ctrkit.version": version},
+	}
+	b, err := json.MarshalIndent(f, "", "    ")
+	if err != nil {
+		return 1, err
+	}
+	fmt.Println(string(b))
+	return 0, nil
+}
+
+func cmdPs(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, []string{"format", "f"}, nil)
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "ps")
+	if err != nil {
+		return 1, err
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	pids, err := container.CgroupPids(s.CgroupPath)
+	if err != nil {
+		return 1, err
+	}
+	if pids == nil {
+		pids = []int{}
+	}
+	if f := fs.values["format"] + fs.values["f"]; f == "json" {
+		b, _ := json.Marshal(pids)
+		fmt.Println(string(b))
+		return 0, nil
+	}
+	out, err := exec.Command("ps", append([]string{"-f", "-p"}, joinPids(pids))...).CombinedOutput()
+	os.Stdout.Write(out)
+	return 0, err
+}
+
+func joinPids(pids []int) string {
+	s := make([]string, len(pids))
+	for i, p := range pids {
+		s[i] = itoa(p)
+	}
+	return strings.Join(s, ",")
+}
+
+func cmdPause(g *globals, args []string) (int, error)  { return freeze(g, args, true) }
+func cmdResume(g *globals, args []string) (int, error) { return freeze(g, args, false) }
+
+func freeze(g *globals, args []string, frozen bool) (int, error) {
+	id, err := oneID(args, "pause")
+	if err != nil {
+		return 1, err
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	if st := g.status(s); st == specs.StateStopped || st == specs.StateCreated {
+		return 1, fmt.Errorf("container %s is %s", id, st)
+	}
+	return 0, container.FreezeCgroup(s.CgroupPath, frozen)
+}
+
+// runHook runs a hook with the container's state on its stdin, as the spec says.
+func (g *globals) runHook(h specs.Hook, s *state) error {
+	st, _ := json.Marshal(g.ociState(s))
+	ctx := context.Background()
+	if h.Timeout != nil {
+		var cancel func()
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*h.Timeout)*time.Second)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, h.Path)
+	cmd.Args = h.Args
+	if len(cmd.Args) == 0 {
+		cmd.Args = []string{h.Path}
+	}
+	cmd.Env = h.Env
+	cmd.Stdin = bytes.NewReader(st)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+// Command ctrkit is an OCI runtime built on github.com/ctrkit/container: the
+// command-line contract of runc that podman (through conmon) and containerd's
+// runc shim use.
+//
+//	ctrkit [--root DIR] [--log FILE] [--log-format text|json] [--debug]
+//	       [--cgroup-manager cgroupfs|disabled] [--systemd-cgroup] VERB ...
+//
+// Verbs: create, start, state, kill, delete, run, spec, features, ps, pause,
+// resume. Not yet: exec, update, and --console-socket (process.terminal):
+// they fail with an error naming them.
+//
+// The lifecycle: create starts the container's init, which sets the container
+// up and parks right before its final privilege drop and execve, waiting on a
+// FIFO (DIR/ID/exec.fifo, as runc does); create writes the state to DIR/ID/
+// state.json and exits, leaving the init to whoever reaps orphans (conmon and
+// the containerd shim are subreapers). start opens the FIFO; state, kill,
+// pause, resume and ps read the state and act on the init's pid and cgroup;
+// delete kills what is left in the cgroup, removes it and the state.
+//
+// Errors go to stderr and, with --log, to the log file; with --log-format
+// json as {"level":"error","msg":...,"time":...} lines, which both engines
+// show. The exit status is 1 on error, as runc's.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const version = "0.1.0"
+
+type globals struct {
+	root      string
+	log       string
+	logFormat string
+	debug     bool
+}
+
+func main() {
+	g := &globals{root: "/run/ctrkit", logFormat: "text"}
+	args := os.Args[1:]
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		args = args[1:]
+		take := func() string {
+			if hasVal {
+				return val
+			}
+			if len(args) == 0 {
+				fail(g, fmt.Errorf("flag --%s needs a value", name))
+			}
+			v := args[0]
+			args = args[1:]
+			return v
+		}
+		switch name {
+		case "root":
+			g.root = take()
+		case "log":
+			g.log = take()
+		case "log-format":
+			g.logFormat = take()
+		case "debug":
+			g.debug = true
+		case "cgroup-manager":
+			if v := take(); v != "cgroupfs" && v != "disabled" {
+				fail(g, fmt.Errorf("--cgroup-manager %s: only cgroupfs is supported (no systemd)", v))
+			}
+		case "systemd-cgroup":
+			fail(g, errors.New("--systemd-cgroup: systemd cgroups are not supported; use cgroupfs"))
+		case "rootless":
+			take()
+		case "version", "v":
+			fmt.Printf("ctrkit version %s\nspec: %s\n", version, specVersion)
+			return
+		case "help", "h":
+			fmt.Println("usage: ctrkit [global flags] create|start|state|kill|delete|run|spec|features|ps|pause|resume ...")
+			return
+		default:
+			fail(g, fmt.Errorf("unknown global flag --%s", name))
+		}
+	}
+	if len(args) == 0 {
+		fail(g, errors.New("no command given"))
+	}
+	cmds := map[string]func(*globals, []string) (int, error){
+		"create": cmdCreate, "start": cmdStart, "state": cmdState, "kill": cmdKill, "delete": cmdDelete,
+		"run": cmdRun, "spec": cmdSpec, "features": cmdFeatures, "ps": cmdPs, "pause": cmdPause, "resume": cmdResume,
+		"exec": notYet("exec"), "update": notYet("update"), "checkpoint": notYet("checkpoint"), "restore": notYet("restore"),
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fail(g, fmt.Errorf("unknown command %q", args[0]))
+	}
+	code, err := cmd(g, args[1:])
+	if err != nil {
+		fail(g, err)
+	}
+	os.Exit(code)
+}
+
+func notYet(name string) func(*globals, []string) (int, error) {
+	return func(*globals, []string) (int, error) {
+		return 1, fmt.Errorf("%s: not supported by this runtime yet", name)
+	}
+}
+
+// fail logs err as runc does and exits with status 1.
+func fail(g *globals, err error) {
+	msg := err.Error()
+	if g.log != "" {
+		if f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); ferr == nil {
+			writeLog(f, g.logFormat, msg)
+			f.Close()
+		}
+	}
+	if g.log == "" || g.logFormat != "json" {
+		fmt.Fprintln(os.Stderr, "ctrkit: "+msg)
+	} else {
+		fmt.Fprintln(os.Stderr, msg)
+	}
+	os.Exit(1)
+}
+
+func writeLog(w io.Writer, format, msg string) {
+	now := time.Now().UTC().Format(time.RFC3339Nano)
+	if format == "json" {
+		b, _ := json.Marshal(map[string]string{"level": "error", "msg": msg, "time": now})
+		w.Write(append(b, '\n'))
+		return
+	}
+	fmt.Fprintf(w, "time=%q level=error msg=%q\n", now, msg)
+}
+
+// flagSet is a minimal parser for a verb's flags: --name value, --name=value,
+// and boolean --name; positional arguments are returned in order.
+type flagSet struct {
+	values map[string]string
+	bools  map[string]bool
+}
+
+func parseFlags(args []string, withValue, boolean []string) (*flagSet, []string, error) {
+	fs := &flagSet{values: map[string]string{}, bools: map[string]bool{}}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "-" {
+			pos = append(pos, a)
+			continue
+		}
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		switch {
+		case contains(withValue, name):
+			if !hasVal {
+				if i+1 >= len(args) {
+					return nil, nil, fmt.Errorf("flag --%s needs a value", name)
+				}
+				i++
+				val = args[i]
+			}
+			fs.values[name] = val
+		case contains(boolean, name):
+			fs.bools[name] = !hasVal || val == "true"
+		default:
+			return nil, nil, fmt.Errorf("unknown flag %s", a)
+		}
+	}
+	return fs, pos, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, l := range list {
+		if l == s {
+			return true
+		}
+	}
+	return false
+}
+
+func oneID(pos []string, verb string) (string, error) {
+	if len(pos) < 1 {
+		return "", fmt.Errorf("%s: missing container id", verb)
+	}
+	return pos[0], nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
