@@ -1,0 +1,274 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ctrkit/container/containertest"
+	"github.com/ctrkit/container/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// The test binary is also the runtime: run through a symlink named ctrkit
+// (which is how the engines run it in these tests), it is the CLI.
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) == "ctrkit" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// runtimePath returns a path that runs this test binary as ctrkit.
+func runtimePath(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "ctrkit")
+	if err := os.Symlink(self, p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type cli struct {
+	t    *testing.T
+	path string
+	root string
+}
+
+func newCLI(t *testing.T) *cli {
+	return &cli{t: t, path: runtimePath(t), root: t.TempDir()}
+}
+
+// run runs the CLI and returns stdout, stderr and the exit status.
+func (c *cli) run(args ...string) (string, string, int) {
+	c.t.Helper()
+	cmd := exec.Command(c.path, append([]string{"--root", c.root}, args...)...)
+	// Files, not pipes: a created container keeps the runtime's stdio, and
+	// a pipe would not see EOF until the container exits.
+	out, errb := tempFile(c.t), tempFile(c.t)
+	cmd.Stdout, cmd.Stderr = out, errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatalf("ctrkit %v: %v", args, err)
+	}
+	return readFile(out), readFile(errb), code
+}
+
+func tempFile(t *testing.T) *os.File {
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func readFile(f *os.File) string {
+	b, _ := os.ReadFile(f.Name())
+	return string(b)
+}
+
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	out, errOut, code := c.run(args...)
+	if code != 0 {
+		c.t.Fatalf("ctrkit %v: exit %d: %s%s", args, code, out, errOut)
+	}
+	return out
+}
+
+func (c *cli) status(id string) string {
+	c.t.Helper()
+	var st specs.State
+	if err := json.Unmarshal([]byte(c.ok("state", id)), &st); err != nil {
+		c.t.Fatal(err)
+	}
+	return string(st.Status)
+}
+
+// bundle writes a bundle around a busybox rootfs running args.
+func bundle(t *testing.T, args ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	s := oci.DefaultSpec()
+	s.Root.Path = containertest.Rootfs(t)
+	s.Process.Args = args
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func cgroupGone(t *testing.T, path string) {
+	t.Helper()
+	for _, h := range []string{"freezer", "memory", "pids", "cpu", "unified", ""} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", h, path)); err == nil && h != "" {
+			t.Errorf("cgroup %s left behind in %s", path, h)
+		}
+	}
+}
+
+func TestVersionAndFeatures(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("--version"); !strings.HasPrefix(out, "ctrkit version ") || !strings.Contains(out, "\nspec: 1.") {
+		t.Fatalf("--version: %q", out)
+	}
+	var f map[string]any
+	if err := json.Unmarshal([]byte(c.ok("features")), &f); err != nil || f["ociVersionMax"] != specs.Version {
+		t.Fatalf("features: %v %v", f, err)
+	}
+}
+
+func TestErrorsAsJSONLog(t *testing.T) {
+	c := newCLI(t)
+	log := filepath.Join(t.TempDir(), "log.json")
+	_, _, code := c.run("--log", log, "--log-format", "json", "state", "nope")
+	if code != 1 {
+		t.Fatalf("state of an unknown id: exit %d", code)
+	}
+	b, _ := os.ReadFile(log)
+	var line struct{ Level, Msg string }
+	if err := json.Unmarshal(bytes.TrimSpace(b), &line); err != nil || line.Level != "error" || !strings.Contains(line.Msg, `"nope" does not exist`) {
+		t.Fatalf("log %q: %v", b, err)
+	}
+	if _, _, code := c.run("delete", "--force", "nope"); code != 0 {
+		t.Fatalf("delete --force of an unknown id: exit %d", code)
+	}
+	if _, _, code := c.run("delete", "nope"); code != 1 {
+		t.Fatalf("delete of an unknown id: exit %d", code)
+	}
+	if _, _, code := c.run("--systemd-cgroup", "state", "x"); code != 1 {
+		t.Fatal("--systemd-cgroup accepted")
+	}
+}
+
+func TestSpecRunsAsIs(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	dir := t.TempDir()
+	c.ok("spec", "--bundle", dir)
+	if _, _, code := c.run("spec", "--bundle", dir); code == 0 {
+		t.Fatal("spec overwrote config.json")
+	}
+	// The default spec's rootfs is the bundle's "rootfs"; its command a shell.
+	rootfs := containertest.Rootfs(t)
+	if err := os.Symlink(rootfs, filepath.Join(dir, "rootfs")); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(c.path, "--root", c.root, "run", "--bundle", dir, "spec-run")
+	cmd.Stdin = strings.NewReader("echo from-sh; exit 3\n")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 3 || !strings.Contains(string(out), "from-sh") {
+		t.Fatalf("run: %v: %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(c.root, "spec-run")); err == nil {
+		t.Error("run left its state behind")
+	}
+	cgroupGone(t, "/ctrkit/spec-run")
+}
+
+func TestLifecycle(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	id := fmt.Sprintf("life-%d", os.Getpid())
+	b := bundle(t, "/bin/sh", "-c", "trap 'exit 0' TERM; echo started > /tmp/started; while :; do sleep 0.1; done")
+	t.Cleanup(func() { c.run("delete", "--force", id) })
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	c.ok("create", "--bundle", b, "--pid-file", pidFile, id)
+	pid, _ := os.ReadFile(pidFile)
+	if c.status(id) != "created" || len(pid) == 0 {
+		t.Fatalf("after create: %s, pid %q", c.status(id), pid)
+	}
+	if _, _, code := c.run("create", "--bundle", b, id); code == 0 {
+		t.Fatal("second create with the same id succeeded")
+	}
+	if _, _, code := c.run("delete", id); code == 0 {
+		t.Fatal("delete of a created container without --force succeeded")
+	}
+	c.ok("start", id)
+	if s := c.status(id); s != "running" {
+		t.Fatalf("after start: %s", s)
+	}
+	if _, _, code := c.run("start", id); code == 0 {
+		t.Fatal("second start succeeded")
+	}
+	var pids []int
+	if err := json.Unmarshal([]byte(c.ok("ps", "--format", "json", id)), &pids); err != nil || len(pids) == 0 || fmt.Sprint(pids[0]) != string(pid) {
+		t.Fatalf("ps: %v %v (pid %s)", pids, err, pid)
+	}
+	c.ok("pause", id)
+	if s := c.status(id); s != "paused" {
+		t.Fatalf("after pause: %s", s)
+	}
+	c.ok("resume", id)
+	c.ok("kill", id, "TERM")
+	for i := 0; c.status(id) != "stopped"; i++ {
+		if i > 100 {
+			t.Fatal("container did not stop after SIGTERM")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, _, code := c.run("kill", id, "KILL"); code == 0 {
+		t.Fatal("kill of a stopped container succeeded")
+	}
+	c.ok("delete", id)
+	if _, err := os.Stat(filepath.Join(c.root, id)); err == nil {
+		t.Error("state left behind")
+	}
+	cgroupGone(t, "/ctrkit/"+id)
+}
+
+func TestKillAllAndForceDelete(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	id := fmt.Sprintf("killall-%d", os.Getpid())
+	c.ok("create", "--bundle", bundle(t, "/bin/sh", "-c", "sleep 100 & sleep 100"), id)
+	c.ok("start", id)
+	for i := 0; ; i++ {
+		var pids []int
+		json.Unmarshal([]byte(c.ok("ps", "--format", "json", id)), &pids)
+		if len(pids) >= 2 {
+			break
+		}
+		if i > 100 {
+			t.Fatal("the container's second process did not appear")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.ok("kill", "--all", id, "9")
+	for i := 0; c.status(id) != "stopped"; i++ {
+		if i > 100 {
+			t.Fatal("kill --all did not stop the container")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// A created container is deleted with --force.
+	id2 := id + "-b"
+	c.ok("create", "--bundle", bundle(t, "true"), id2)
+	c.ok("delete", "--force", id2)
+	c.ok("delete", id)
+	cgroupGone(t, "/ctrkit/"+id)
+	cgroupGone(t, "/ctrkit/"+id2)
+}
