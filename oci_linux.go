@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -334,4 +335,43 @@ func CgroupPids(path string) ([]int, error) {
 		return nil, fmt.Errorf("container: cgroup %s: %w", path, err)
 	}
 	return pids, nil
+}
+
+// UpdateCgroup changes the limits of the existing cgroup at path (as made by
+// WithCgroupPath) to those of opts, which may only be WithMemory, WithCPU,
+// WithCPUShares and WithPids; the limits opts do not name stay as they are.
+// WithPids sets exactly n here: the init's reserve is only needed while a
+// container is being set up. The cgroup must have the controllers the limits
+// need (those of the limits it was created with, on cgroup v1). It needs the
+// privileges that created the cgroup.
+func UpdateCgroup(path string, opts ...Option) error {
+	l, err := limitsOnly("UpdateCgroup", opts)
+	if err != nil {
+		return err
+	}
+	s, err := cgroupAt(path)
+	if err != nil {
+		return err
+	}
+	if len(s.dirs) == 0 {
+		return fmt.Errorf("container: update cgroup %s: %w", path, os.ErrNotExist)
+	}
+	if s.v2 {
+		_, err := os.Stat(filepath.Join(s.dirs[""], "memory.swap.max"))
+		err = s.writeFiles(l.v2Files(cgroupHost{swap: err == nil}))
+		if err != nil {
+			return fmt.Errorf("container: update cgroup %s: %w", path, err)
+		}
+		return nil
+	}
+	_, err = os.Stat(filepath.Join(s.dirs["memory"], "memory.memsw.limit_in_bytes"))
+	files := l.v1Files(cgroupHost{swap: s.dirs["memory"] != "" && err == nil})
+	if err := s.writeFiles(files); err != nil {
+		// Raising a v1 memory limit: memory+swap must grow first.
+		slices.Reverse(files)
+		if err2 := s.writeFiles(files); err2 != nil {
+			return fmt.Errorf("container: update cgroup %s: %w", path, err)
+		}
+	}
+	return nil
 }

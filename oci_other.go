@@ -13,3 +13,6 @@ func CgroupFrozen(path string) (bool, error) { return false, errUnsupported }
 
 // CgroupPids fails on this platform with an error that wraps errors.ErrUnsupported.
 func CgroupPids(path string) ([]int, error) { return nil, errUnsupported }
+
+// UpdateCgroup fails on this platform with an error that wraps errors.ErrUnsupported.
+func UpdateCgroup(path string, opts ...Option) error { return errUnsupported }

@@ -1,7 +1,9 @@
 package container
 
 import (
+	"errors"
 	"fmt"
+	"reflect"
 	"path/filepath"
 	"strings"
 )
@@ -330,3 +332,23 @@ func (c *config) readonlyPathsOf() []string {
 // architectures the library's seccomp tables cover; a SeccompRule naming
 // another makes WithSeccomp fail.
 func KnownSyscall(name string) bool { return knownAnywhere(name) }
+
+// limitsOnly applies opts, which must be cgroup limit options, to an empty
+// configuration and returns the limits.
+func limitsOnly(caller string, opts []Option) (limitsConfig, error) {
+	var c config
+	for _, o := range opts {
+		if o == nil {
+			return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("nil option")}
+		}
+		if err := o.apply(&c); err != nil {
+			return limitsConfig{}, err
+		}
+	}
+	l := c.limits
+	c.limits = limitsConfig{}
+	if !reflect.DeepEqual(c, config{}) || l.init || len(l.rlimits) > 0 || l.path != "" {
+		return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("only WithMemory, WithCPU, WithCPUShares and WithPids can change")}
+	}
+	return l, nil
+}

@@ -402,48 +402,67 @@ func (b *builder) resources(s *specs.Spec) error {
 	if err := b.deviceRules(r.Devices); err != nil {
 		return err
 	}
+	rest := *r
+	rest.Devices = nil
+	opts, err := ResourceOptions(&rest)
+	if err != nil {
+		return err
+	}
+	b.add(opts...)
+	return nil
+}
+
+// ResourceOptions returns the container options of linux.resources: the
+// cgroup limits (memory, cpu, pids), for container.New or
+// container.UpdateCgroup. Device rules are not among them (FromSpec handles
+// them); any other field the library cannot honour is a *FieldError.
+func ResourceOptions(r *specs.LinuxResources) ([]container.Option, error) {
+	var opts []container.Option
+	if len(r.Devices) > 0 {
+		return nil, fieldErr("linux.resources.devices", "device rules cannot be changed: %w", ErrUnsupported)
+	}
 	if m := r.Memory; m != nil {
 		switch {
 		case m.Reservation != nil:
-			return unsupported("linux.resources.memory.reservation")
+			return nil, unsupported("linux.resources.memory.reservation")
 		case m.Kernel != nil:
-			return unsupported("linux.resources.memory.kernel")
+			return nil, unsupported("linux.resources.memory.kernel")
 		case m.KernelTCP != nil:
-			return unsupported("linux.resources.memory.kernelTCP")
+			return nil, unsupported("linux.resources.memory.kernelTCP")
 		case m.Swappiness != nil:
-			return unsupported("linux.resources.memory.swappiness")
+			return nil, unsupported("linux.resources.memory.swappiness")
 		case m.DisableOOMKiller != nil && *m.DisableOOMKiller:
-			return unsupported("linux.resources.memory.disableOOMKiller")
+			return nil, unsupported("linux.resources.memory.disableOOMKiller")
 		case m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate:
-			return unsupported("linux.resources.memory.checkBeforeUpdate")
+			return nil, unsupported("linux.resources.memory.checkBeforeUpdate")
 		}
 		if m.Limit != nil && *m.Limit > 0 {
 			// The library's limit covers memory and swap together: a swap
 			// limit (memory+swap) is honoured when it is the same, or larger
 			// (the container then gets less swap than it could have).
 			if m.Swap != nil && *m.Swap > 0 && *m.Swap < *m.Limit {
-				return fieldErr("linux.resources.memory.swap", "%d is below the memory limit %d", *m.Swap, *m.Limit)
+				return nil, fieldErr("linux.resources.memory.swap", "%d is below the memory limit %d", *m.Swap, *m.Limit)
 			}
-			b.add(container.WithMemory(*m.Limit))
+			opts = append(opts, container.WithMemory(*m.Limit))
 		} else if m.Swap != nil && *m.Swap > 0 {
-			return fieldErr("linux.resources.memory.swap", "a swap limit without a memory limit: %w", ErrUnsupported)
+			return nil, fieldErr("linux.resources.memory.swap", "a swap limit without a memory limit: %w", ErrUnsupported)
 		}
 	}
 	if c := r.CPU; c != nil {
 		switch {
 		case c.Cpus != "":
-			return unsupported("linux.resources.cpu.cpus")
+			return nil, unsupported("linux.resources.cpu.cpus")
 		case c.Mems != "":
-			return unsupported("linux.resources.cpu.mems")
+			return nil, unsupported("linux.resources.cpu.mems")
 		case c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0, c.RealtimePeriod != nil && *c.RealtimePeriod != 0:
-			return unsupported("linux.resources.cpu.realtimeRuntime")
+			return nil, unsupported("linux.resources.cpu.realtimeRuntime")
 		case c.Burst != nil && *c.Burst != 0:
-			return unsupported("linux.resources.cpu.burst")
+			return nil, unsupported("linux.resources.cpu.burst")
 		case c.Idle != nil && *c.Idle != 0:
-			return unsupported("linux.resources.cpu.idle")
+			return nil, unsupported("linux.resources.cpu.idle")
 		}
 		if c.Shares != nil && *c.Shares > 0 {
-			b.add(container.WithCPUShares(*c.Shares))
+			opts = append(opts, container.WithCPUShares(*c.Shares))
 		}
 		if c.Quota != nil && *c.Quota > 0 {
 			period := uint64(100000)
@@ -451,27 +470,27 @@ func (b *builder) resources(s *specs.Spec) error {
 				period = *c.Period
 			}
 			if period != 100000 {
-				return fieldErr("linux.resources.cpu.period", "%d: only the default 100000 µs period is supported", period)
+				return nil, fieldErr("linux.resources.cpu.period", "%d: only the default 100000 µs period is supported", period)
 			}
-			b.add(container.WithCPU(float64(*c.Quota) / float64(period)))
+			opts = append(opts, container.WithCPU(float64(*c.Quota) / float64(period)))
 		}
 	}
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
-		b.add(container.WithPids(*r.Pids.Limit))
+		opts = append(opts, container.WithPids(*r.Pids.Limit))
 	}
 	switch {
 	case r.BlockIO != nil && !emptyBlockIO(r.BlockIO):
-		return unsupported("linux.resources.blockIO")
+		return nil, unsupported("linux.resources.blockIO")
 	case len(r.HugepageLimits) > 0:
-		return unsupported("linux.resources.hugepageLimits")
+		return nil, unsupported("linux.resources.hugepageLimits")
 	case r.Network != nil && (r.Network.ClassID != nil || len(r.Network.Priorities) > 0):
-		return unsupported("linux.resources.network")
+		return nil, unsupported("linux.resources.network")
 	case len(r.Rdma) > 0:
-		return unsupported("linux.resources.rdma")
+		return nil, unsupported("linux.resources.rdma")
 	case len(r.Unified) > 0:
-		return unsupported("linux.resources.unified")
+		return nil, unsupported("linux.resources.unified")
 	}
-	return nil
+	return opts, nil
 }
 
 func emptyBlockIO(b *specs.LinuxBlockIO) bool {

@@ -224,3 +224,25 @@ func TestFromSpec(t *testing.T) {
 		})
 	}
 }
+
+func TestResourceOptions(t *testing.T) {
+	opts, err := ResourceOptions(&specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20))},
+		CPU:    &specs.LinuxCPU{Shares: p(uint64(512)), Quota: p(int64(50000))},
+		Pids:   &specs.LinuxPids{Limit: p(int64(50))},
+	})
+	if err != nil || len(opts) != 4 {
+		t.Fatalf("got %d options, %v; want 4", len(opts), err)
+	}
+	if _, err := container.New(t.TempDir(), []string{"true"}, opts...); err != nil {
+		t.Fatal(err)
+	}
+	if opts, err := ResourceOptions(&specs.LinuxResources{}); err != nil || len(opts) != 0 {
+		t.Fatalf("empty resources: %d options, %v", len(opts), err)
+	}
+	_, err = ResourceOptions(&specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{}}})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "linux.resources.devices" {
+		t.Fatalf("devices: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,6 +34,7 @@ type state struct {
 	Created     time.Time         `json:"created"`
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Hooks       specs.Hooks       `json:"hooks"`
+	PidsLimit   int64             `json:"pidsLimit,omitempty"` // set exactly once the command runs
 }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
@@ -164,6 +166,9 @@ func (g *globals) prepare(id, bundle string, fifo bool) (*container.Container, *
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
+	if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		s.PidsLimit = *r.Pids.Limit
+	}
 	return c, s, cfg, nil
 }
 
@@ -244,11 +249,17 @@ func cmdStart(g *globals, args []string) (int, error) {
 		return 1, fmt.Errorf("open exec FIFO: %w", err)
 	}
 	defer f.Close()
+	// The init writes "0", then its end closes at execve (or when it dies).
 	buf := make([]byte, 1)
+	got := false
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		n, err := unix.Read(int(f.Fd()), buf)
 		if n == 1 {
-			break
+			got = true
+			continue
+		}
+		if got && n == 0 && err == nil {
+			break // EOF: the command was exec'd
 		}
 		if (err != nil && err != unix.EAGAIN) || time.Now().After(deadline) || pidStart(s.Pid) != s.PidStart {
 			return 1, fmt.Errorf("container %s did not start: init gone (%v)", id, err)
@@ -256,6 +267,12 @@ func cmdStart(g *globals, args []string) (int, error) {
 		time.Sleep(time.Millisecond)
 	}
 	os.Remove(fifo)
+	if s.PidsLimit > 0 {
+		// The init's threads are gone: pids.max drops to the spec's limit.
+		if err := container.UpdateCgroup(s.CgroupPath, container.WithPids(s.PidsLimit)); err != nil {
+			return 1, err
+		}
+	}
 	for _, h := range s.Hooks.Poststart {
 		if err := g.runHook(h, s); err != nil {
 			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
@@ -557,4 +574,48 @@ func (g *globals) runHook(h specs.Hook, s *state) error {
 		return fmt.Errorf("%w: %s", err, out)
 	}
 	return nil
+}
+
+func cmdUpdate(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, []string{"resources", "r"}, nil)
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "update")
+	if err != nil {
+		return 1, err
+	}
+	file := fs.values["resources"] + fs.values["r"]
+	if file == "" {
+		return 1, errors.New("update: only --resources FILE is supported")
+	}
+	var b []byte
+	if file == "-" {
+		b, err = io.ReadAll(os.Stdin)
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return 1, fmt.Errorf("read resources: %w", err)
+	}
+	var r specs.LinuxResources
+	if err := json.Unmarshal(b, &r); err != nil {
+		return 1, fmt.Errorf("decode resources: %w", err)
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	opts, err := oci.ResourceOptions(&r)
+	if err != nil {
+		return 1, err
+	}
+	if err := container.UpdateCgroup(s.CgroupPath, opts...); err != nil {
+		return 1, err
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		s.PidsLimit = *r.Pids.Limit
+		return 0, g.save(s)
+	}
+	return 0, nil
 }

@@ -6,7 +6,7 @@
 //	       [--cgroup-manager cgroupfs|disabled] [--systemd-cgroup] VERB ...
 //
 // Verbs: create, start, state, kill, delete, run, spec, features, ps, pause,
-// resume. Not yet: exec, update, and --console-socket (process.terminal):
+// resume, update (--resources). Not yet: exec and --console-socket (process.terminal):
 // they fail with an error naming them.
 //
 // The lifecycle: create starts the container's init, which sets the container
@@ -92,7 +92,7 @@ func main() {
 	cmds := map[string]func(*globals, []string) (int, error){
 		"create": cmdCreate, "start": cmdStart, "state": cmdState, "kill": cmdKill, "delete": cmdDelete,
 		"run": cmdRun, "spec": cmdSpec, "features": cmdFeatures, "ps": cmdPs, "pause": cmdPause, "resume": cmdResume,
-		"exec": notYet("exec"), "update": notYet("update"), "checkpoint": notYet("checkpoint"), "restore": notYet("restore"),
+		"exec": notYet("exec"), "update": cmdUpdate, "checkpoint": notYet("checkpoint"), "restore": notYet("restore"),
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
