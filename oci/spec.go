@@ -472,7 +472,7 @@ func ResourceOptions(r *specs.LinuxResources) ([]container.Option, error) {
 			if period != 100000 {
 				return nil, fieldErr("linux.resources.cpu.period", "%d: only the default 100000 µs period is supported", period)
 			}
-			opts = append(opts, container.WithCPU(float64(*c.Quota) / float64(period)))
+			opts = append(opts, container.WithCPU(float64(*c.Quota)/float64(period)))
 		}
 	}
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
