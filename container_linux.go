@@ -63,7 +63,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	if c.cfg.detached() {
+	if c.cfg.oci.execFIFO != "" {
 		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // oci_linux.go
 			return err
 		}
@@ -97,6 +97,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
 	r.cgroupAttr(r.cmd.SysProcAttr)
+	if err := joinPlan(c.cfg, r.cmd, icfg); err != nil { // oci_linux.go: WithJoin
+		return err
+	}
 	onForkThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
 	if err != nil {
@@ -132,6 +135,13 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	t, body, err := readMsg(parentEnd)
 	switch {
 	case err == nil && t == msgParked:
+	case err == nil && t == msgJoined:
+		// WithJoin: the init runs in the container; EOF or an error follows.
+		if err := waitExec(parentEnd); err != nil { // oci_linux.go
+			return err
+		}
+	case errors.Is(err, io.EOF) && c.cfg.oci.joinPID != 0:
+		return fmt.Errorf("container: join container %d: the init did not start in it (does the program import github.com/ctrkit/container/nsenter? see its stderr)", c.cfg.oci.joinPID)
 	case errors.Is(err, io.EOF):
 		if err := ctx.Err(); err != nil {
 			return err

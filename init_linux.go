@@ -79,6 +79,9 @@ func initMain(ch *os.File) error {
 
 // initContainer is the init's start sequence, top to bottom (see DESIGN.md).
 func initContainer(cfg *initConfig, ch *os.File) error {
+	if cfg.OCI.JoinPID != 0 {
+		return joinContainer(cfg, ch) // oci_linux.go: WithJoin, the steps of a running container
+	}
 	if err := becomeRoot(cfg); err != nil {
 		return err
 	}

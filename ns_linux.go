@@ -158,7 +158,7 @@ func setUser(cfg *initConfig) error {
 	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
 		return &SetupError{Op: "setuid", Path: strconv.Itoa(int(cfg.UID)), Err: err}
 	}
-	if cfg.OCI.ExecFIFO == "" { // a container that outlives its creator has no parent-death signal
+	if !cfg.OCI.Detached { // a container that outlives its creator has no parent-death signal
 		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
 			return &SetupError{Op: "prctl PR_SET_PDEATHSIG", Err: err}
 		}

@@ -1,9 +1,12 @@
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -374,4 +377,113 @@ func UpdateCgroup(path string, opts ...Option) error {
 		}
 	}
 	return nil
+}
+
+// joinNSTypes are the namespaces a WithJoin init must share with the container.
+var joinNSTypes = []string{"user", "cgroup", "ipc", "uts", "net", "pid", "mnt"}
+
+// joinPlan prepares a WithJoin start: the namespaces the init must end up in
+// (checked by the init), and the environment that tells the nsenter
+// constructor which container to join and which cgroups to enter.
+func joinPlan(c *config, cmd *exec.Cmd, icfg *initConfig) error {
+	pid := c.oci.joinPID
+	if pid == 0 {
+		return nil
+	}
+	icfg.OCI.JoinNS = map[string]uint64{}
+	for _, t := range joinNSTypes {
+		var st unix.Stat_t
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, t), &st); err != nil {
+			return fmt.Errorf("container: join container %d: %s namespace: %w", pid, t, err)
+		}
+		icfg.OCI.JoinNS[t] = st.Ino
+	}
+	pc, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return fmt.Errorf("container: join container %d: %w", pid, err)
+	}
+	v1, v2 := cgroupPaths(string(pc))
+	var files []string
+	seen := map[string]bool{}
+	if isUnified() {
+		files = append(files, filepath.Join(cgroupRoot, v2, "cgroup.procs"))
+	} else {
+		mounts, err := v1Mounts()
+		if err != nil {
+			return fmt.Errorf("container: join container %d: %w", pid, err)
+		}
+		for ctrl, path := range v1 {
+			m, ok := mounts[ctrl]
+			if !ok {
+				continue
+			}
+			f := filepath.Join(m, path, "cgroup.procs")
+			if !seen[f] {
+				seen[f] = true
+				files = append(files, f)
+			}
+		}
+	}
+	for _, f := range files {
+		if strings.Contains(f, ":") {
+			return fmt.Errorf("container: join container %d: cgroup path %s contains ':'", pid, f)
+		}
+	}
+	cmd.Env = append(cmd.Env, "_CTRKIT_JOIN_PID="+strconv.Itoa(pid), "_CTRKIT_JOIN_CGROUPS="+strings.Join(files, ":"))
+	return nil
+}
+
+// waitExec reads the rest of a WithJoin start: EOF once the command was
+// exec'd, or the failed step.
+func waitExec(ch *os.File) error {
+	t, body, err := readMsg(ch)
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil
+	case err != nil:
+		return fmt.Errorf("container: read from init: %w", err)
+	case t == msgError:
+		var rec errorRecord
+		if err := json.Unmarshal(body, &rec); err != nil {
+			return fmt.Errorf("container: decode init error: %w", err)
+		}
+		return rec.toError()
+	}
+	return fmt.Errorf("container: unexpected message %q from init", t)
+}
+
+// joinContainer is the init's sequence for WithJoin: the nsenter constructor
+// has put the process in the container's namespaces and cgroups, and the
+// container is set up already, so only the steps of the process remain.
+func joinContainer(cfg *initConfig, ch *os.File) error {
+	for t, ino := range cfg.OCI.JoinNS {
+		var st unix.Stat_t
+		if err := unix.Stat("/proc/self/ns/"+t, &st); err != nil || st.Ino != ino {
+			return &SetupError{Op: "join container", Path: t + " namespace", Err: &detailedErrno{
+				detail: "not in the container's namespace: the program must import github.com/ctrkit/container/nsenter",
+				errno:  unix.EINVAL}}
+		}
+	}
+	if err := writeMsg(ch, msgJoined, nil); err != nil {
+		return fmt.Errorf("report joined: %w", err)
+	}
+	if err := enterDir(cfg.Dir); err != nil {
+		return err
+	}
+	if err := setRlimits(cfg); err != nil {
+		return err
+	}
+	if err := setUser(cfg); err != nil {
+		return err
+	}
+	if err := lockDown(cfg); err != nil {
+		return err
+	}
+	if err := setUmask(cfg); err != nil {
+		return err
+	}
+	if err := closeExtraFDs(); err != nil {
+		return err
+	}
+	return execCommand(cfg.Args, cfg.Env)
 }

@@ -26,6 +26,7 @@ type ociConfig struct {
 	readonly    []string
 	readonlySet bool
 	execFIFO    string
+	joinPID     int
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -39,8 +40,11 @@ type ociInit struct {
 	Umask       int // -1: leave as inherited
 	OOMScoreAdj *int
 	Sysctls     []sysctlEntry
-	ExecFIFO    string // WithExecFIFO: park until this FIFO is opened for reading
-	fifoFD      int    // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
+	ExecFIFO    string            // WithExecFIFO: park until this FIFO is opened for reading
+	Detached    bool              // no parent-death signal: WithExecFIFO or WithJoin
+	JoinPID     int               // WithJoin: the container's init, whose namespaces the init must be in
+	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
+	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
 }
 
 func (o *ociConfig) initConfig() ociInit {
@@ -48,11 +52,11 @@ func (o *ociConfig) initConfig() ociInit {
 	if o.umaskSet {
 		um = o.umask
 	}
-	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO}
+	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID}
 }
 
 // detached reports whether the container outlives the process that started it.
-func (c *config) detached() bool { return c.oci.execFIFO != "" }
+func (c *config) detached() bool { return c.oci.execFIFO != "" || c.oci.joinPID != 0 }
 
 // WithGroups sets the supplementary groups of the container's command
 // (setgroups(2) in the init, before setuid). Without it the command has none.
@@ -299,8 +303,49 @@ func WithExecFIFO(path string) Option {
 	})
 }
 
+// WithJoin runs the command as a further process of a running container,
+// whose first process has the host pid pid, as `docker exec` and `runc exec`
+// do: in its namespaces and cgroups, with the user, groups, environment,
+// working directory, capabilities, no_new_privs, seccomp policy, rlimits and
+// umask of this Container's options (the defaults when not given); rootfs
+// must still be given to New, and is not used. The process outlives the caller
+// (no parent-death signal); Wait waits for it.
+//
+// It needs a program that imports package
+// github.com/ctrkit/container/nsenter (cgo): a Go process cannot join a mount
+// or user namespace, so a C constructor joins them before the Go runtime
+// starts. Without it Start fails. Options that set a container up
+// (namespaces, id maps, mounts, hostname, read-only root, limits, cgroup
+// path, WithExecFIFO) make New fail. Needs root (CAP_SYS_ADMIN, CAP_SYS_PTRACE
+// over the container).
+func WithJoin(pid int) Option {
+	return optionFunc(func(c *config) error {
+		if pid <= 0 {
+			return optErr("WithJoin", pid, "not a process id")
+		}
+		c.oci.joinPID = pid
+		return nil
+	})
+}
+
 // finish checks this file's options against the others.
 func (o *ociConfig) finish(c *config) error {
+	if o.joinPID != 0 {
+		switch {
+		case c.nsExplicit || c.nsDropped != 0 || c.uidMap != nil || c.gidMap != nil:
+			return optErr("WithJoin", o.joinPID, "conflicts with namespace and id map options")
+		case len(c.mounts) > 0 || c.readonlyRootfs || o.maskedSet || o.readonlySet:
+			return optErr("WithJoin", o.joinPID, "conflicts with mount options")
+		case c.hostname != "container" || c.domainname != "":
+			return optErr("WithJoin", o.joinPID, "conflicts with WithHostname and WithDomainname")
+		case c.limits.needsCgroup():
+			return optErr("WithJoin", o.joinPID, "conflicts with limits and WithCgroupPath")
+		case o.execFIFO != "" || len(o.sysctls) > 0:
+			return optErr("WithJoin", o.joinPID, "conflicts with WithExecFIFO and WithSysctl")
+		}
+		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
+		c.uidMap, c.gidMap = nil, nil
+	}
 	if len(o.groups) > 0 && c.namespaces&NSUser != 0 {
 		return optErr("WithGroups", fmt.Sprint(o.groups), "setgroups(2) is denied in a user namespace")
 	}

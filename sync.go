@@ -28,6 +28,7 @@ const (
 	msgGo     msgType = 'g'
 	msgError  msgType = 'e'
 	msgParked msgType = 'p' // init → parent: set up, waiting on the exec FIFO (WithExecFIFO)
+	msgJoined msgType = 'j' // init → parent: running in the joined container (WithJoin)
 )
 
 const maxMsg = 16 << 20
