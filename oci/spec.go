@@ -73,13 +73,9 @@ func FromSpec(spec *specs.Spec, bundle, id string) (*Config, error) {
 	if spec.Solaris != nil || spec.Windows != nil || spec.VM != nil || spec.ZOS != nil {
 		return nil, unsupported("solaris/windows/vm/zos")
 	}
-	b := &builder{cfg: &Config{}}
+	b := &builder{cfg: &Config{}, bundle: bundle}
 	steps := []func(*specs.Spec) error{b.root, b.process, b.hostnames, b.namespaces, b.mounts, b.linux, b.resources, b.seccomp, b.hooks}
-	if err := b.root(spec); err != nil {
-		return nil, err
-	}
-	b.bundle = bundle
-	for _, s := range steps[1:] {
+	for _, s := range steps {
 		if err := s(spec); err != nil {
 			return nil, err
 		}
@@ -103,6 +99,9 @@ func (b *builder) root(s *specs.Spec) error {
 		return fieldErr("root.path", "missing")
 	}
 	b.cfg.Rootfs = s.Root.Path
+	if !filepath.IsAbs(b.cfg.Rootfs) {
+		b.cfg.Rootfs = filepath.Join(b.bundle, b.cfg.Rootfs)
+	}
 	if s.Root.Readonly {
 		b.add(container.WithReadonlyRootfs())
 	}
@@ -110,21 +109,34 @@ func (b *builder) root(s *specs.Spec) error {
 }
 
 func (b *builder) process(s *specs.Spec) error {
-	p := s.Process
-	if p == nil {
+	if s.Process == nil {
 		return fieldErr("process", "missing")
 	}
-	if !filepath.IsAbs(b.cfg.Rootfs) {
-		b.cfg.Rootfs = filepath.Join(b.bundle, b.cfg.Rootfs)
-	}
+	b.cfg.Args = s.Process.Args
+	b.cfg.Terminal = s.Process.Terminal
+	opts, err := ProcessOptions(s.Process)
+	b.add(opts...)
+	return err
+}
+
+// ProcessOptions returns the options of an OCI process (config.json's
+// process, or the process of `exec --process`): environment, working
+// directory, user, groups, umask, capabilities, rlimits, no_new_privs and OOM
+// score. Args and Terminal are for the caller to take from p. Its errors are
+// *FieldError values naming fields under "process".
+func ProcessOptions(p *specs.Process) ([]container.Option, error) {
+	b := &builder{cfg: &Config{}}
+	err := b.processOptions(p)
+	return b.opts, err
+}
+
+func (b *builder) processOptions(p *specs.Process) error {
 	if len(p.Args) == 0 {
 		return fieldErr("process.args", "empty")
 	}
 	if p.CommandLine != "" {
 		return unsupported("process.commandLine")
 	}
-	b.cfg.Args = p.Args
-	b.cfg.Terminal = p.Terminal
 	if p.ConsoleSize != nil && !p.Terminal {
 		return fieldErr("process.consoleSize", "set without process.terminal")
 	}

@@ -11,11 +11,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ctrkit/container"
+	_ "github.com/ctrkit/container/nsenter" // exec: joins a container before the Go runtime starts
 	"github.com/ctrkit/container/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -261,7 +263,9 @@ func cmdStart(g *globals, args []string) (int, error) {
 		if got && n == 0 && err == nil {
 			break // EOF: the command was exec'd
 		}
-		if (err != nil && err != unix.EAGAIN) || time.Now().After(deadline) || pidStart(s.Pid) != s.PidStart {
+		// Before the "0", a dead init means it never parked; after it, EOF
+		// follows the execve even when the command has exited already.
+		if (err != nil && err != unix.EAGAIN) || time.Now().After(deadline) || (!got && pidStart(s.Pid) != s.PidStart) {
 			return 1, fmt.Errorf("container %s did not start: init gone (%v)", id, err)
 		}
 		time.Sleep(time.Millisecond)
@@ -618,4 +622,109 @@ func cmdUpdate(g *globals, args []string) (int, error) {
 		return 0, g.save(s)
 	}
 	return 0, nil
+}
+
+// cmdExec runs a process in a running container (container.WithJoin; the
+// nsenter constructor linked into this binary joins the container's
+// namespaces and cgroups). The process is described by --process FILE (an
+// OCI process, as the engines pass it) or by the arguments after the id. The
+// container's seccomp profile applies to it, as runc does. With --detach, exec
+// writes --pid-file and returns; the pid is that of the process's host-side
+// parent, which forwards signals to it and exits with its status.
+func cmdExec(g *globals, args []string) (int, error) {
+	fs, pos, err := parseFlags(args, []string{"process", "p", "pid-file", "console-socket", "cwd", "user", "u", "env", "e", "preserve-fds"},
+		[]string{"detach", "d", "tty", "t", "no-new-privs"})
+	if err != nil {
+		return 1, err
+	}
+	id, err := oneID(pos, "exec")
+	if err != nil {
+		return 1, err
+	}
+	if fs.bools["tty"] || fs.bools["t"] || fs.values["console-socket"] != "" {
+		return 1, errors.New("exec --tty: a console is not supported by this runtime yet")
+	}
+	s, err := g.load(id)
+	if err != nil {
+		return 1, err
+	}
+	if st := g.status(s); st != specs.StateRunning {
+		return 1, fmt.Errorf("cannot exec in a container that is %s", st)
+	}
+	b, err := os.ReadFile(filepath.Join(s.Bundle, "config.json"))
+	if err != nil {
+		return 1, fmt.Errorf("read bundle: %w", err)
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return 1, fmt.Errorf("decode bundle: %w", err)
+	}
+	var p specs.Process
+	if file := fs.values["process"] + fs.values["p"]; file != "" {
+		pb, err := os.ReadFile(file)
+		if err != nil {
+			return 1, fmt.Errorf("read process: %w", err)
+		}
+		if err := json.Unmarshal(pb, &p); err != nil {
+			return 1, fmt.Errorf("decode process: %w", err)
+		}
+	} else {
+		if spec.Process != nil {
+			p = *spec.Process
+		}
+		p.Args = pos[1:]
+		p.Terminal = false
+		if v := fs.values["cwd"]; v != "" {
+			p.Cwd = v
+		}
+		if env := fs.values["env"] + fs.values["e"]; env != "" {
+			p.Env = append(p.Env, env)
+		}
+	}
+	if p.Cwd == "" {
+		p.Cwd = "/"
+	}
+	if p.Terminal {
+		return 1, errors.New("process.terminal: a console is not supported by this runtime yet")
+	}
+	opts, err := oci.ProcessOptions(&p)
+	if err != nil {
+		return 1, err
+	}
+	opts = append(opts, container.WithJoin(s.Pid))
+	if spec.Linux != nil && spec.Linux.Seccomp != nil {
+		pol, err := oci.CompileSeccomp(spec.Linux.Seccomp, runtime.GOARCH)
+		if err != nil {
+			return 1, err
+		}
+		opts = append(opts, container.WithSeccomp(pol))
+	} else {
+		opts = append(opts, container.WithoutSeccomp())
+	}
+	rootfs := spec.Root.Path
+	if !filepath.IsAbs(rootfs) {
+		rootfs = filepath.Join(s.Bundle, rootfs)
+	}
+	c, err := container.New(rootfs, p.Args, opts...)
+	if err != nil {
+		return 1, err
+	}
+	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := c.Start(context.Background()); err != nil {
+		return 1, err
+	}
+	if pf := fs.values["pid-file"]; pf != "" {
+		if err := os.WriteFile(pf, []byte(itoa(c.Pid())), 0o644); err != nil {
+			return 1, fmt.Errorf("write pid file: %w", err)
+		}
+	}
+	if fs.bools["detach"] || fs.bools["d"] {
+		return 0, nil
+	}
+	err = c.Wait()
+	var ee *container.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	return 0, err
 }

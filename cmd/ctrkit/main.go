@@ -6,8 +6,14 @@
 //	       [--cgroup-manager cgroupfs|disabled] [--systemd-cgroup] VERB ...
 //
 // Verbs: create, start, state, kill, delete, run, spec, features, ps, pause,
-// resume, update (--resources). Not yet: exec and --console-socket (process.terminal):
-// they fail with an error naming them.
+// resume, update (--resources), exec. Not yet: --console-socket
+// (process.terminal) and --preserve-fds: they fail with an error naming them.
+//
+// exec uses container.WithJoin: this binary imports package
+// github.com/ctrkit/container/nsenter, whose C constructor joins the
+// container's namespaces (mount and user included, which a multi-threaded Go
+// process cannot) before the Go runtime starts; so building ctrkit needs cgo,
+// while the library does not.
 //
 // The lifecycle: create starts the container's init, which sets the container
 // up and parks right before its final privilege drop and execve, waiting on a
@@ -92,7 +98,7 @@ func main() {
 	cmds := map[string]func(*globals, []string) (int, error){
 		"create": cmdCreate, "start": cmdStart, "state": cmdState, "kill": cmdKill, "delete": cmdDelete,
 		"run": cmdRun, "spec": cmdSpec, "features": cmdFeatures, "ps": cmdPs, "pause": cmdPause, "resume": cmdResume,
-		"exec": notYet("exec"), "update": cmdUpdate, "checkpoint": notYet("checkpoint"), "restore": notYet("restore"),
+		"exec": cmdExec, "update": cmdUpdate, "checkpoint": notYet("checkpoint"), "restore": notYet("restore"),
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -139,7 +145,8 @@ func writeLog(w io.Writer, format, msg string) {
 }
 
 // flagSet is a minimal parser for a verb's flags: --name value, --name=value,
-// and boolean --name; positional arguments are returned in order.
+// and boolean --name, before the first positional argument; the positional
+// arguments are returned in order.
 type flagSet struct {
 	values map[string]string
 	bools  map[string]bool
@@ -151,8 +158,10 @@ func parseFlags(args []string, withValue, boolean []string) (*flagSet, []string,
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if !strings.HasPrefix(a, "-") || a == "-" {
-			pos = append(pos, a)
-			continue
+			// Flags come before the id; what follows it is the verb's
+			// arguments (exec's command and its flags), as with runc.
+			pos = append(pos, args[i:]...)
+			break
 		}
 		if a == "--" {
 			pos = append(pos, args[i+1:]...)

@@ -193,7 +193,7 @@ func TestLifecycle(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	c := newCLI(t)
 	id := fmt.Sprintf("life-%d", os.Getpid())
-	b := bundle(t, "/bin/sh", "-c", "trap 'exit 0' TERM; echo started > /tmp/started; while :; do sleep 0.1; done")
+	b := bundle(t, "/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done")
 	t.Cleanup(func() { c.run("delete", "--force", id) })
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	c.ok("create", "--bundle", b, "--pid-file", pidFile, id)
@@ -217,6 +217,9 @@ func TestLifecycle(t *testing.T) {
 	var pids []int
 	if err := json.Unmarshal([]byte(c.ok("ps", "--format", "json", id)), &pids); err != nil || len(pids) == 0 || fmt.Sprint(pids[0]) != string(pid) {
 		t.Fatalf("ps: %v %v (pid %s)", pids, err, pid)
+	}
+	if out, errOut, code := c.run("exec", id, "sh", "-c", "hostname; exit 4"); code != 4 || out != "ctrkit\n" {
+		t.Fatalf("exec: exit %d, %q, %q", code, out, errOut)
 	}
 	c.ok("pause", id)
 	if s := c.status(id); s != "paused" {

@@ -190,6 +190,18 @@ func TestPodman(t *testing.T) {
 		p.ok("unpause", id)
 		p.ok("top", id)
 	})
+	t.Run("exec", func(t *testing.T) {
+		id := strings.TrimSpace(p.ok(append(run, "-d", "--hostname", "box", "localhost/bb", "sleep", "100")...))
+		defer p.run("rm", "--force", "--time", "0", id)
+		out, errOut, code := p.run("exec", id, "sh", "-c", "hostname; echo $$; exit 3")
+		if code != 3 || !strings.HasPrefix(out, "box\n") || strings.HasSuffix(out, "\n1\n") {
+			t.Fatalf("exec: exit %d, output %q, stderr %q; want exit 3, the container's hostname, a pid other than 1", code, out, errOut)
+		}
+		p.ok("exec", "-d", id, "sleep", "100")
+		if top := p.ok("top", id); strings.Count(top, "sleep 100") != 2 {
+			t.Fatalf("after exec -d, top shows:\n%s", top)
+		}
+	})
 	t.Run("unsupported field is an error naming it", func(t *testing.T) {
 		_, errOut, code := p.run(append(run, "--rm", "--cpuset-cpus", "0", "localhost/bb", "true")...)
 		if code == 0 || !strings.Contains(errOut, "linux.resources.cpu.cpus") {
