@@ -22,6 +22,7 @@ type running struct {
 	stopCtx func() bool // stops the context watch
 	cg      *cgroupState
 	net     *netState
+	console *os.File // WithTerminal: the terminal's master, for Terminal
 
 	mu       sync.Mutex
 	waited   bool
@@ -132,7 +133,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// EOF means the init's end was closed by execve: the command runs.
 	// msgParked means it waits on the exec FIFO (WithExecFIFO).
-	t, body, err := readMsg(parentEnd)
+	t, body, err := r.readInitMsg(parentEnd) // oci_linux.go: takes the terminal's master first
 	switch {
 	case err == nil && t == msgParked:
 	case err == nil && t == msgJoined:

@@ -109,6 +109,9 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := enterDir(cfg.Dir); err != nil {
 		return err
 	}
+	if err := setupTerminal(cfg, ch); err != nil { // oci_linux.go: WithTerminal
+		return err
+	}
 	if err := setRlimits(cfg); err != nil {
 		return err
 	}

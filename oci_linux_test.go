@@ -140,3 +140,28 @@ func TestOCIMounts(t *testing.T) {
 		}
 	}
 }
+
+func TestTerminal(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	c, err := container.New(rootfs, []string{"sh", "-c", "tty; stty size; echo done"}, container.WithTerminal(), container.WithUser(1000, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	term := c.Terminal()
+	if term == nil {
+		c.Wait()
+		t.Fatal("no terminal after Start")
+	}
+	defer term.Close()
+	out, _ := io.ReadAll(term) // ends with EIO once the last slave closes
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.ReplaceAll(string(out), "\r", ""); !strings.HasPrefix(got, "/dev/pts/0\n") || !strings.HasSuffix(got, "done\n") {
+		t.Fatalf("terminal output %q", got)
+	}
+}

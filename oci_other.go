@@ -2,6 +2,8 @@
 
 package container
 
+import "os"
+
 // RemoveCgroup fails on this platform with an error that wraps errors.ErrUnsupported.
 func RemoveCgroup(path string) error { return errUnsupported }
 
@@ -16,3 +18,6 @@ func CgroupPids(path string) ([]int, error) { return nil, errUnsupported }
 
 // UpdateCgroup fails on this platform with an error that wraps errors.ErrUnsupported.
 func UpdateCgroup(path string, opts ...Option) error { return errUnsupported }
+
+// Terminal returns nil on this platform.
+func (c *Container) Terminal() *os.File { return nil }

@@ -27,6 +27,7 @@ type ociConfig struct {
 	readonlySet bool
 	execFIFO    string
 	joinPID     int
+	terminal    bool
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -44,6 +45,7 @@ type ociInit struct {
 	Detached    bool              // no parent-death signal: WithExecFIFO or WithJoin
 	JoinPID     int               // WithJoin: the container's init, whose namespaces the init must be in
 	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
+	Terminal    bool              // WithTerminal: a pty made in the container is the command's stdio
 	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
 }
 
@@ -52,7 +54,7 @@ func (o *ociConfig) initConfig() ociInit {
 	if o.umaskSet {
 		um = o.umask
 	}
-	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID}
+	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal}
 }
 
 // detached reports whether the container outlives the process that started it.
@@ -324,6 +326,21 @@ func WithJoin(pid int) Option {
 			return optErr("WithJoin", pid, "not a process id")
 		}
 		c.oci.joinPID = pid
+		return nil
+	})
+}
+
+// WithTerminal gives the command a pseudo-terminal as its standard input,
+// output and error, made inside the container (/dev/ptmx of its devpts
+// instance) and its controlling terminal (setsid, TIOCSCTTY); the slave
+// belongs to the container's user. Start passes the master side back over the
+// init's channel (SCM_RIGHTS): Terminal returns it, and the caller reads the
+// command's output from it and writes its input to it. Stdin, Stdout and
+// Stderr then only serve the init until it switches to the terminal. Start
+// fails when the container has no /dev/ptmx.
+func WithTerminal() Option {
+	return optionFunc(func(c *config) error {
+		c.oci.terminal = true
 		return nil
 	})
 }

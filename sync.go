@@ -24,11 +24,12 @@ import (
 type msgType byte
 
 const (
-	msgConfig msgType = 'c'
-	msgGo     msgType = 'g'
-	msgError  msgType = 'e'
-	msgParked msgType = 'p' // init → parent: set up, waiting on the exec FIFO (WithExecFIFO)
-	msgJoined msgType = 'j' // init → parent: running in the joined container (WithJoin)
+	msgConfig  msgType = 'c'
+	msgGo      msgType = 'g'
+	msgError   msgType = 'e'
+	msgParked  msgType = 'p' // init → parent: set up, waiting on the exec FIFO (WithExecFIFO)
+	msgJoined  msgType = 'j' // init → parent: running in the joined container (WithJoin)
+	msgConsole msgType = 't' // init → parent: the terminal's master, as SCM_RIGHTS (WithTerminal)
 )
 
 const maxMsg = 16 << 20

@@ -33,6 +33,8 @@ type Config struct {
 	// Terminal is process.terminal: the runtime must give the container a
 	// pseudo-terminal as its stdio.
 	Terminal bool
+	// ConsoleSize is process.consoleSize: the terminal's initial size.
+	ConsoleSize *specs.Box
 	// Hooks the runtime runs in its own namespaces: Prestart and
 	// CreateRuntime once the container is created, Poststart after start,
 	// Poststop after delete. The others are rejected by FromSpec.
@@ -114,6 +116,7 @@ func (b *builder) process(s *specs.Spec) error {
 	}
 	b.cfg.Args = s.Process.Args
 	b.cfg.Terminal = s.Process.Terminal
+	b.cfg.ConsoleSize = s.Process.ConsoleSize
 	opts, err := ProcessOptions(s.Process)
 	b.add(opts...)
 	return err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -114,7 +115,7 @@ func (g *globals) ociState(s *state) *specs.State {
 }
 
 // prepare reads a bundle and builds its container, registering it under ROOT/ID.
-func (g *globals) prepare(id, bundle string, fifo bool) (*container.Container, *state, *oci.Config, error) {
+func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string) (*container.Container, *state, *oci.Config, error) {
 	if !validID.MatchString(id) {
 		return nil, nil, nil, fmt.Errorf("invalid container id %q", id)
 	}
@@ -137,8 +138,11 @@ func (g *globals) prepare(id, bundle string, fifo bool) (*container.Container, *
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	if err := checkConsole(cfg.Terminal, consoleSocket); err != nil {
+		return nil, nil, nil, err
+	}
 	if cfg.Terminal {
-		return nil, nil, nil, errors.New("process.terminal: a console (--console-socket) is not supported by this runtime yet")
+		cfg.Options = append(cfg.Options, container.WithTerminal())
 	}
 	if err := os.MkdirAll(g.root, 0o711); err != nil {
 		return nil, nil, nil, fmt.Errorf("create root: %w", err)
@@ -208,9 +212,6 @@ func cmdCreate(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	if v := fs.values["console-socket"]; v != "" {
-		return 1, errors.New("--console-socket: a console is not supported by this runtime yet")
-	}
 	if v := fs.values["preserve-fds"]; v != "" && v != "0" {
 		return 1, errors.New("--preserve-fds: not supported by this runtime yet")
 	}
@@ -218,11 +219,15 @@ func cmdCreate(g *globals, args []string) (int, error) {
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, _, err := g.prepare(id, bundle, true)
+	c, s, cfg, err := g.prepare(id, bundle, true, fs.values["console-socket"])
 	if err != nil {
 		return 1, err
 	}
 	if err := c.Start(context.Background()); err != nil {
+		g.undo(s)
+		return 1, err
+	}
+	if err := sendConsole(c, fs.values["console-socket"], cfg.ConsoleSize); err != nil {
 		g.undo(s)
 		return 1, err
 	}
@@ -414,19 +419,19 @@ func cmdRun(g *globals, args []string) (int, error) {
 	if fs.bools["detach"] || fs.bools["d"] {
 		return 1, errors.New("run --detach: use create and start")
 	}
-	if v := fs.values["console-socket"]; v != "" {
-		return 1, errors.New("--console-socket: a console is not supported by this runtime yet")
-	}
 	bundle := fs.values["bundle"]
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, _, err := g.prepare(id, bundle, false)
+	c, s, cfg, err := g.prepare(id, bundle, false, fs.values["console-socket"])
 	if err != nil {
 		return 1, err
 	}
 	defer g.undo(s)
 	if err := c.Start(context.Background()); err != nil {
+		return 1, err
+	}
+	if err := sendConsole(c, fs.values["console-socket"], cfg.ConsoleSize); err != nil {
 		return 1, err
 	}
 	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
@@ -641,9 +646,6 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	if fs.bools["tty"] || fs.bools["t"] || fs.values["console-socket"] != "" {
-		return 1, errors.New("exec --tty: a console is not supported by this runtime yet")
-	}
 	s, err := g.load(id)
 	if err != nil {
 		return 1, err
@@ -673,7 +675,7 @@ func cmdExec(g *globals, args []string) (int, error) {
 			p = *spec.Process
 		}
 		p.Args = pos[1:]
-		p.Terminal = false
+		p.Terminal = fs.bools["tty"] || fs.bools["t"]
 		if v := fs.values["cwd"]; v != "" {
 			p.Cwd = v
 		}
@@ -684,12 +686,15 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if p.Cwd == "" {
 		p.Cwd = "/"
 	}
-	if p.Terminal {
-		return 1, errors.New("process.terminal: a console is not supported by this runtime yet")
+	if err := checkConsole(p.Terminal, fs.values["console-socket"]); err != nil {
+		return 1, err
 	}
 	opts, err := oci.ProcessOptions(&p)
 	if err != nil {
 		return 1, err
+	}
+	if p.Terminal {
+		opts = append(opts, container.WithTerminal())
 	}
 	opts = append(opts, container.WithJoin(s.Pid))
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
@@ -713,6 +718,9 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if err := c.Start(context.Background()); err != nil {
 		return 1, err
 	}
+	if err := sendConsole(c, fs.values["console-socket"], p.ConsoleSize); err != nil {
+		return 1, err
+	}
 	if pf := fs.values["pid-file"]; pf != "" {
 		if err := os.WriteFile(pf, []byte(itoa(c.Pid())), 0o644); err != nil {
 			return 1, fmt.Errorf("write pid file: %w", err)
@@ -727,4 +735,46 @@ func cmdExec(g *globals, args []string) (int, error) {
 		return ee.ExitCode(), nil
 	}
 	return 0, err
+}
+
+// checkConsole applies runc's rules: a terminal needs a console socket to
+// send its master to, and a console socket needs a terminal.
+func checkConsole(terminal bool, socket string) error {
+	switch {
+	case terminal && socket == "":
+		return errors.New("process.terminal needs --console-socket (this runtime does not relay a terminal itself)")
+	case !terminal && socket != "":
+		return errors.New("--console-socket given for a process without a terminal (process.terminal is false)")
+	}
+	return nil
+}
+
+// sendConsole sends the container's terminal master to the console socket
+// (SCM_RIGHTS, with the name "/dev/ptmx" as the message, as runc does), after
+// setting its size, and closes this process's copy.
+func sendConsole(c *container.Container, socket string, size *specs.Box) error {
+	term := c.Terminal()
+	if socket == "" || term == nil {
+		return nil
+	}
+	defer term.Close()
+	if size != nil {
+		ws := &unix.Winsize{Row: uint16(size.Height), Col: uint16(size.Width)}
+		if err := unix.IoctlSetWinsize(int(term.Fd()), unix.TIOCSWINSZ, ws); err != nil {
+			return fmt.Errorf("set terminal size: %w", err)
+		}
+	}
+	conn, err := net.Dial("unix", socket)
+	if err != nil {
+		return fmt.Errorf("console socket: %w", err)
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("console socket %s: not a unix socket", socket)
+	}
+	if _, _, err := uc.WriteMsgUnix([]byte("/dev/ptmx"), unix.UnixRights(int(term.Fd())), nil); err != nil {
+		return fmt.Errorf("send terminal to console socket: %w", err)
+	}
+	return nil
 }

@@ -6,8 +6,10 @@
 //	       [--cgroup-manager cgroupfs|disabled] [--systemd-cgroup] VERB ...
 //
 // Verbs: create, start, state, kill, delete, run, spec, features, ps, pause,
-// resume, update (--resources), exec. Not yet: --console-socket
-// (process.terminal) and --preserve-fds: they fail with an error naming them.
+// resume, update (--resources), exec. A process with process.terminal gets a
+// pseudo-terminal made inside the container, whose master is sent to
+// --console-socket (SCM_RIGHTS), as runc does. Not yet: --preserve-fds above
+// 0, checkpoint and restore: they fail with an error naming them.
 //
 // exec uses container.WithJoin: this binary imports package
 // github.com/ctrkit/container/nsenter, whose C constructor joins the

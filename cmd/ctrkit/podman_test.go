@@ -14,8 +14,9 @@ import (
 
 // podman is a podman configured in a private scratch directory: its own
 // store (vfs), run and tmp directories, events log, no network (netns
-// "none"), cgroupfs, ulimits within this machine's hard limits, our runtime,
-// and containers' cgroups under a parent of the test's own.
+// "none"), a private IPC namespace (no /dev/shm mount of podman's in the
+// host's mount table), cgroupfs, ulimits within this machine's hard limits,
+// our runtime, and containers' cgroups under a parent of the test's own.
 type podman struct {
 	t       *testing.T
 	env     []string
@@ -35,6 +36,7 @@ func newPodman(t *testing.T) *podman {
 	p := &podman{t: t, runtime: runtimePath(t), parent: fmt.Sprintf("/ctrkit-e2e-%d", os.Getpid())}
 	conf := fmt.Sprintf(`[containers]
 netns = "none"
+ipcns = "private"
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 log_driver = "k8s-file"
 [engine]
@@ -200,6 +202,18 @@ func TestPodman(t *testing.T) {
 		p.ok("exec", "-d", id, "sleep", "100")
 		if top := p.ok("top", id); strings.Count(top, "sleep 100") != 2 {
 			t.Fatalf("after exec -d, top shows:\n%s", top)
+		}
+	})
+	t.Run("run -t and exec -t", func(t *testing.T) {
+		out := p.ok(append(run, "--rm", "-t", "localhost/bb", "sh", "-c", "tty; echo tty-ok")...)
+		if got := strings.ReplaceAll(out, "\r", ""); got != "/dev/pts/0\ntty-ok\n" {
+			t.Fatalf("run -t printed %q", out)
+		}
+		id := strings.TrimSpace(p.ok(append(run, "-d", "localhost/bb", "sleep", "100")...))
+		defer p.run("rm", "--force", "--time", "0", id)
+		out = p.ok("exec", "-t", id, "sh", "-c", "tty >/dev/null && echo exec-tty-ok")
+		if got := strings.ReplaceAll(out, "\r", ""); got != "exec-tty-ok\n" {
+			t.Fatalf("exec -t printed %q", out)
 		}
 	})
 	t.Run("unsupported field is an error naming it", func(t *testing.T) {
