@@ -2,12 +2,11 @@ package container
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"sync"
@@ -225,10 +224,12 @@ func (c *Container) Signal(sig os.Signal) error {
 	return nil
 }
 
+// newID returns 12 random hex digits. Ids must be unique among the containers
+// of every process on the host (cgroup and interface names derive from them),
+// not secret: math/rand/v2 draws from the runtime's per-thread random source,
+// and keeps crypto/rand's package initialisation out of every init.
 func newID() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%012x", rand.Uint64()&(1<<48-1))
 }
 
 // initEnv is the init's environment (the command gets its own, from the
