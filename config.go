@@ -27,6 +27,7 @@ type config struct {
 	rootless       bool // the caller's effective uid is not 0
 	hostUID        uint32
 	hostGID        uint32
+	net            netConfig // networking options (net.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -107,6 +108,9 @@ func sameFile(a, b string) (bool, error) {
 func (c *config) finish() error {
 	if c.nsDropped&NSMount != 0 || c.namespaces&NSMount == 0 {
 		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
+	}
+	if err := c.net.finish(c); err != nil {
+		return err
 	}
 	if c.rootless {
 		if c.nsDropped&NSUser != 0 {
@@ -193,6 +197,7 @@ func (c *config) initConfig() *initConfig {
 		Devices:        defaultDevices,
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
+		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}
 }
 

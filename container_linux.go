@@ -60,7 +60,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
 		return err
 	}
-	if err := r.createNetwork(c.cfg, &rel); err != nil {
+	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {
 		return err
 	}
 
@@ -83,7 +83,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		ExtraFiles:  []*os.File{childEnd},
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
-	onForkThread(func() { err = r.cmd.Start() })
+	r.onCloneThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
 	if err != nil {
 		return fmt.Errorf("container: start init: %w", err)

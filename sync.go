@@ -45,6 +45,7 @@ type initConfig struct {
 	Devices        []device
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
+	Net            netInit
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
