@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -258,3 +260,25 @@ func (p *addrPool) claim(a netip.Addr) error {
 
 // free gives a back.
 func (p *addrPool) free(a netip.Addr) { delete(p.used, a) }
+
+func (n *Network) hostsPath() string { return filepath.Join(n.os.dir, "hosts") }
+
+// writeHosts rewrites the members' /etc/hosts in place: the file stays the
+// same inode, so the members, which have it bind-mounted, see the new content.
+// The caller holds n.mu.
+func (n *Network) writeHosts() error {
+	data := hostsContent(n.hostEntries())
+	f, err := os.OpenFile(n.hostsPath(), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err == nil {
+		if _, err = f.WriteAt(data, 0); err == nil {
+			err = f.Truncate(int64(len(data)))
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("container: network %q: write /etc/hosts: %w", n.name, err)
+	}
+	return nil
+}

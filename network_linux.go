@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -87,28 +86,6 @@ func (n *Network) Close() error {
 	la.Name, la.Index = n.os.bridge, n.os.index
 	if err := h.LinkDel(&netlink.Bridge{LinkAttrs: la}); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("container: network %q: delete bridge %s: %w", n.name, n.os.bridge, err)
-	}
-	return nil
-}
-
-func (n *Network) hostsPath() string { return filepath.Join(n.os.dir, "hosts") }
-
-// writeHosts rewrites the members' /etc/hosts in place: the file stays the
-// same inode, so the members, which have it bind-mounted, see the new content.
-// The caller holds n.mu.
-func (n *Network) writeHosts() error {
-	data := hostsContent(n.hostEntries())
-	f, err := os.OpenFile(n.hostsPath(), os.O_WRONLY|os.O_CREATE, 0o644)
-	if err == nil {
-		if _, err = f.WriteAt(data, 0); err == nil {
-			err = f.Truncate(int64(len(data)))
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
-		return fmt.Errorf("container: network %q: write /etc/hosts: %w", n.name, err)
 	}
 	return nil
 }
