@@ -418,7 +418,7 @@ func procStartTime(pid int) (string, error) {
 // ownerGone reports whether the owner named by tok has certainly exited.
 func ownerGone(tok string) bool {
 	f := strings.Split(tok, ".")
-	if len(f) != 3 || f[0] != pidNS() {
+	if len(f) != 3 || f[0] != pidNS() || f[2] == "" {
 		return false
 	}
 	pid, err := strconv.Atoi(f[1])

@@ -150,7 +150,7 @@ func (n *Network) join(hostname string, fixed netip.Addr) (netip.Addr, error) {
 	if hostname != "" {
 		for _, m := range n.members {
 			if m.hostname == hostname {
-				return netip.Addr{}, fmt.Errorf("container: join network %q: hostname %q is taken by member %v", n.name, hostname, m.addr)
+				return netip.Addr{}, fmt.Errorf("container: join network %q: hostname %q is taken by member %v (give each member a hostname of its own)", n.name, hostname, m.addr)
 			}
 		}
 	}
