@@ -143,12 +143,12 @@ func (r *running) attachNetwork(c *config) (err error) {
 	var ctrAddrs []netip.Prefix
 	var gateways []netip.Addr
 	if n := r.net.network; n != nil {
-		br, err := h.LinkByIndex(n.os.index)
+		br, err := h.LinkByIndex(n.sys.index)
 		if err != nil {
-			return fmt.Errorf("container: network %q: bridge %s: %w", n.name, n.os.bridge, err)
+			return fmt.Errorf("container: network %q: bridge %s: %w", n.name, n.sys.bridge, err)
 		}
 		la.MTU = br.Attrs().MTU // the container's end gets it too
-		la.MasterIndex = n.os.index
+		la.MasterIndex = n.sys.index
 		ctrAddrs = append(ctrAddrs, netip.PrefixFrom(r.net.addr, n.subnet.Bits()))
 		gateways = append(gateways, n.host)
 	} else {

@@ -244,7 +244,7 @@ func TestAddrPool(t *testing.T) {
 
 func TestNetworkJoinLeave(t *testing.T) {
 	n := testNetwork("net", "169.254.20.0/24")
-	n.os = networkState{dir: t.TempDir()}
+	n.sys = networkState{dir: t.TempDir()}
 	if _, err := n.join("a", netip.Addr{}); err != nil {
 		t.Fatal(err)
 	}

@@ -38,7 +38,7 @@ type Network struct {
 	pool    *addrPool
 	members []member
 	closed  bool
-	os      networkState // the kernel objects and files, per platform
+	sys     networkState // the kernel objects and files, per platform
 }
 
 // member is a running member of a Network.
@@ -112,7 +112,7 @@ func (n *Network) Name() string { return n.name }
 func (n *Network) Prefix() netip.Prefix { return netip.PrefixFrom(n.host, n.subnet.Bits()) }
 
 // Bridge returns the name of the network's bridge interface on the host.
-func (n *Network) Bridge() string { return n.os.bridge }
+func (n *Network) Bridge() string { return n.sys.bridge }
 
 // Addr returns the address of the running member with this hostname.
 func (n *Network) Addr(hostname string) (netip.Addr, bool) {
@@ -261,7 +261,7 @@ func (p *addrPool) claim(a netip.Addr) error {
 // free gives a back.
 func (p *addrPool) free(a netip.Addr) { delete(p.used, a) }
 
-func (n *Network) hostsPath() string { return filepath.Join(n.os.dir, "hosts") }
+func (n *Network) hostsPath() string { return filepath.Join(n.sys.dir, "hosts") }
 
 // writeHosts rewrites the members' /etc/hosts in place: the file stays the
 // same inode, so the members, which have it bind-mounted, see the new content.

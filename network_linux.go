@@ -33,7 +33,7 @@ func (n *Network) create() (err error) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return fmt.Errorf("container: network %q: %w", n.name, err)
 	}
-	n.os.dir = dir
+	n.sys.dir = dir
 	if err := n.writeHosts(); err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (n *Network) create() (err error) {
 		h.LinkDel(br)
 		return fmt.Errorf("container: network %q: add address %v to bridge %s: %w", n.name, n.Prefix(), la.Name, err)
 	}
-	n.os.bridge, n.os.index = la.Name, br.Attrs().Index
+	n.sys.bridge, n.sys.index = la.Name, br.Attrs().Index
 	return nil
 }
 
@@ -76,16 +76,16 @@ func (n *Network) Close() error {
 	n.closed = true
 	n.mu.Unlock()
 
-	os.RemoveAll(n.os.dir)
+	os.RemoveAll(n.sys.dir)
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("container: network %q: netlink: %w", n.name, err)
 	}
 	defer h.Close()
 	la := netlink.NewLinkAttrs()
-	la.Name, la.Index = n.os.bridge, n.os.index
+	la.Name, la.Index = n.sys.bridge, n.sys.index
 	if err := h.LinkDel(&netlink.Bridge{LinkAttrs: la}); err != nil && !errors.Is(err, unix.ENODEV) {
-		return fmt.Errorf("container: network %q: delete bridge %s: %w", n.name, n.os.bridge, err)
+		return fmt.Errorf("container: network %q: delete bridge %s: %w", n.name, n.sys.bridge, err)
 	}
 	return nil
 }

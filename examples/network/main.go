@@ -40,7 +40,7 @@ func main() {
 }
 
 func run(subnet netip.Prefix, message string) error {
-	rootfs, opts, cleanup, err := makeRootfs()
+	rootfs, cleanup, err := makeRootfs()
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func run(subnet netip.Prefix, message string) error {
 
 	// The server answers one connection: it reads a line and sends it back in upper case.
 	server, err := container.New(rootfs, []string{"/bin/sh", "-c", "nc -l -p 7000 -e sh -c 'read line; echo \"$line\" | tr a-z A-Z'"},
-		append(opts, container.WithNetwork(n), container.WithHostname("server"))...)
+		container.WithNetwork(n), container.WithHostname("server"))
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func run(subnet netip.Prefix, message string) error {
 			sleep 0.1
 		done
 		echo "$reply"`, "sh", message},
-		append(opts, container.WithNetwork(n), container.WithHostname("client"))...)
+		container.WithNetwork(n), container.WithHostname("client"))
 	if err != nil {
 		return err
 	}
@@ -94,19 +94,19 @@ func run(subnet netip.Prefix, message string) error {
 }
 
 // makeRootfs returns a throwaway busybox root file system.
-func makeRootfs() (string, []container.Option, func(), error) {
+func makeRootfs() (string, func(), error) {
 	bb, err := containertest.BusyboxPath()
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	dir, err := os.MkdirTemp("", "network-rootfs-")
 	if err != nil {
-		return "", nil, nil, err
+		return "", nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
 	if err := containertest.BuildBusyboxRootfs(dir, bb); err != nil {
 		cleanup()
-		return "", nil, nil, err
+		return "", nil, err
 	}
-	return dir, nil, cleanup, nil
+	return dir, cleanup, nil
 }
