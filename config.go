@@ -27,7 +27,9 @@ type config struct {
 	rootless       bool // the caller's effective uid is not 0
 	hostUID        uint32
 	hostGID        uint32
-	net            netConfig // networking options (net.go)
+	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
+	limits         limitsConfig   // cgroup.go, rlimit.go
+	net            netConfig      // networking options (net.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -39,6 +41,7 @@ func newConfig(rootfs string, cmd []string, opts []Option) (*config, error) {
 		namespaces: defaultNamespaces,
 		hostUID:    uint32(os.Geteuid()),
 		hostGID:    uint32(os.Getegid()),
+		security:   securityConfig{caps: defaultCaps},
 	}
 	c.rootless = c.hostUID != 0
 	if err := checkRootfs(rootfs); err != nil {
@@ -145,7 +148,7 @@ func (c *config) finish() error {
 			return optErr("WithBind", m.dest, "mounts over /proc are not allowed")
 		}
 	}
-	return nil
+	return c.security.finish()
 }
 
 func idMapped(maps []IDMap, id uint32) bool {
@@ -197,6 +200,8 @@ func (c *config) initConfig() *initConfig {
 		Devices:        defaultDevices,
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
+		Security:       c.security.initSecurity(c.uid),
+		Limits:         c.limits.initConfig(),
 		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}
 }

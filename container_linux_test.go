@@ -492,7 +492,9 @@ func TestManyContainersLeakNothing(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo " + strconv.Itoa(i)}, container.WithHostname("c"+strconv.Itoa(i)))
+			// All 20 share the rootfs and race to create the same missing mount point.
+			c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo " + strconv.Itoa(i)},
+				container.WithHostname("c"+strconv.Itoa(i)), container.WithTmpfs("/made/by/start", 4096))
 			if err != nil {
 				errs <- err
 				return

@@ -149,6 +149,9 @@ func setUser(cfg *initConfig) error {
 	if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
 		return &SetupError{Op: "setgid", Path: strconv.Itoa(int(cfg.GID)), Err: err}
 	}
+	if err := keepCaps(); err != nil {
+		return err
+	}
 	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
 		return &SetupError{Op: "setuid", Path: strconv.Itoa(int(cfg.UID)), Err: err}
 	}

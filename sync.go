@@ -45,6 +45,8 @@ type initConfig struct {
 	Devices        []device
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
+	Security       securityInit
+	Limits         limitsInit // rlimit.go
 	Net            netInit
 }
 
