@@ -857,3 +857,59 @@ func killedParentHelper() {
 	fmt.Println("ready", n.Bridge())
 	time.Sleep(time.Hour)
 }
+
+// TestRootlessVeth: a caller without CAP_NET_ADMIN cannot have a veth, and
+// Start says so and leaves nothing. The test binary re-runs itself as uid
+// 65534, where TestRootlessVethChild does the work.
+func TestRootlessVeth(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	containertest.SkipUnlessUserNS(t)
+	rootfs := containertest.Rootfs(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "container.test")
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s := freeSubnet(t)
+	cmd := exec.Command(bin, "-test.run=^TestRootlessVethChild$", "-test.v")
+	cmd.Env = []string{"CTRKIT_ROOTLESS_VETH=" + rootfs + " " + s.String(), "PATH=/usr/bin:/bin", "TMPDIR=" + os.TempDir()}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootlessVethChild") {
+		t.Fatalf("rootless child: %v\n%s", err, out)
+	}
+}
+
+func TestRootlessVethChild(t *testing.T) {
+	rootfs, subnet, ok := strings.Cut(os.Getenv("CTRKIT_ROOTLESS_VETH"), " ")
+	if !ok {
+		t.Skip("skipping: run by TestRootlessVeth as an unprivileged user")
+	}
+	if os.Geteuid() == 0 {
+		t.Fatal("TestRootlessVethChild runs as root")
+	}
+	s := netip.MustParsePrefix(subnet)
+	c, err := container.New(rootfs, []string{"/bin/true"}, container.WithVeth(nth(s, 1, 30), nth(s, 2, 30)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); !errors.Is(err, unix.EPERM) {
+		if err == nil {
+			c.Wait()
+		}
+		t.Fatalf("Start: %v, want EPERM", err)
+	}
+	if dirs := ourTempDirs(); len(dirs) != 0 {
+		t.Fatalf("left after a failed Start: %v", dirs)
+	}
+}
