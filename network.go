@@ -265,6 +265,8 @@ func (n *Network) hostsPath() string { return filepath.Join(n.sys.dir, "hosts") 
 
 // writeHosts rewrites the members' /etc/hosts in place: the file stays the
 // same inode, so the members, which have it bind-mounted, see the new content.
+// (A member reading it at that very moment may see a mix of the two versions;
+// a rename would be atomic but would leave the members with the old inode.)
 // The caller holds n.mu.
 func (n *Network) writeHosts() error {
 	data := hostsContent(n.hostEntries())
