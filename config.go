@@ -29,6 +29,7 @@ type config struct {
 	hostGID        uint32
 	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
 	limits         limitsConfig   // cgroup.go, rlimit.go
+	net            netConfig      // networking options (net.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -110,6 +111,9 @@ func sameFile(a, b string) (bool, error) {
 func (c *config) finish() error {
 	if c.nsDropped&NSMount != 0 || c.namespaces&NSMount == 0 {
 		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
+	}
+	if err := c.net.finish(c); err != nil {
+		return err
 	}
 	if c.rootless {
 		if c.nsDropped&NSUser != 0 {
@@ -198,6 +202,7 @@ func (c *config) initConfig() *initConfig {
 		ReadonlyRootfs: c.readonlyRootfs,
 		Security:       c.security.initSecurity(c.uid),
 		Limits:         c.limits.initConfig(),
+		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}
 }
 

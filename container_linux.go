@@ -66,7 +66,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
 		return err
 	}
-	if err := r.createNetwork(c.cfg, &rel); err != nil {
+	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {
 		return err
 	}
 
@@ -90,7 +90,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
 	r.cgroupAttr(r.cmd.SysProcAttr)
-	onForkThread(func() { err = r.cmd.Start() })
+	r.onCloneThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
 	if err != nil {
 		return fmt.Errorf("container: start init: %w", err)

@@ -116,6 +116,7 @@ func planMounts(c *config) []mountEntry {
 				Flags: msNosuid | msNodev, Data: "mode=1777,size=" + strconv.FormatInt(m.size, 10)})
 		}
 	}
+	plan = append(plan, netFileMounts(c)...)
 	for _, p := range maskedPaths {
 		plan = append(plan, mountEntry{Kind: mountMask, Dest: p, Strict: true})
 	}

@@ -47,6 +47,7 @@ type initConfig struct {
 	ReadonlyRootfs bool
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
+	Net            netInit
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
