@@ -865,29 +865,8 @@ func TestRootlessVeth(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	containertest.SkipUnlessUserNS(t)
 	rootfs := containertest.Rootfs(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "container.test")
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	s := freeSubnet(t)
-	cmd := exec.Command(bin, "-test.run=^TestRootlessVethChild$", "-test.v")
-	cmd.Env = []string{"CTRKIT_ROOTLESS_VETH=" + rootfs + " " + s.String(), "PATH=/usr/bin:/bin", "TMPDIR=" + os.TempDir()}
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootlessVethChild") {
-		t.Fatalf("rootless child: %v\n%s", err, out)
-	}
+	containertest.RerunAs(t, 65534, 65534, "TestRootlessVethChild", "CTRKIT_ROOTLESS_VETH="+rootfs+" "+s.String())
 }
 
 func TestRootlessVethChild(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ctrkit/container"
@@ -190,4 +191,43 @@ func isStatic(p string) bool {
 		}
 	}
 	return true
+}
+
+// RerunAs runs the test binary again as the host user uid:gid, running only
+// the test named test, with env (KEY=value strings) added to a minimal
+// environment. It is how a test harness checks rootless behaviour from a test
+// run as root: the named test, skipped unless its environment says otherwise,
+// does the work as the unprivileged user. The binary is copied to a directory
+// that user can read. RerunAs returns the run's output; it fails the calling
+// test when the run failed or the named test did not pass.
+func RerunAs(tb testing.TB, uid, gid uint32, test string, env ...string) string {
+	tb.Helper()
+	SkipUnlessRoot(tb)
+	self, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, filepath.Base(self))
+	data, err := os.ReadFile(self)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TMPDIR=" + os.TempDir()}, env...)
+	if os.Getenv("CI") != "" {
+		cmd.Env = append(cmd.Env, "CI="+os.Getenv("CI"))
+	}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test+" ") {
+		tb.Fatalf("%s as uid %d: %v\n%s", test, uid, err, out)
+	}
+	return string(out)
 }
