@@ -104,6 +104,12 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	stop := context.AfterFunc(ctx, r.kill)
 	rel.add(func() { stop() })
 
+	// The plan goes first, so that the init decodes it while the parent does
+	// its steps below.
+	if err := writeMsg(parentEnd, msgConfig, icfg); err != nil {
+		return fmt.Errorf("container: send configuration to init: %w", err)
+	}
+
 	// Parent steps between the clone and "go".
 	if err := r.joinCgroup(); err != nil {
 		return err
@@ -112,10 +118,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	// Send the plan, then "go".
-	if err := writeMsg(parentEnd, msgConfig, icfg); err != nil {
-		return fmt.Errorf("container: send configuration to init: %w", err)
-	}
+	// "Go": the parent's part is done.
 	if err := writeMsg(parentEnd, msgGo, nil); err != nil {
 		return fmt.Errorf("container: signal init: %w", err)
 	}
