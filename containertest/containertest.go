@@ -4,8 +4,9 @@
 package containertest
 
 import (
-	"debug/elf"
+	"encoding/binary"
 	"errors"
+	"io"
 	"fmt"
 	"os"
 	"os/exec"
@@ -178,15 +179,29 @@ func HostRootfs(dir string) ([]container.Option, error) {
 	return opts, nil
 }
 
-// isStatic reports whether the ELF file at p has no program interpreter.
+// isStatic reports whether the 64-bit little-endian ELF file at p has no
+// program interpreter (PT_INTERP). It reads the headers by hand: debug/elf
+// would bring its decompressors' package initialisation into every program
+// that imports this package, and every container init it starts.
 func isStatic(p string) bool {
-	f, err := elf.Open(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
+	var hdr [64]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:4]) != "\x7fELF" || hdr[4] != 2 || hdr[5] != 1 {
+		return false
+	}
+	phoff := binary.LittleEndian.Uint64(hdr[32:])
+	phentsize := int64(binary.LittleEndian.Uint16(hdr[54:]))
+	phnum := int64(binary.LittleEndian.Uint16(hdr[56:]))
+	for i := range phnum {
+		var typ [4]byte
+		if _, err := f.ReadAt(typ[:], int64(phoff)+i*phentsize); err != nil {
+			return false
+		}
+		if binary.LittleEndian.Uint32(typ[:]) == 3 { // PT_INTERP
 			return false
 		}
 	}
