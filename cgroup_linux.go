@@ -117,24 +117,40 @@ func (s *cgroupState) createV1() error {
 // ownV1Parents returns the caller's own cgroup directory in the v1 hierarchy
 // of each controller.
 func ownV1Parents(controllers []string) (map[string]string, error) {
-	pc, err := os.ReadFile("/proc/self/cgroup")
+	l, err := ownLayout()
 	if err != nil {
 		return nil, err
+	}
+	return v1Parents(l.cgroup, l.mountinfo, controllers)
+}
+
+// layout is this process's /proc/self/cgroup and /proc/self/mountinfo.
+type layout struct{ cgroup, mountinfo string }
+
+// ownLayout reads them once per process: where the caller's cgroups are and
+// where the hierarchies are mounted does not change under a running program,
+// and reading and parsing them on every Start made start-up grow with the
+// number of containers (a program moved to another cgroup while it runs keeps
+// creating its containers' cgroups under the first one).
+var ownLayout = sync.OnceValues(func() (layout, error) {
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return layout{}, err
 	}
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
-		return nil, err
+		return layout{}, err
 	}
-	return v1Parents(string(pc), string(mi), controllers)
-}
+	return layout{string(pc), string(mi)}, nil
+})
 
 // ownV2Path returns the caller's own cgroup in the v2 hierarchy.
 func ownV2Path() (string, error) {
-	pc, err := os.ReadFile("/proc/self/cgroup")
+	l, err := ownLayout()
 	if err != nil {
 		return "", err
 	}
-	_, own := cgroupPaths(string(pc))
+	_, own := cgroupPaths(l.cgroup)
 	if own == "" {
 		return "", errors.New("no cgroup v2 path in /proc/self/cgroup")
 	}
@@ -506,14 +522,13 @@ func ownerAlive(pid int, start uint64) bool {
 // never touched. It is best effort: an orphan that cannot be removed now is
 // left for the next Start.
 func reapOrphansV1() {
-	pc, err1 := os.ReadFile("/proc/self/cgroup")
-	mi, err2 := os.ReadFile("/proc/self/mountinfo")
-	if err1 != nil || err2 != nil {
+	l, err := ownLayout()
+	if err != nil {
 		return
 	}
 	parents := map[string]string{}
 	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
-		if p, err := v1Parents(string(pc), string(mi), []string{c}); err == nil {
+		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
 			parents[c] = p[c]
 		}
 	}
@@ -579,10 +594,16 @@ func orphanNames(parent string) []string {
 	}
 	defer f.Close()
 	names, _ := f.Readdirnames(-1)
+	self, selfStart := os.Getpid(), uint64(0)
+	if st, err := ownStartTime(); err == nil {
+		selfStart = st
+	}
 	var out []string
 	for _, n := range names {
 		pid, start, ok := parseCgroupName(n)
-		if ok && !ownerAlive(pid, start) {
+		// This process's own containers are alive by definition: no need to
+		// ask /proc about each of them on every Start.
+		if ok && !(pid == self && start == selfStart) && !ownerAlive(pid, start) {
 			out = append(out, n)
 		}
 	}

@@ -30,6 +30,7 @@ type config struct {
 	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
 	limits         limitsConfig   // cgroup.go, rlimit.go
 	oci            ociConfig      // options_oci.go
+	net            netConfig      // networking options (net.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -111,6 +112,9 @@ func sameFile(a, b string) (bool, error) {
 func (c *config) finish() error {
 	if c.nsDropped&NSMount != 0 || c.namespaces&NSMount == 0 {
 		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
+	}
+	if err := c.net.finish(c); err != nil {
+		return err
 	}
 	if c.rootless {
 		if c.nsDropped&NSUser != 0 {
@@ -203,6 +207,7 @@ func (c *config) initConfig() *initConfig {
 		Security:       c.security.initSecurity(c.uid),
 		Limits:         c.limits.initConfig(),
 		OCI:            c.oci.initConfig(),
+		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}
 }
 

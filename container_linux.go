@@ -2,12 +2,11 @@ package container
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"sync"
@@ -74,7 +73,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
 		return err
 	}
-	if err := r.createNetwork(c.cfg, &rel); err != nil {
+	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {
 		return err
 	}
 
@@ -101,7 +100,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := joinPlan(c.cfg, r.cmd, icfg); err != nil { // oci_linux.go: WithJoin
 		return err
 	}
-	onForkThread(func() { err = r.cmd.Start() })
+	r.onCloneThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
 	if err != nil {
 		return fmt.Errorf("container: start init: %w", err)
@@ -115,6 +114,12 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	stop := context.AfterFunc(ctx, r.kill)
 	rel.add(func() { stop() })
 
+	// The plan goes first, so that the init decodes it while the parent does
+	// its steps below.
+	if err := writeMsg(parentEnd, msgConfig, icfg); err != nil {
+		return fmt.Errorf("container: send configuration to init: %w", err)
+	}
+
 	// Parent steps between the clone and "go".
 	if err := r.joinCgroup(); err != nil {
 		return err
@@ -123,10 +128,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	// Send the plan, then "go".
-	if err := writeMsg(parentEnd, msgConfig, icfg); err != nil {
-		return fmt.Errorf("container: send configuration to init: %w", err)
-	}
+	// "Go": the parent's part is done.
 	if err := writeMsg(parentEnd, msgGo, nil); err != nil {
 		return fmt.Errorf("container: signal init: %w", err)
 	}
@@ -244,10 +246,12 @@ func (c *Container) Signal(sig os.Signal) error {
 	return nil
 }
 
+// newID returns 12 random hex digits. Ids must be unique among the containers
+// of every process on the host (cgroup and interface names derive from them),
+// not secret: math/rand/v2 draws from the runtime's per-thread random source,
+// and keeps crypto/rand's package initialisation out of every init.
 func newID() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return fmt.Sprintf("%012x", rand.Uint64()&(1<<48-1))
 }
 
 // initEnv is the init's environment (the command gets its own, from the

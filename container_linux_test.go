@@ -9,7 +9,6 @@ import (
 	"io/fs"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -539,28 +538,7 @@ func TestRootless(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	containertest.SkipUnlessUserNS(t)
 	rootfs := containertest.Rootfs(t)
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "container.test")
-	data, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestRootlessChild$", "-test.v")
-	cmd.Env = []string{"CTR_ROOTLESS_ROOTFS=" + rootfs, "PATH=/usr/bin:/bin"}
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestRootlessChild") {
-		t.Fatalf("rootless child: %v\n%s", err, out)
-	}
+	containertest.RerunAs(t, 65534, 65534, "TestRootlessChild", "CTR_ROOTLESS_ROOTFS="+rootfs)
 }
 
 func TestRootlessChild(t *testing.T) {

@@ -35,6 +35,17 @@
 // only after the command was exec'd: a missing command is Start's error, not an
 // exit status.
 //
+// # Features
+//
+// Limits (WithMemory, WithCPU, WithCPUShares, WithPids) put the container in
+// a cgroup of its own, a child of the caller's, in only the hierarchies the
+// limits need; a container without limits gets no cgroup. WithRlimit sets
+// resource limits and WithInit keeps a reaping init as PID 1. The default
+// container drops to Docker's default capabilities, sets no_new_privs and
+// loads a seccomp filter equivalent to Docker's default profile; WithSeccomp,
+// WithCapabilities and their relatives change that. WithVeth, NewNetwork with
+// WithNetwork, and WithNetNS connect containers to the host and to each other.
+//
 // # Lifecycle
 //
 // A Container is single use. Start starts it; Wait waits for the first

@@ -157,12 +157,25 @@ func closeExtraFDs() error {
 	return nil
 }
 
-// execCommand replaces the init with the command, searching the container's
-// PATH the way execvp(3) does when the name has no slash.
+// execCommand replaces the init with the command.
 func execCommand(args, env []string) error {
-	name := args[0]
+	return searchPath(args[0], env, func(path string) error {
+		return unix.Exec(path, args, env)
+	})
+}
+
+// searchPath calls try with each candidate path of the command name, the way
+// execvp(3) does: the name itself when it has a slash, otherwise each
+// directory of the container's PATH in turn, going on past directories that do
+// not have it. It returns nil once try succeeds, and otherwise the exec
+// *SetupError of the first real failure, EACCES if some candidate was not
+// executable, or ENOENT.
+func searchPath(name string, env []string, try func(path string) error) error {
 	if strings.Contains(name, "/") {
-		return &SetupError{Op: "exec", Path: name, Err: unix.Exec(name, args, env)}
+		if err := try(name); err != nil {
+			return &SetupError{Op: "exec", Path: name, Err: err}
+		}
+		return nil
 	}
 	path := ""
 	for _, kv := range env {
@@ -175,8 +188,9 @@ func execCommand(args, env []string) error {
 		if dir == "" {
 			dir = "."
 		}
-		err := unix.Exec(dir+"/"+name, args, env)
-		switch err {
+		switch err := try(dir + "/" + name); err {
+		case nil:
+			return nil
 		case unix.ENOENT, unix.ENOTDIR, unix.ESTALE, unix.ENODEV, unix.ETIMEDOUT:
 		case unix.EACCES:
 			denied = true

@@ -748,27 +748,8 @@ func TestRootlessLimits(t *testing.T) {
 	if cgroups.Mode() == cgroups.Unified {
 		t.Skip("skipping: on cgroup v2 an unprivileged user may own a delegated cgroup")
 	}
-	// The test binary may sit in a directory only root can enter.
-	dir := t.TempDir()
-	os.Chmod(filepath.Dir(dir), 0o755)
-	os.Chmod(dir, 0o755)
-	bin := filepath.Join(dir, "container.test")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "-test.run=^TestRootlessHelper$", "-test.v")
-	cmd.Env = append(os.Environ(), "CTRKIT_ROOTLESS_HELPER=1", "HOME=/", "TMPDIR=/tmp")
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("helper as uid 65534: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "limit error:") || !strings.Contains(string(out), "no limits: ran") {
+	out := containertest.RerunAs(t, 65534, 65534, "TestRootlessHelper", "CTRKIT_ROOTLESS_HELPER=1")
+	if !strings.Contains(out, "limit error:") || !strings.Contains(out, "no limits: ran") {
 		t.Fatalf("helper output:\n%s", out)
 	}
 	t.Logf("%s", out)

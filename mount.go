@@ -123,6 +123,7 @@ func planMounts(c *config) []mountEntry {
 				Flags: msNosuid | msNodev, Data: "mode=1777,size=" + strconv.FormatInt(m.size, 10)})
 		}
 	}
+	plan = append(plan, netFileMounts(c)...)
 	for _, p := range c.maskedPathsOf() {
 		plan = append(plan, mountEntry{Kind: mountMask, Dest: p, Strict: true})
 	}

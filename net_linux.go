@@ -1,19 +1,455 @@
 package container
 
-// Hook points of the network feature (issue 5); filled in by its implementation.
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 
-// netState is the parent's handle on the container's host-side network objects.
-type netState struct{}
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
 
-// createNetwork creates host-side objects (veth pair) before the clone.
-func (r *running) createNetwork(c *config, rel *releaser) error { return nil }
+// The network steps of the start sequence:
+//
+//	parent, before the clone   createNetwork: reap what killed parents left; write the
+//	                           container's /etc files; take a Network address; for
+//	                           WithNetNS, a thread that has entered the namespace
+//	parent, clone              onCloneThread: from that thread for WithNetNS
+//	parent, before "go"        attachNetwork: the veth pair, its container end created
+//	                           straight in the child's namespace and configured
+//	                           through a netlink socket opened there
+//	init                       setupNetworkInside: lo up
+//	parent, Wait               releaseNetwork: files, address, thread; the veth pair
+//	                           is not deleted: it dies with the child's namespace
+//
+// Every netlink call goes through a handle of our own (never the package's
+// global one), bound to the host's or the child's network namespace.
 
-// attachNetwork moves the container's end into the init's network namespace
-// and configures it, before the init is told to go.
-func (r *running) attachNetwork(c *config) error { return nil }
+// netState is the parent's handle on a container's network objects.
+type netState struct {
+	dir     string     // the container's generated /etc files
+	network *Network   // WithNetwork
+	addr    netip.Addr // the container's address on network
+	thread  *nsThread  // WithNetNS: the thread the init is cloned from
+	once    sync.Once
+}
 
-// releaseNetwork releases host-side network objects after the container exited.
-func (r *running) releaseNetwork() {}
+// createNetwork runs before the clone.
+func (r *running) createNetwork(c *config, icfg *initConfig, rel *releaser) error {
+	nc := &c.net
+	if nc.nsPath == "" && !nc.hasVeth() {
+		return nil
+	}
+	st := &netState{}
+	r.net = st
+	rel.add(st.release)
+	if nc.nsPath != "" {
+		t, err := enterNetNSThread(nc.nsPath)
+		if err != nil {
+			return err
+		}
+		st.thread = t
+		return nil
+	}
 
-// setupNetworkInside runs in the init after pivot_root: lo up, eth0 address and route.
-func setupNetworkInside(cfg *initConfig) error { return nil }
+	reapStale()
+	dir, err := os.MkdirTemp("", tempDirPattern())
+	if err != nil {
+		return fmt.Errorf("container: directory for /etc files: %w", err)
+	}
+	st.dir = dir
+	// The init may run as a mapped user (WithUIDMap): it must reach the files.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return fmt.Errorf("container: directory for /etc files: %w", err)
+	}
+	hostname := ""
+	if c.namespaces&NSUTS != 0 {
+		hostname = c.hostname
+	}
+	resolv, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("container: read the host's resolv.conf: %w", err)
+	}
+	files := map[string][]byte{
+		"hostname":    hostnameContent(c.hostname),
+		"resolv.conf": resolvConfContent(resolv),
+	}
+	hostsPath := ""
+	if n := nc.network; n != nil {
+		a, err := n.join(hostname, nc.addr)
+		if err != nil {
+			return err
+		}
+		st.network, st.addr = n, a
+		hostsPath = n.hostsPath()
+	} else {
+		files["hosts"] = hostsContent(vethHostEntries(c))
+	}
+	for name, data := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Errorf("container: write /etc/%s: %w", name, err)
+		}
+	}
+	fillNetFiles(icfg.Mounts, dir, hostsPath)
+	return nil
+}
+
+// onCloneThread runs f, the clone of the init, on the thread it must be
+// cloned from: one that has entered the namespace of WithNetNS, or else one
+// of the process's fork threads.
+func (r *running) onCloneThread(f func()) {
+	if r.net != nil && r.net.thread != nil {
+		r.net.thread.run(f)
+		return
+	}
+	onForkThread(f)
+}
+
+// attachNetwork runs between the clone and "go": it creates the veth pair,
+// the container's end directly in the child's network namespace (so it never
+// exists in the host's, and vanishes with the child's), and configures the
+// container's end from a netlink socket in that namespace: address, up,
+// default route via the host end.
+func (r *running) attachNetwork(c *config) (err error) {
+	nc := &c.net
+	if r.net == nil || !nc.hasVeth() {
+		return nil
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("container: netlink: %w", err)
+	}
+	defer h.Close()
+	nsPath := "/proc/" + strconv.Itoa(r.pid()) + "/ns/net"
+	nsf, err := os.Open(nsPath)
+	if err != nil {
+		return fmt.Errorf("container: open the container's network namespace: %w", err)
+	}
+	defer nsf.Close()
+
+	la := netlink.NewLinkAttrs()
+	la.Name = vethName(r.id)
+	la.Alias = ownerAlias() // set once the link exists
+	la.Flags = net.FlagUp
+	var ctrAddrs []netip.Prefix
+	var gateways []netip.Addr
+	if n := r.net.network; n != nil {
+		br, err := h.LinkByIndex(n.sys.index)
+		if err != nil {
+			return fmt.Errorf("container: network %q: bridge %s: %w", n.name, n.sys.bridge, err)
+		}
+		la.MTU = br.Attrs().MTU // the container's end gets it too
+		la.MasterIndex = n.sys.index
+		ctrAddrs = append(ctrAddrs, netip.PrefixFrom(r.net.addr, n.subnet.Bits()))
+		gateways = append(gateways, n.host)
+	} else {
+		for _, v := range nc.veth {
+			ctrAddrs = append(ctrAddrs, v.Container)
+			gateways = append(gateways, v.Host.Addr())
+		}
+	}
+	veth := &netlink.Veth{LinkAttrs: la, PeerName: nc.ifname, PeerNamespace: netlink.NsFd(nsf.Fd())}
+	if err := h.LinkAdd(veth); err != nil {
+		return fmt.Errorf("container: create veth %s: %w", la.Name, err)
+	}
+	defer func() {
+		// Deleting costs a synchronize_net; only a failed Start pays it.
+		if err != nil {
+			h.LinkDel(veth)
+		}
+	}()
+	// The kernel ignores an alias in the request that creates a link.
+	if err := h.LinkSetAlias(veth, la.Alias); err != nil {
+		return fmt.Errorf("container: set the alias of %s: %w", la.Name, err)
+	}
+	for _, v := range nc.veth {
+		if err := h.AddrAdd(veth, ifAddr(v.Host)); err != nil {
+			return fmt.Errorf("container: add address %v to %s: %w", v.Host, la.Name, err)
+		}
+	}
+
+	ch, err := handleAt(nsf)
+	if err != nil {
+		return fmt.Errorf("container: netlink in the container's network namespace: %w", err)
+	}
+	defer ch.Close()
+	peer, err := ch.LinkByName(nc.ifname)
+	if err != nil {
+		return fmt.Errorf("container: find %s in the container: %w", nc.ifname, err)
+	}
+	for _, p := range ctrAddrs {
+		if err := ch.AddrAdd(peer, ifAddr(p)); err != nil {
+			return fmt.Errorf("container: add address %v to %s in the container: %w", p, nc.ifname, err)
+		}
+	}
+	if err := ch.LinkSetUp(peer); err != nil {
+		return fmt.Errorf("container: bring %s up in the container: %w", nc.ifname, err)
+	}
+	for _, gw := range gateways {
+		rt := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw.AsSlice()}
+		if err := ch.RouteAdd(rt); err != nil {
+			return fmt.Errorf("container: default route via %v in the container: %w", gw, err)
+		}
+	}
+	return nil
+}
+
+// releaseNetwork runs in Wait, after the container's processes are gone. It
+// does not delete the veth pair: the kernel does when it destroys the
+// container's network namespace, and deleting it here would make Wait wait
+// for a synchronize_net (tens of milliseconds).
+func (r *running) releaseNetwork() {
+	if r.net != nil {
+		r.net.release()
+	}
+}
+
+// release undoes createNetwork; it runs once, from Wait or a failed Start.
+func (st *netState) release() {
+	st.once.Do(func() {
+		if st.thread != nil {
+			st.thread.stop()
+		}
+		if st.network != nil {
+			st.network.leave(st.addr)
+		}
+		if st.dir != "" {
+			os.RemoveAll(st.dir)
+		}
+	})
+}
+
+// setupNetworkInside runs in the init: it brings lo up when the container has
+// a network namespace of its own (SIOCSIFFLAGS; a new namespace's lo is down).
+// Everything else about the container's interfaces the parent did.
+func setupNetworkInside(cfg *initConfig) error {
+	if !cfg.Net.LoopbackUp {
+		return nil
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "socket for", Path: "lo", Err: err}
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return &SetupError{Op: "bring up", Path: "lo", Err: err}
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return &SetupError{Op: "get flags of", Path: "lo", Err: err}
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return &SetupError{Op: "bring up", Path: "lo", Err: err}
+	}
+	return nil
+}
+
+// vethName is the host end's name: "ctk" and the container's 12 hex digits,
+// 15 bytes, the most an interface name may have.
+func vethName(id string) string { return "ctk" + id }
+
+// ifAddr is p as a netlink address; IPv6 addresses skip duplicate address
+// detection, which would keep them unusable for a second or more.
+func ifAddr(p netip.Prefix) *netlink.Addr {
+	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+	if p.Addr().Is6() {
+		a.Flags = unix.IFA_F_NODAD
+	}
+	return a
+}
+
+// handleAt returns a netlink handle whose socket lives in the network
+// namespace nsf. netlink.NewHandleAt enters the namespace on the calling
+// thread and leaves it again; it runs here on a goroutine of its own that
+// locks its thread first and unlocks it only when the thread is back in its
+// namespace. Otherwise the goroutine exits locked and the runtime ends the
+// thread, so no goroutine ever runs in the wrong namespace.
+func handleAt(nsf *os.File) (*netlink.Handle, error) {
+	type result struct {
+		h   *netlink.Handle
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		before, err := threadNetNS()
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		h, err := netlink.NewHandleAt(netns.NsHandle(nsf.Fd()), unix.NETLINK_ROUTE)
+		ch <- result{h, err}
+		if after, err := threadNetNS(); err == nil && after == before {
+			runtime.UnlockOSThread()
+		}
+	}()
+	res := <-ch
+	return res.h, res.err
+}
+
+// threadNetNS identifies the calling thread's network namespace.
+func threadNetNS() (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
+		return 0, err
+	}
+	return st.Ino, nil
+}
+
+// nsThread is a goroutine locked for good to an OS thread that has entered a
+// network namespace. Inits cloned from it start in that namespace. It ends
+// (and the runtime ends its thread, which never runs anything else) once the
+// container it cloned has been reaped: the thread is the init's parent for
+// its parent-death signal.
+type nsThread struct {
+	work chan func()
+	quit chan struct{}
+	once sync.Once
+}
+
+// enterNetNSThread starts an nsThread in the network namespace at path.
+func enterNetNSThread(path string) (*nsThread, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("container: network namespace: %w", err)
+	}
+	defer f.Close()
+	typ, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err != nil {
+		return nil, fmt.Errorf("container: network namespace %s: %w", path, err)
+	}
+	if typ != unix.CLONE_NEWNET {
+		return nil, fmt.Errorf("container: %s is not a network namespace: %w", path, unix.EINVAL)
+	}
+	t := &nsThread{work: make(chan func()), quit: make(chan struct{})}
+	errc := make(chan error, 1)
+	fd := int(f.Fd())
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread leaves the process's namespace
+		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
+			errc <- err
+			return
+		}
+		errc <- nil
+		for {
+			select {
+			case fn := <-t.work:
+				fn()
+			case <-t.quit:
+				return
+			}
+		}
+	}()
+	if err := <-errc; err != nil {
+		return nil, fmt.Errorf("container: enter network namespace %s: %w", path, err)
+	}
+	return t, nil
+}
+
+func (t *nsThread) run(f func()) {
+	done := make(chan struct{})
+	t.work <- func() {
+		defer close(done)
+		f()
+	}
+	<-done
+}
+
+func (t *nsThread) stop() { t.once.Do(func() { close(t.quit) }) }
+
+// Reaping. Every veth host end and bridge the library makes carries an alias
+// naming its owner, the process that made it, by pid namespace, pid and start
+// time; every directory of generated files names it too. A later process
+// removes what an owner that no longer runs left behind (it was killed before
+// Wait or Close), and never touches a live owner's, nor one whose pid it
+// cannot check (another pid namespace).
+
+const (
+	aliasPrefix   = "ctrkit-container owner="
+	tempDirPrefix = "ctrkit-net-"
+)
+
+// owner identifies this process: "pidns-inode.pid.start-time".
+var owner = sync.OnceValue(func() string {
+	pid := os.Getpid()
+	start, _ := procStartTime(pid)
+	return pidNS() + "." + strconv.Itoa(pid) + "." + start
+})
+
+func ownerAlias() string     { return aliasPrefix + owner() }
+func tempDirPattern() string { return tempDirPrefix + owner() + "-*" }
+
+func pidNS() string {
+	var st unix.Stat_t
+	if unix.Stat("/proc/self/ns/pid", &st) != nil {
+		return "0"
+	}
+	return strconv.FormatUint(st.Ino, 10)
+}
+
+// procStartTime returns a process's start time in clock ticks since boot
+// (field 22 of /proc/PID/stat).
+func procStartTime(pid int) (string, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return "", err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return "", fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return "", fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return f[19], nil
+}
+
+// ownerGone reports whether the owner named by tok has certainly exited.
+func ownerGone(tok string) bool {
+	f := strings.Split(tok, ".")
+	if len(f) != 3 || f[0] != pidNS() || f[2] == "" {
+		return false
+	}
+	pid, err := strconv.Atoi(f[1])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	start, err := procStartTime(pid)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true
+	}
+	return err == nil && start != f[2]
+}
+
+// reapStale removes the links and directories of owners that are gone. It is
+// housekeeping for the Start or NewNetwork that runs it: its failures are not
+// theirs, and are left for the next one.
+func reapStale() {
+	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
+		links, _ := h.LinkList() // a dump interrupted by a change still lists the rest
+		for _, l := range links {
+			if tok, ok := strings.CutPrefix(l.Attrs().Alias, aliasPrefix); ok && ownerGone(tok) {
+				h.LinkDel(l)
+			}
+		}
+		h.Close()
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempDirPrefix+"*"))
+	for _, d := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(d), tempDirPrefix)
+		if tok, _, ok := strings.Cut(rest, "-"); ok && ownerGone(tok) {
+			os.RemoveAll(d)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -131,31 +132,56 @@ func becomeRoot(cfg *initConfig) error {
 	if !cfg.BecomeRoot {
 		return nil
 	}
-	if err := syscall.Setresgid(0, 0, 0); err != nil {
+	if err := setresgid(0); err != nil {
 		return &SetupError{Op: "setgid", Path: "0", Err: err}
 	}
-	if err := syscall.Setresuid(0, 0, 0); err != nil {
+	if err := setresuid(0); err != nil {
 		return &SetupError{Op: "setuid", Path: "0", Err: err}
 	}
 	return nil
 }
 
+// setresuid and setresgid change the credentials of the calling thread only.
+// The init does all its work on its locked main thread, which is the one that
+// calls execve (or forks the command, with WithInit), and execve ends the other
+// threads; the library's syscall.Setresuid would instead signal every thread
+// of the init to change it too, which costs more than the rest of the step.
+func setresuid(id uint32) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func setresgid(id uint32) error {
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id), uintptr(id), uintptr(id)); e != 0 {
+		return e
+	}
+	return nil
+}
+
 // setUser switches to the container's user: supplementary groups cleared, then
-// gid and uid (on every thread), then the parent-death signal armed again,
+// gid and uid (on the thread that execs), then the parent-death signal armed again,
 // because the kernel clears it when the credentials change.
 func setUser(cfg *initConfig) error {
 	if cfg.SetGroups {
-		if err := syscall.Setgroups(toInts(cfg.OCI.Groups)); err != nil { // WithGroups
-			return &SetupError{Op: "setgroups", Err: err}
+		// WithGroups: setgroups(2) on this thread only, as the other credential
+		// changes here (gid_t is 32 bits, as the []uint32).
+		var list uintptr
+		if len(cfg.OCI.Groups) > 0 {
+			list = uintptr(unsafe.Pointer(&cfg.OCI.Groups[0]))
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(cfg.OCI.Groups)), list, 0); e != 0 {
+			return &SetupError{Op: "setgroups", Err: e}
 		}
 	}
-	if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
+	if err := setresgid(cfg.GID); err != nil {
 		return &SetupError{Op: "setgid", Path: strconv.Itoa(int(cfg.GID)), Err: err}
 	}
 	if err := keepCaps(); err != nil {
 		return err
 	}
-	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
+	if err := setresuid(cfg.UID); err != nil {
 		return &SetupError{Op: "setuid", Path: strconv.Itoa(int(cfg.UID)), Err: err}
 	}
 	if !cfg.OCI.Detached { // a container that outlives its creator has no parent-death signal

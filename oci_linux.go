@@ -123,14 +123,6 @@ func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
 	return unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
 }
 
-func toInts(ids []uint32) []int {
-	out := make([]int, len(ids))
-	for i, id := range ids {
-		out[i] = int(id)
-	}
-	return out
-}
-
 // createAt creates the cgroup at the absolute path of WithCgroupPath: in the
 // v2 hierarchy, or in each v1 hierarchy the limits need plus the freezer.
 // Missing parents are created and kept.

@@ -3,7 +3,6 @@ package container
 import (
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -53,40 +52,12 @@ func forkCommand(args, env []string) (int, error) {
 		// The command dies with the init (it already would in a PID namespace).
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
-	name := args[0]
-	if strings.Contains(name, "/") {
-		pid, err := syscall.ForkExec(name, args, attr)
-		if err != nil {
-			return 0, &SetupError{Op: "exec", Path: name, Err: err}
-		}
-		return pid, nil
-	}
-	path := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
-			path = v
-		}
-	}
-	var denied bool
-	for _, dir := range strings.Split(path, ":") {
-		if dir == "" {
-			dir = "."
-		}
-		pid, err := syscall.ForkExec(dir+"/"+name, args, attr)
-		switch err {
-		case nil:
-			return pid, nil
-		case unix.ENOENT, unix.ENOTDIR, unix.ESTALE, unix.ENODEV, unix.ETIMEDOUT:
-		case unix.EACCES:
-			denied = true
-		default:
-			return 0, &SetupError{Op: "exec", Path: dir + "/" + name, Err: err}
-		}
-	}
-	if denied {
-		return 0, &SetupError{Op: "exec", Path: name, Err: unix.EACCES}
-	}
-	return 0, &SetupError{Op: "exec", Path: name, Err: unix.ENOENT}
+	var pid int
+	err := searchPath(args[0], env, func(path string) (err error) {
+		pid, err = syscall.ForkExec(path, args, attr)
+		return err
+	})
+	return pid, err
 }
 
 // releaseSyncFD drops the init's end of the sync channel now that the command

@@ -53,6 +53,7 @@ type initConfig struct {
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // options_oci.go
+	Net            netInit
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.

@@ -4,13 +4,15 @@
 package containertest
 
 import (
-	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ctrkit/container"
@@ -177,17 +179,70 @@ func HostRootfs(dir string) ([]container.Option, error) {
 	return opts, nil
 }
 
-// isStatic reports whether the ELF file at p has no program interpreter.
+// isStatic reports whether the 64-bit little-endian ELF file at p has no
+// program interpreter (PT_INTERP). It reads the headers by hand: debug/elf
+// would bring its decompressors' package initialisation into every program
+// that imports this package, and every container init it starts.
 func isStatic(p string) bool {
-	f, err := elf.Open(p)
+	f, err := os.Open(p)
 	if err != nil {
 		return false
 	}
 	defer f.Close()
-	for _, prog := range f.Progs {
-		if prog.Type == elf.PT_INTERP {
+	var hdr [64]byte
+	if _, err := io.ReadFull(f, hdr[:]); err != nil || string(hdr[:4]) != "\x7fELF" || hdr[4] != 2 || hdr[5] != 1 {
+		return false
+	}
+	phoff := binary.LittleEndian.Uint64(hdr[32:])
+	phentsize := int64(binary.LittleEndian.Uint16(hdr[54:]))
+	phnum := int64(binary.LittleEndian.Uint16(hdr[56:]))
+	for i := range phnum {
+		var typ [4]byte
+		if _, err := f.ReadAt(typ[:], int64(phoff)+i*phentsize); err != nil {
+			return false
+		}
+		if binary.LittleEndian.Uint32(typ[:]) == 3 { // PT_INTERP
 			return false
 		}
 	}
 	return true
+}
+
+// RerunAs runs the test binary again as the host user uid:gid, running only
+// the test named test, with env (KEY=value strings) added to a minimal
+// environment. It is how a test harness checks rootless behaviour from a test
+// run as root: the named test, skipped unless its environment says otherwise,
+// does the work as the unprivileged user. The binary is copied to a directory
+// that user can read. RerunAs returns the run's output; it fails the calling
+// test when the run failed or the named test did not pass.
+func RerunAs(tb testing.TB, uid, gid uint32, test string, env ...string) string {
+	tb.Helper()
+	SkipUnlessRoot(tb)
+	self, err := os.Executable()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	dir := tb.TempDir()
+	os.Chmod(filepath.Dir(dir), 0o755)
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, filepath.Base(self))
+	data, err := os.ReadFile(self)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v", "-test.count=1")
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TMPDIR=" + os.TempDir()}, env...)
+	if os.Getenv("CI") != "" {
+		cmd.Env = append(cmd.Env, "CI="+os.Getenv("CI"))
+	}
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test+" ") {
+		tb.Fatalf("%s as uid %d: %v\n%s", test, uid, err, out)
+	}
+	return string(out)
 }

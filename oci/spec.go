@@ -282,16 +282,23 @@ func (b *builder) namespaces(s *specs.Spec) error {
 		if b.ns[n.Type] {
 			return fieldErr(field+".type", "%q given twice", n.Type)
 		}
-		if n.Path != "" {
-			return fieldErr(field+".path", "joining an existing %s namespace: %w", n.Type, ErrUnsupported)
-		}
 		b.ns[n.Type] = true
+		if n.Path != "" {
+			if n.Type != specs.NetworkNamespace {
+				return fieldErr(field+".path", "joining an existing %s namespace: %w", n.Type, ErrUnsupported)
+			}
+			b.add(container.WithNetNS(n.Path)) // joined, not created
+			continue
+		}
 		set = append(set, ns)
 	}
 	if !b.ns[specs.MountNamespace] {
 		return fieldErr("linux.namespaces", "a mount namespace is required")
 	}
 	b.add(container.WithNamespaces(set...))
+	// A network namespace with a path is joined; one without is created
+	// with only lo in it, as the engines expect (they configure it, or use
+	// netns "none"); no network namespace entry means the host's network.
 	for _, n := range []specs.LinuxNamespaceType{specs.UTSNamespace, specs.IPCNamespace, specs.PIDNamespace, specs.NetworkNamespace, specs.CgroupNamespace} {
 		if !b.ns[n] {
 			b.add(container.WithoutNamespace(nsTypes[n]))

@@ -81,7 +81,8 @@ func TestFromSpec(t *testing.T) {
 		{"hostname", func(s *specs.Spec) { s.Hostname, s.Domainname = "h", "d" }, "", nil},
 		// namespaces and id maps
 		{"no linux", func(s *specs.Spec) { s.Linux = nil }, "linux", nil},
-		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }, "linux.namespaces[1].path", nil},
+		{"network namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }, "", nil},
+		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[2].Path = "/proc/1/ns/ipc" }, "linux.namespaces[2].path", nil},
 		{"time namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
 		}, "linux.namespaces[6].type", nil},
