@@ -204,7 +204,7 @@ func (c *config) initConfig() *initConfig {
 		Devices:        defaultDevices,
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
-		Security:       c.security.initSecurity(c.uid),
+		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities
 		Limits:         c.limits.initConfig(),
 		OCI:            c.oci.initConfig(),
 		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},

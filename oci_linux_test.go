@@ -165,3 +165,14 @@ func TestTerminal(t *testing.T) {
 		t.Fatalf("terminal output %q", got)
 	}
 }
+
+func TestInheritedCapabilities(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	out := sh(t, rootfs, `grep -E '^Cap(Inh|Prm|Amb)' /proc/self/status`,
+		container.WithCapabilities("CAP_KILL", "CAP_CHOWN"), container.WithInheritedCapabilities())
+	want := "CapInh:\t0000000000000021\nCapPrm:\t0000000000000021\nCapAmb:\t0000000000000021\n"
+	if out != want {
+		t.Fatalf("got %q, want %q", out, want)
+	}
+}

@@ -28,6 +28,7 @@ type ociConfig struct {
 	execFIFO    string
 	joinPID     int
 	terminal    bool
+	inherited   bool // WithInheritedCapabilities
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -343,6 +344,27 @@ func WithTerminal() Option {
 		c.oci.terminal = true
 		return nil
 	})
+}
+
+// WithInheritedCapabilities also gives the container's capabilities to a root
+// command as inheritable and ambient ones (/proc/PID/status CapInh and CapAmb),
+// as an OCI spec that lists them in all five sets asks; they then survive an
+// execve of a program as another user. Without it, root has them permitted and
+// effective only (a user other than root always gets them as ambient ones).
+// Applied with capset(2) and prctl(PR_CAP_AMBIENT_RAISE) before execve.
+func WithInheritedCapabilities() Option {
+	return optionFunc(func(c *config) error {
+		c.oci.inherited = true
+		return nil
+	})
+}
+
+// security adjusts the init's security plan for WithInheritedCapabilities.
+func (o *ociConfig) security(s securityInit) securityInit {
+	if o.inherited {
+		s.Ambient = s.Permitted
+	}
+	return s
 }
 
 // finish checks this file's options against the others.

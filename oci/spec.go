@@ -218,11 +218,15 @@ func (b *builder) capabilities(c *specs.LinuxCapabilities, uid uint32) error {
 				return err
 			}
 		}
-		if len(c.Inheritable) > 0 {
-			return fieldErr("process.capabilities.inheritable", "must be empty for uid 0")
-		}
-		if len(c.Ambient) > 0 {
-			return fieldErr("process.capabilities.ambient", "must be empty for uid 0")
+		// Inheritable and ambient: both empty, or both the whole set.
+		if len(c.Inheritable) > 0 || len(c.Ambient) > 0 {
+			if err := eq("inheritable", c.Inheritable); err != nil {
+				return err
+			}
+			if err := eq("ambient", c.Ambient); err != nil {
+				return err
+			}
+			b.add(container.WithInheritedCapabilities())
 		}
 	} else if len(bounding) > 0 {
 		for _, f := range []struct {

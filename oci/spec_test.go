@@ -66,7 +66,14 @@ func TestFromSpec(t *testing.T) {
 		// capabilities
 		{"caps differ", func(s *specs.Spec) { s.Process.Capabilities.Effective = []string{"CAP_KILL"} }, "process.capabilities.effective", nil},
 		{"caps inheritable for root", func(s *specs.Spec) { s.Process.Capabilities.Inheritable = []string{"CAP_KILL"} }, "process.capabilities.inheritable", nil},
-		{"caps ambient for root", func(s *specs.Spec) { s.Process.Capabilities.Ambient = []string{"CAP_KILL"} }, "process.capabilities.ambient", nil},
+		{"caps ambient for root", func(s *specs.Spec) {
+			s.Process.Capabilities.Inheritable = s.Process.Capabilities.Bounding
+			s.Process.Capabilities.Ambient = []string{"CAP_KILL"}
+		}, "process.capabilities.ambient", nil},
+		{"all five sets for root", func(s *specs.Spec) {
+			s.Process.Capabilities.Inheritable = s.Process.Capabilities.Bounding
+			s.Process.Capabilities.Ambient = s.Process.Capabilities.Bounding
+		}, "", nil},
 		{"caps for a user", func(s *specs.Spec) {
 			s.Process.User.UID = 1
 			c := []string{"CAP_KILL"}

@@ -28,7 +28,7 @@ type ctrd struct {
 
 func newContainerd(t *testing.T) *ctrd {
 	containertest.SkipUnlessRoot(t)
-	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2"} {
+	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (Debian package containerd; .ci/run installs it): %v", tool, err)
 		}
@@ -61,7 +61,9 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := exec.Command("containerd", "--config", filepath.Join(dir, "config.toml"))
+	// In a private mount namespace: nothing it or its shims mount reaches
+	// the host's mount table.
+	d := exec.Command("unshare", "--mount", "--propagation", "private", "containerd", "--config", filepath.Join(dir, "config.toml"))
 	d.Stdout, d.Stderr = log, log
 	if err := d.Start(); err != nil {
 		t.Fatal(err)

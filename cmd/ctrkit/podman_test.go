@@ -8,25 +8,27 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctrkit/container/containertest"
 )
 
 // podman is a podman configured in a private scratch directory: its own
 // store (vfs), run and tmp directories, events log, no network (netns
-// "none"), a private IPC namespace (no /dev/shm mount of podman's in the
-// host's mount table), cgroupfs, ulimits within this machine's hard limits,
-// our runtime, and containers' cgroups under a parent of the test's own.
+// "none"), cgroupfs, ulimits within this machine's hard limits, our runtime,
+// containers' cgroups under a parent of the test's own, and a private mount
+// namespace for everything it mounts.
 type podman struct {
 	t       *testing.T
 	env     []string
 	runtime string
 	parent  string // --cgroup-parent of the test's containers
+	mntns   string // pid of a process holding the private mount namespace podman runs in
 }
 
 func newPodman(t *testing.T) *podman {
 	containertest.SkipUnlessRoot(t)
-	for _, tool := range []string{"podman", "conmon", "tar"} {
+	for _, tool := range []string{"podman", "conmon", "tar", "unshare", "nsenter"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed (Debian package podman; .ci/run installs it): %v", tool, err)
 		}
@@ -36,7 +38,6 @@ func newPodman(t *testing.T) *podman {
 	p := &podman{t: t, runtime: runtimePath(t), parent: fmt.Sprintf("/ctrkit-e2e-%d", os.Getpid())}
 	conf := fmt.Sprintf(`[containers]
 netns = "none"
-ipcns = "private"
 default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 log_driver = "k8s-file"
 [engine]
@@ -66,8 +67,30 @@ network_config_dir = "%[1]s/net"
 		"CONTAINERS_REGISTRIES_CONF="+filepath.Join(dir, "registries.conf"),
 		"XDG_RUNTIME_DIR="+filepath.Join(dir, "xdg"), "XDG_CONFIG_HOME="+filepath.Join(dir, "cfg"),
 		"XDG_DATA_HOME="+filepath.Join(dir, "data"))
+	// Podman mounts each container's /dev/shm: keep those mounts out of the
+	// host's mount table (other tests watch it) by running podman, conmon and
+	// the containers in a private mount namespace held by a sleeping process.
+	holder := exec.Command("unshare", "--mount", "--propagation", "private", "sleep", "infinity")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p.mntns = fmt.Sprint(holder.Process.Pid)
+	own, _ := os.Readlink("/proc/self/ns/mnt")
+	for i := 0; ; i++ {
+		if ns, err := os.Readlink("/proc/" + p.mntns + "/ns/mnt"); err == nil && ns != own {
+			break
+		}
+		if i > 200 {
+			holder.Process.Kill()
+			holder.Wait()
+			t.Fatal("unshare did not make a mount namespace")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	t.Cleanup(func() {
 		p.run("rm", "--all", "--force", "--time", "0")
+		holder.Process.Kill()
+		holder.Wait()
 		// The store's layers are mounted nowhere (vfs); its files go with dir.
 		// Podman puts conmon in PARENT/conmon: it is empty once conmon exits.
 		p.noneLeft()
@@ -82,7 +105,7 @@ network_config_dir = "%[1]s/net"
 	})
 	// The image: a busybox rootfs imported into the private store.
 	tarCmd := exec.Command("tar", "-C", containertest.Rootfs(t), "-c", ".")
-	imp := exec.Command("podman", "import", "-", "localhost/bb")
+	imp := exec.Command("nsenter", "--target", p.mntns, "--mount", "--", "podman", "import", "-", "localhost/bb")
 	imp.Env = p.env
 	var err error
 	if imp.Stdin, err = tarCmd.StdoutPipe(); err != nil {
@@ -103,7 +126,7 @@ network_config_dir = "%[1]s/net"
 // run runs podman with our runtime; stdout, stderr, exit status.
 func (p *podman) run(args ...string) (string, string, int) {
 	p.t.Helper()
-	cmd := exec.Command("podman", append([]string{"--runtime", p.runtime}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--target", p.mntns, "--mount", "--", "podman", "--runtime", p.runtime}, args...)...)
 	cmd.Env = p.env
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
