@@ -151,7 +151,13 @@ func unshareCgroupNS(cfg *initConfig) error {
 // closeExtraFDs marks every descriptor above stderr close-on-exec, so nothing
 // of the parent's or the init's reaches the command (CVE-2024-21626).
 func closeExtraFDs() error {
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	if err == unix.EPERM || err == unix.ENOSYS {
+		// A seccomp policy without close_range (older OCI profiles): mark
+		// each open descriptor with fcntl instead (oci_linux.go).
+		err = cloexecEach()
+	}
+	if err != nil {
 		return &SetupError{Op: "close_range", Err: err}
 	}
 	return nil

@@ -591,3 +591,28 @@ func (c *Container) Terminal() *os.File {
 	}
 	return c.run.console
 }
+
+// cloexecEach marks every descriptor above stderr close-on-exec, one by one,
+// for a seccomp policy that denies close_range. It lists them in
+// /proc/self/fd (the container's /proc by now) with getdents64.
+func cloexecEach() error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd < 3 || fd == int(d.Fd()) {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && err != unix.EBADF {
+			return err
+		}
+	}
+	return nil
+}

@@ -176,3 +176,16 @@ func TestInheritedCapabilities(t *testing.T) {
 		t.Fatalf("got %q, want %q", out, want)
 	}
 }
+
+// TestSeccompWithoutCloseRange: a policy that denies close_range (older OCI
+// profiles) still starts: the init marks descriptors close-on-exec one by one.
+func TestSeccompWithoutCloseRange(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	p := &container.SeccompPolicy{DefaultAction: container.SeccompAllow,
+		Rules: []container.SeccompRule{{Names: []string{"close_range"}, Action: container.SeccompErrno(1)}}}
+	out := sh(t, rootfs, `ls /proc/self/fd | wc -l`, container.WithSeccomp(p))
+	if strings.TrimSpace(out) != "4" { // 0, 1, 2 and ls's own directory
+		t.Fatalf("descriptors open in the command: %q", out)
+	}
+}
