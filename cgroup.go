@@ -20,8 +20,9 @@ type limitsConfig struct {
 	cpuShares uint64  // relative weight in v1 shares
 	pids      int64   // tasks
 	rlimits   []rlimitEntry
-	init      bool   // WithInit: a reaping init stays as PID 1
-	path      string // WithCgroupPath (options_oci.go): absolute path in each hierarchy
+	init      bool         // WithInit: a reaping init stays as PID 1
+	path      string       // WithCgroupPath (options_oci.go): absolute path in each hierarchy
+	devices   []DeviceRule // WithDeviceRules (options_oci.go): v1 devices cgroup, after deny-all
 }
 
 // needsCgroup reports whether any option asked for a cgroup. Without one, Start

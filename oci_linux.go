@@ -129,6 +129,9 @@ func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
 func (s *cgroupState) createAt(v2 bool, path string) error {
 	s.dirs = map[string]string{}
 	if v2 {
+		if s.limits.devices != nil {
+			return errors.New("device rules need the cgroup v1 devices controller (cgroup v2 uses eBPF, which this library does not load)")
+		}
 		s.v2 = true
 		dir := filepath.Join(cgroupRoot, path)
 		if err := enableControllers(filepath.Dir(dir), s.limits.v2Controllers()); err != nil {
@@ -159,7 +162,11 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range s.limits.v1Controllers() {
+	controllers := s.limits.v1Controllers()
+	if s.limits.devices != nil {
+		controllers = append(controllers, "devices")
+	}
+	for _, c := range controllers {
 		m, ok := mounts[c]
 		if !ok {
 			return fmt.Errorf("cgroup v1 %s controller: not mounted", c)
@@ -171,10 +178,17 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 		s.dirs[c] = dir
 	}
 	_, err = os.Stat(filepath.Join(s.dirs["memory"], "memory.memsw.limit_in_bytes"))
-	return s.writeFiles(s.limits.v1Files(cgroupHost{
+	files := s.limits.v1Files(cgroupHost{
 		swap:        s.dirs["memory"] != "" && err == nil,
 		initReserve: initReserve(runtime.NumCPU()),
-	}))
+	})
+	if s.limits.devices != nil {
+		files = append(files, cgroupFile{"devices", "devices.deny", "a"})
+		for _, r := range append(standardDeviceRules(), s.limits.devices...) {
+			files = append(files, cgroupFile{"devices", "devices.allow", r.String()})
+		}
+	}
+	return s.writeFiles(files)
 }
 
 // v1Controllers are the v1 hierarchies RemoveCgroup looks in.

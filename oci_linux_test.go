@@ -189,3 +189,23 @@ func TestSeccompWithoutCloseRange(t *testing.T) {
 		t.Fatalf("descriptors open in the command: %q", out)
 	}
 }
+
+func TestDeviceRules(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	if _, err := os.Stat("/sys/fs/cgroup/devices"); err != nil {
+		t.Skip("no cgroup v1 devices controller on this machine")
+	}
+	rootfs := containertest.Rootfs(t)
+	cg := fmt.Sprintf("/ctrkit-test/devices-%d", os.Getpid())
+	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	out := sh(t, rootfs, `echo x > /dev/null && echo null-ok; mknod /tmp/disk b 8 0 2>/dev/null || echo disk-denied; mknod /tmp/fuse c 10 229 && echo fuse-ok; rm -f /tmp/disk /tmp/fuse`,
+		container.WithCgroupPath(cg), container.WithDeviceRules(container.DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}))
+	if out != "null-ok\ndisk-denied\nfuse-ok\n" {
+		t.Fatalf("got %q; want /dev/null usable, 8:0 denied, 10:229 allowed", out)
+	}
+	for _, d := range []string{"devices", "freezer"} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", d, cg)); err == nil {
+			t.Errorf("cgroup left in %s", d)
+		}
+	}
+}

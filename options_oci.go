@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -367,6 +368,56 @@ func (o *ociConfig) security(s securityInit) securityInit {
 	return s
 }
 
+// DeviceRule allows the container's processes to use device nodes, for
+// WithDeviceRules: Type is 'c' (character), 'b' (block) or 'a' (all), Major and
+// Minor the numbers (-1 for any), Access a combination of "r", "w" and "m"
+// (mknod).
+type DeviceRule struct {
+	Type         byte
+	Major, Minor int64
+	Access       string
+}
+
+func (d DeviceRule) String() string {
+	num := func(n int64) string {
+		if n < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(n, 10)
+	}
+	return fmt.Sprintf("%c %s:%s %s", d.Type, num(d.Major), num(d.Minor), d.Access)
+}
+
+// WithDeviceRules confines the container to the device nodes the rules allow,
+// with the cgroup v1 devices controller: every device is denied
+// (devices.deny "a"), then the standard devices every container gets are
+// allowed (null, zero, full, random, urandom, tty, ptmx and the pts
+// terminals), then each rule is written to devices.allow, before the
+// container's first process runs. It needs a cgroup at a fixed path
+// (WithCgroupPath). On a cgroup v2 host, where device access is controlled by
+// eBPF programs, Start fails.
+func WithDeviceRules(rules ...DeviceRule) Option {
+	return optionFunc(func(c *config) error {
+		for _, r := range rules {
+			if (r.Type != 'a' && r.Type != 'b' && r.Type != 'c') || r.Access == "" || strings.Trim(r.Access, "rwm") != "" ||
+				r.Major < -1 || r.Minor < -1 {
+				return optErr("WithDeviceRules", r, "want type a, b or c, numbers or -1, access of r, w, m")
+			}
+		}
+		c.limits.devices = append([]DeviceRule{}, rules...)
+		return nil
+	})
+}
+
+// standardDeviceRules allow the device nodes every container gets.
+func standardDeviceRules() []DeviceRule {
+	var out []DeviceRule
+	for _, d := range defaultDevices {
+		out = append(out, DeviceRule{Type: 'c', Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
+	}
+	return append(out, DeviceRule{Type: 'c', Major: 5, Minor: 2, Access: "rwm"}, DeviceRule{Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
+}
+
 // finish checks this file's options against the others.
 func (o *ociConfig) finish(c *config) error {
 	if o.joinPID != 0 {
@@ -384,6 +435,9 @@ func (o *ociConfig) finish(c *config) error {
 		}
 		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
 		c.uidMap, c.gidMap = nil, nil
+	}
+	if c.limits.devices != nil && c.limits.path == "" {
+		return optErr("WithDeviceRules", nil, "needs WithCgroupPath")
 	}
 	if len(o.groups) > 0 && c.namespaces&NSUser != 0 {
 		return optErr("WithGroups", fmt.Sprint(o.groups), "setgroups(2) is denied in a user namespace")

@@ -524,10 +524,10 @@ func emptyBlockIO(b *specs.LinuxBlockIO) bool {
 		len(b.ThrottleWriteBpsDevice) == 0 && len(b.ThrottleReadIOPSDevice) == 0 && len(b.ThrottleWriteIOPSDevice) == 0
 }
 
-// deviceRules: the library has no device cgroup. A rule list that starts by
-// denying every device is honoured by a stricter means: the container cannot
-// create device nodes (CAP_MKNOD is dropped), so it can reach only the
-// standard nodes and those bound in by mounts. Any other list is rejected.
+// deviceRules: a list that starts by denying every device, followed by
+// allow rules, becomes container.WithDeviceRules (the cgroup v1 devices
+// controller, which always allows the standard devices, as runc does). Other lists
+// (allowing everything, or denying after allowing) are rejected.
 func (b *builder) deviceRules(rules []specs.LinuxDeviceCgroup) error {
 	if len(rules) == 0 {
 		return nil
@@ -535,14 +535,33 @@ func (b *builder) deviceRules(rules []specs.LinuxDeviceCgroup) error {
 	first := rules[0]
 	denyAll := !first.Allow && (first.Type == "" || first.Type == "a") && first.Major == nil && first.Minor == nil
 	if !denyAll {
-		return fieldErr("linux.resources.devices[0]", "only a list that starts by denying all devices is supported (there is no device cgroup)")
+		return fieldErr("linux.resources.devices[0]", "only a list that starts by denying all devices is supported")
 	}
+	var allow []container.DeviceRule
 	for i, r := range rules[1:] {
-		if r.Allow && (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil {
-			return fieldErr(fmt.Sprintf("linux.resources.devices[%d]", i+1), "allowing every device: %w", ErrUnsupported)
+		field := fmt.Sprintf("linux.resources.devices[%d]", i+1)
+		if !r.Allow {
+			return fieldErr(field, "a deny rule after allow rules: %w", ErrUnsupported)
 		}
+		if (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil {
+			return fieldErr(field, "allowing every device: %w", ErrUnsupported)
+		}
+		d := container.DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: r.Access}
+		if r.Type != "" {
+			d.Type = r.Type[0]
+		}
+		if r.Major != nil {
+			d.Major = *r.Major
+		}
+		if r.Minor != nil {
+			d.Minor = *r.Minor
+		}
+		if d.Access == "" {
+			d.Access = "rwm"
+		}
+		allow = append(allow, d)
 	}
-	b.add(container.WithCapDrop("CAP_MKNOD"))
+	b.add(container.WithDeviceRules(allow...))
 	return nil
 }
 
