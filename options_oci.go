@@ -378,6 +378,7 @@ type DeviceRule struct {
 	Access       string
 }
 
+// String renders the rule as devices.allow takes it: "c 1:3 rwm".
 func (d DeviceRule) String() string {
 	num := func(n int64) string {
 		if n < 0 {

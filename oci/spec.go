@@ -48,8 +48,10 @@ type FieldError struct {
 	Err   error
 }
 
+// Error reads "oci: FIELD: why".
 func (e *FieldError) Error() string { return "oci: " + e.Field + ": " + e.Err.Error() }
 
+// Unwrap returns the cause, ErrUnsupported for a field the library cannot honour.
 func (e *FieldError) Unwrap() error { return e.Err }
 
 // ErrUnsupported is wrapped by a FieldError for a field the library cannot honour.
