@@ -1,0 +1,185 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+)
+
+func report(res *results) string {
+	var b strings.Builder
+	w := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	mode := "full"
+	if res.Quick {
+		mode = "quick (-quick: few samples, rough numbers)"
+	}
+	w("# Container start-up: this library, the floors, bubblewrap, crun and runc\n\n")
+	w("Measured by `bench/run.sh` (%s mode) on %s, %s to %s UTC. Every row runs `/bin/true` in the same busybox rootfs; "+
+		"rows alternate round by round (A B A B). Wall times are medians; the spread is the 25th–75th percentile. "+
+		"\"Whole process\" is fork of the tool to its reaping by the harness; \"in a loop\" is one container after another inside one process "+
+		"(the first of each batch, the warm-up, is not counted).\n\n",
+		mode, machine(), res.Start.Format("2006-01-02 15:04"), res.End.Format("15:04"))
+
+	crun := median(res.Wall["crun"])
+	w("| what | median wall per container | spread | × crun run | containers/s, 2 at a time | peak RSS | samples |\n")
+	w("|---|---|---|---|---|---|---|\n")
+	for _, r := range res.Rows {
+		s := summarise(res.Wall[r.Key])
+		tp := ""
+		if t := res.TP[r.Key]; len(t) > 0 {
+			tp = fmt.Sprintf("%.0f", median(t))
+		}
+		rss := ""
+		if x := res.RSS[r.Key]; len(x) > 0 {
+			rss = mib(median(x))
+		}
+		if r.Key == "ours-loop-default" && res.InitMaxRSS > 0 {
+			rss = mib(res.InitMaxRSS) + " (largest init)"
+		}
+		w("| %s | %s | %s–%s | %.2f | %s | %s | %d |\n", r.Label, ms(s.Median), ms(s.P25), ms(s.P75), s.Median/crun, tp, rss, s.N)
+	}
+	w("\nPeak RSS is the tool's own peak or that of any child it reaped, whichever is larger (getrusage's `ru_maxrss`, as `/usr/bin/time -v` reports it).\n")
+
+	w("\n## The goals of issue 6\n\n")
+	w("| goal | measured | target | |\n|---|---|---|---|\n")
+	for _, g := range goals(res) {
+		verdict := "n/a"
+		switch {
+		case g.na != "":
+			verdict = g.na
+		case g.ok:
+			verdict = "met"
+		default:
+			verdict = "**not met**"
+		}
+		w("| %s | %s | %s | %s |\n", g.what, g.measured, g.target, verdict)
+	}
+
+	w("\n## Start-up as work grows\n\n")
+	f := res.Flat
+	w("- containers %d–%d of one process: median %s; the last 20 (to container %d): median %s (ratio %.2f)\n",
+		f.EarlyFrom, f.EarlyFrom+19, ms(median(f.Early)), f.LateTo, ms(median(f.Late)), median(f.Late)/median(f.Early))
+	w("- the parent's resident set after container 10: %d KiB, after container %d: %d KiB; memory the Go runtime holds: %.1f MiB → %.1f MiB (both after a GC)\n",
+		f.RSSKiB[0], f.LateTo, f.RSSKiB[1], float64(f.GoBytes[0])/(1<<20), float64(f.GoBytes[1])/(1<<20))
+	w("- with no container running: median %s; with %d running (sleeping, same process): median %s (ratio %.2f)\n",
+		ms(median(res.BG["0"])), res.Plan.Background, ms(median(res.BG[fmt.Sprint(res.Plan.Background)])), median(res.BG[fmt.Sprint(res.Plan.Background)])/median(res.BG["0"]))
+
+	w("\n## getpid(2) in a loop\n\n")
+	w("| where | ns per call (median of runs) |\n|---|---|\n")
+	for _, k := range []struct{ key, label string }{
+		{"host", "host, no filter"}, {"ours", "our default container"}, {"crun-seccomp", "crun, the default profile"},
+	} {
+		w("| %s | %.1f |\n", k.label, median(res.Getpid[k.key]))
+	}
+
+	w("\n## Rerun\n\n`sudo bench/run.sh` (add `-quick` for a smoke run); it writes this file and `bench/results.svg`. " +
+		"The in-process figures also exist as Go benchmarks: `go test -run '^$' -bench . -benchmem` at the module root.\n")
+	return b.String()
+}
+
+type goal struct {
+	what, measured, target string
+	ok                     bool
+	na                     string
+}
+
+func ratioGoal(what string, num, den float64, max float64, target string) goal {
+	r := num / den
+	g := goal{what: what, measured: fmt.Sprintf("%.2f (%s / %s)", r, ms(num), ms(den)), target: target, ok: r <= max}
+	if math.IsNaN(r) {
+		g.na = "n/a"
+	}
+	return g
+}
+
+func goals(res *results) []goal {
+	m := func(k string) float64 { return median(res.Wall[k]) }
+	ours, oursWhole := m("ours-loop-default"), m("ours-default")
+	var gs []goal
+	gs = append(gs,
+		ratioGoal("in a loop: our default container vs the Go re-exec floor", ours, m("go-loop"), 1.5, "≤ 1.5"),
+	)
+	g := goal{what: "in a loop: crun run (default seccomp) vs our default container", target: "≥ 3"}
+	r := m("crun-seccomp") / ours
+	g.measured, g.ok = fmt.Sprintf("%.2f (%s / %s)", r, ms(m("crun-seccomp")), ms(ours)), r >= 3
+	gs = append(gs, g)
+	gs = append(gs,
+		ratioGoal("whole process: ours vs crun run (default seccomp)", oursWhole, m("crun-seccomp"), 0.999, "< 1"),
+		ratioGoal("whole process: ours vs bwrap", oursWhole, m("bwrap"), 1.5, "≤ 1.5"),
+	)
+	for _, v := range []struct {
+		name, what string
+		max        float64
+	}{
+		{"limits", "WithMemory + WithPids vs default, in a loop", 1.3},
+		{"veth", "WithVeth vs default, in a loop", 1.5},
+	} {
+		if _, ok := res.Wall["ours-loop-"+v.name]; ok {
+			gs = append(gs, ratioGoal(v.what, m("ours-loop-"+v.name), ours, v.max, fmt.Sprintf("≤ %.1f", v.max)))
+		} else {
+			gs = append(gs, goal{what: v.what, measured: "no variant " + v.name + " in bench/variants yet", na: "n/a"})
+		}
+	}
+	tpOurs, tpBwrap := median(res.TP["ours-loop-default"]), median(res.TP["bwrap"])
+	gs = append(gs, goal{what: "throughput, 2 at a time: ours (one process) vs bwrap", target: "more",
+		measured: fmt.Sprintf("%.0f/s vs %.0f/s", tpOurs, tpBwrap), ok: tpOurs > tpBwrap})
+	gs = append(gs,
+		ratioGoal(fmt.Sprintf("the last 20 of %d containers vs the first 20", res.Flat.LateTo), median(res.Flat.Late), median(res.Flat.Early), 1.1, "≤ 1.1 (as fast)"),
+		ratioGoal(fmt.Sprintf("with %d containers running vs none", res.Plan.Background), median(res.BG[fmt.Sprint(res.Plan.Background)]), median(res.BG["0"]), 1.3, "≤ 1.3"),
+	)
+	gs = append(gs, goal{what: "peak RSS of an init (largest over the loop rows; includes /bin/true after exec)", target: "≤ 3 MiB",
+		measured: mib(res.InitMaxRSS), ok: res.InitMaxRSS <= 3*1024})
+	growth := res.Flat.RSSKiB[1] - res.Flat.RSSKiB[0]
+	gs = append(gs, goal{what: fmt.Sprintf("the parent's RSS over %d sequential containers", res.Flat.LateTo-10), target: "no growth (< 1 MiB)",
+		measured: fmt.Sprintf("%+d KiB", growth), ok: growth < 1024})
+	gp := median(res.Getpid["ours"]) / median(res.Getpid["host"])
+	gs = append(gs, goal{what: "getpid loop: our default container vs no filter", target: "≤ 1.3",
+		measured: fmt.Sprintf("%.2f (%.1f ns / %.1f ns)", gp, median(res.Getpid["ours"]), median(res.Getpid["host"])), ok: gp <= 1.3})
+	if _, ok := res.Wall["ours-loop-mem8m"]; !ok {
+		gs = append(gs, goal{what: "WithMemory(8<<20) starts and runs a shell command", measured: "no variant mem8m in bench/variants yet", na: "n/a"})
+	}
+	return gs
+}
+
+func mib(kib float64) string {
+	if kib == 0 || math.IsNaN(kib) {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f MiB", kib/1024)
+}
+
+func machine() string {
+	cpu := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				cpu = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	kernel := "?"
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		kernel = strings.TrimSpace(string(b))
+	}
+	ver := func(argv ...string) string {
+		out, err := exec.Command(argv[0], argv[1:]...).Output()
+		if err != nil {
+			return argv[0] + " ?"
+		}
+		return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+	}
+	cg := "cgroup v1"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		cg = "cgroup v2"
+	} else if _, err := os.Stat("/sys/fs/cgroup/unified"); err == nil {
+		cg = "cgroup v1 + v2 hybrid"
+	}
+	return fmt.Sprintf("%d × %s, Linux %s, %s; %s, %s, %s, Go %s",
+		runtime.NumCPU(), cpu, kernel, cg, ver("runc", "--version"), ver("crun", "--version"), ver("bwrap", "--version"), strings.TrimPrefix(runtime.Version(), "go"))
+}
