@@ -17,6 +17,7 @@ import (
 	"context"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,9 +239,10 @@ func BenchmarkParentMemory(b *testing.B) {
 	})
 }
 
-// memNow returns this process's VmRSS in KiB and the Go heap in use, after a GC.
+// memNow returns this process's VmRSS in KiB and the Go heap in use, after a GC that
+// returns free pages to the OS.
 func memNow() (rssKiB int64, heap uint64) {
-	runtime.GC()
+	debug.FreeOSMemory() // a GC, and free pages go back to the OS: RSS then tracks live memory
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	if f, err := os.Open("/proc/self/status"); err == nil {

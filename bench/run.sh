@@ -28,6 +28,7 @@ command -v crun >/dev/null || missing+=(crun)
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 { [ -x /bin/busybox ] && ! file -L /bin/busybox 2>/dev/null | grep -q dynamic; } || missing+=(busybox-static)
 command -v gcc >/dev/null || missing+=(gcc libc6-dev)
+command -v strace >/dev/null || missing+=(strace)
 if [ ${#missing[@]} -gt 0 ]; then
 	echo "bench/run.sh: installing ${missing[*]}" >&2
 	apt-get update -qq
@@ -41,6 +42,7 @@ mkdir -p "$bin"
 
 gcc -O2 -static -Wall -o "$bin/floor" "$here/floor.c"
 gcc -O2 -static -Wall -o "$bin/getpidloop" "$here/getpidloop.c"
+gcc -O2 -static -Wall -o "$bin/maxrss" "$here/maxrss.c"
 (cd "$root" && go build -o "$bin/gofloor" ./bench/gofloor &&
 	go build -o "$bin/ctrrun" ./bench/ctrrun &&
 	go build -o "$bin/harness" ./bench/harness)

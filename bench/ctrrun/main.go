@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,9 +169,10 @@ func loop(v variants.Variant, rootfs string, cmd []string, n, workers, bg, warm 
 }
 
 // memNow returns this process's resident set (KiB) and the memory the Go
-// runtime holds from the OS, after a full GC.
+// runtime holds from the OS, after a GC that returns
+// free pages to the OS.
 func memNow() (int64, uint64) {
-	runtime.GC()
+	debug.FreeOSMemory() // a GC, and free pages go back to the OS: RSS then tracks live memory
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	var rss int64

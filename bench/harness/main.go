@@ -26,7 +26,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ctrkit/container/bench/variants"
@@ -35,7 +34,7 @@ import (
 )
 
 var (
-	binDir  = flag.String("bin", "", "directory holding floor, gofloor, ctrrun and getpidloop")
+	binDir  = flag.String("bin", "", "directory holding floor, gofloor, ctrrun, getpidloop and maxrss")
 	workDir = flag.String("work", "", "scratch directory for the rootfs, the OCI bundles and runtime state")
 	quick   = flag.Bool("quick", false, "fewer rounds and containers: a smoke run of a minute or two")
 	outMD   = flag.String("out", "", "write the Markdown report here")
@@ -56,10 +55,11 @@ type plan struct {
 	BGBatch     int
 	GetpidCalls int
 	GetpidRound int
+	RSSRuns     int // runs per row for peak RSS
 }
 
-var fullPlan = plan{Rounds: 15, PerRound: 8, Batch: 30, TPRounds: 3, TPCount: 100, Flat: 1000, Background: 200, BGRounds: 3, BGBatch: 40, GetpidCalls: 2000000, GetpidRound: 5}
-var quickPlan = plan{Rounds: 4, PerRound: 4, Batch: 15, TPRounds: 1, TPCount: 30, Flat: 200, Background: 200, BGRounds: 1, BGBatch: 20, GetpidCalls: 500000, GetpidRound: 2}
+var fullPlan = plan{Rounds: 15, PerRound: 8, Batch: 30, TPRounds: 3, TPCount: 100, Flat: 1000, Background: 200, BGRounds: 3, BGBatch: 40, GetpidCalls: 2000000, GetpidRound: 5, RSSRuns: 5}
+var quickPlan = plan{Rounds: 4, PerRound: 4, Batch: 15, TPRounds: 1, TPCount: 30, Flat: 200, Background: 200, BGRounds: 1, BGBatch: 20, GetpidCalls: 500000, GetpidRound: 2, RSSRuns: 2}
 
 func main() {
 	flag.Parse()
@@ -106,6 +106,7 @@ func run() error {
 		{"start-up as work grows", measureFlat},
 		{"start-up with containers running", measureBackground},
 		{"getpid loop", measureGetpid},
+		{"peak RSS", measurePeakRSS},
 	}
 	for _, s := range steps {
 		t0 := time.Now()
@@ -347,7 +348,7 @@ type results struct {
 	Wall       map[string][]float64 // ns per container
 	RSS        map[string][]float64 // KiB, peak RSS of each whole-process run
 	TP         map[string][]float64 // containers per second, 2 at a time
-	InitMaxRSS float64              // KiB, largest peak RSS of our inits (loop rows)
+	InitRSS    map[string][]float64 // KiB, an init's VmHWM right before its execve ("ours", "go")
 	Flat       struct {
 		Early, Late       []float64 // ns
 		EarlyFrom, LateTo int
@@ -361,38 +362,33 @@ type results struct {
 func measureRows(e *env, p plan, res *results) error {
 	rs := rows(e, p)
 	res.Rows = rs
-	res.Wall, res.RSS = map[string][]float64{}, map[string][]float64{}
+	res.Wall = map[string][]float64{}
 	for round := range p.Rounds {
 		// Rotate the order every round so no row always follows the same one.
 		for k := range rs {
 			r := rs[(k+round)%len(rs)]
 			if r.loop {
-				ns, maxrss, err := batch(e, r)
+				ns, err := batch(e, r)
 				if err != nil {
 					return fmt.Errorf("%s: %w", r.Key, err)
 				}
 				res.Wall[r.Key] = append(res.Wall[r.Key], ns...)
-				if r.json {
-					res.InitMaxRSS = max(res.InitMaxRSS, maxrss)
-				}
 				continue
 			}
 			for range p.PerRound {
-				ns, rss, err := whole(e, r)
+				ns, err := whole(e, r)
 				if err != nil {
 					return fmt.Errorf("%s: %w", r.Key, err)
 				}
 				res.Wall[r.Key] = append(res.Wall[r.Key], ns)
-				res.RSS[r.Key] = append(res.RSS[r.Key], rss)
 			}
 		}
 	}
 	return nil
 }
 
-// whole runs a row's command once and returns its wall time (fork to reap) and
-// peak RSS (the largest of the process and every child it waited for).
-func whole(e *env, r row) (ns, rssKiB float64, err error) {
+// whole runs a row's command once and returns its wall time, fork to reap.
+func whole(e *env, r row) (ns float64, err error) {
 	cmd := exec.Command(r.argv(e)[0], r.argv(e)[1:]...)
 	cmd.Stderr = e.log
 	var t0 time.Time
@@ -403,46 +399,46 @@ func whole(e *env, r row) (ns, rssKiB float64, err error) {
 		start()
 	}
 	if err != nil {
-		return 0, 0, err
+		return 0, err
 	}
 	err = cmd.Wait()
 	ns = float64(time.Since(t0))
 	if err != nil {
-		return 0, 0, fmt.Errorf("%q: %w", cmd.Args, err)
+		return 0, fmt.Errorf("%q: %w", cmd.Args, err)
 	}
-	return ns, float64(cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss), nil
+	return ns, nil
 }
 
 // batch runs a loop row's command and returns each container's time, less the
-// first of the batch (the warm-up), and the peak RSS of its children.
-func batch(e *env, r row) (ns []float64, maxrss float64, err error) {
+// first of the batch (the warm-up).
+func batch(e *env, r row) (ns []float64, err error) {
 	argv := r.argv(e)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = e.log
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, 0, fmt.Errorf("%q: %w", argv, err)
+		return nil, fmt.Errorf("%q: %w", argv, err)
 	}
 	if r.json {
 		var cr ctrrunResult
 		if err := json.Unmarshal(out, &cr); err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		for _, x := range cr.NS {
 			ns = append(ns, float64(x))
 		}
-		return ns, float64(cr.ChildMaxRSS), nil // ctrrun already ran its warm-up untimed
+		return ns, nil // ctrrun already ran its warm-up untimed
 	}
 	for i, l := range strings.Fields(string(out)) {
 		x, err := strconv.ParseFloat(l, 64)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		if i > 0 {
 			ns = append(ns, x)
 		}
 	}
-	return ns, 0, nil
+	return ns, nil
 }
 
 // ctrrunResult is bench/ctrrun's JSON.
@@ -488,7 +484,7 @@ func measureThroughput(e *env, p plan, res *results) error {
 				go func() {
 					defer wg.Done()
 					for next.Add(1) <= int64(p.TPCount) {
-						if _, _, err := whole(e, r); err != nil {
+						if _, err := whole(e, r); err != nil {
 							errs[w] = err
 							return
 						}

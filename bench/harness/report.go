@@ -38,12 +38,16 @@ func report(res *results) string {
 		if x := res.RSS[r.Key]; len(x) > 0 {
 			rss = mib(median(x))
 		}
-		if r.Key == "ours-loop-default" && res.InitMaxRSS > 0 {
-			rss = mib(res.InitMaxRSS) + " (largest init)"
+		if r.Key == "ours-loop-default" {
+			rss = mib(median(res.InitRSS["ours"])) + " (init, before exec)"
+		}
+		if r.Key == "go-loop" {
+			rss = mib(median(res.InitRSS["go"])) + " (init, before exec)"
 		}
 		w("| %s | %s | %s–%s | %.2f | %s | %s | %d |\n", r.Label, ms(s.Median), ms(s.P25), ms(s.P75), s.Median/crun, tp, rss, s.N)
 	}
-	w("\nPeak RSS is the tool's own peak or that of any child it reaped, whichever is larger (getrusage's `ru_maxrss`, as `/usr/bin/time -v` reports it).\n")
+	w("\nPeak RSS of a whole process is the largest of the tool's and every child's it reaped (`ru_maxrss` of a fork-started run, as `/usr/bin/time -v` reports it; " +
+		"`/bin/true`, busybox, counts for about 1 MiB of it). An init's is its VmHWM read while strace holds it at the entry of its execve.\n")
 
 	w("\n## The goals of issue 6\n\n")
 	w("| goal | measured | target | |\n|---|---|---|---|\n")
@@ -132,8 +136,12 @@ func goals(res *results) []goal {
 		ratioGoal(fmt.Sprintf("the last 20 of %d containers vs the first 20", res.Flat.LateTo), median(res.Flat.Late), median(res.Flat.Early), 1.1, "≤ 1.1 (as fast)"),
 		ratioGoal(fmt.Sprintf("with %d containers running vs none", res.Plan.Background), median(res.BG[fmt.Sprint(res.Plan.Background)]), median(res.BG["0"]), 1.3, "≤ 1.3"),
 	)
-	gs = append(gs, goal{what: "peak RSS of an init (largest over the loop rows; includes /bin/true after exec)", target: "≤ 3 MiB",
-		measured: mib(res.InitMaxRSS), ok: res.InitMaxRSS <= 3*1024})
+	initRSS := median(res.InitRSS["ours"])
+	g = goal{what: "peak RSS of our init before its execve", target: "≤ 3 MiB", measured: mib(initRSS) + " (Go floor's init: " + mib(median(res.InitRSS["go"])) + ")", ok: initRSS <= 3*1024}
+	if len(res.InitRSS["ours"]) == 0 {
+		g.na = "n/a (no strace)"
+	}
+	gs = append(gs, g)
 	growth := res.Flat.RSSKiB[1] - res.Flat.RSSKiB[0]
 	gs = append(gs, goal{what: fmt.Sprintf("the parent's RSS over %d sequential containers", res.Flat.LateTo-10), target: "no growth (< 1 MiB)",
 		measured: fmt.Sprintf("%+d KiB", growth), ok: growth < 1024})
