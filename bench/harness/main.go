@@ -26,6 +26,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ctrkit/container/bench/variants"
@@ -346,6 +347,8 @@ type results struct {
 	Start, End time.Time
 	Rows       []row                `json:"-"`
 	Wall       map[string][]float64 // ns per container
+	CPU        map[string][]float64 // ns of CPU (user + system) per container, the tool and every child it reaped
+	Faults     map[string][]float64 // page faults (minor + major) per container, likewise
 	RSS        map[string][]float64 // KiB, peak RSS of each whole-process run
 	TP         map[string][]float64 // containers per second, 2 at a time
 	InitRSS    map[string][]float64 // KiB, an init's VmHWM right before its execve ("ours", "go")
@@ -362,33 +365,42 @@ type results struct {
 func measureRows(e *env, p plan, res *results) error {
 	rs := rows(e, p)
 	res.Rows = rs
-	res.Wall = map[string][]float64{}
+	res.Wall, res.CPU, res.Faults = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
+	usage := func(key string, ps *os.ProcessState, containers int) {
+		ru := ps.SysUsage().(*syscall.Rusage)
+		cpu := float64(ru.Utime.Nano() + ru.Stime.Nano())
+		res.CPU[key] = append(res.CPU[key], cpu/float64(containers))
+		res.Faults[key] = append(res.Faults[key], float64(ru.Minflt+ru.Majflt)/float64(containers))
+	}
 	for round := range p.Rounds {
 		// Rotate the order every round so no row always follows the same one.
 		for k := range rs {
 			r := rs[(k+round)%len(rs)]
 			if r.loop {
-				ns, err := batch(e, r)
+				ns, ps, err := batch(e, r)
 				if err != nil {
 					return fmt.Errorf("%s: %w", r.Key, err)
 				}
 				res.Wall[r.Key] = append(res.Wall[r.Key], ns...)
+				usage(r.Key, ps, len(ns)+1) // the batch's warm-up container counts here
 				continue
 			}
 			for range p.PerRound {
-				ns, err := whole(e, r)
+				ns, ps, err := whole(e, r)
 				if err != nil {
 					return fmt.Errorf("%s: %w", r.Key, err)
 				}
 				res.Wall[r.Key] = append(res.Wall[r.Key], ns)
+				usage(r.Key, ps, 1)
 			}
 		}
 	}
 	return nil
 }
 
-// whole runs a row's command once and returns its wall time, fork to reap.
-func whole(e *env, r row) (ns float64, err error) {
+// whole runs a row's command once and returns its wall time, fork to reap,
+// and its process state (for its resource usage).
+func whole(e *env, r row) (ns float64, ps *os.ProcessState, err error) {
 	cmd := exec.Command(r.argv(e)[0], r.argv(e)[1:]...)
 	cmd.Stderr = e.log
 	var t0 time.Time
@@ -399,46 +411,46 @@ func whole(e *env, r row) (ns float64, err error) {
 		start()
 	}
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	err = cmd.Wait()
 	ns = float64(time.Since(t0))
 	if err != nil {
-		return 0, fmt.Errorf("%q: %w", cmd.Args, err)
+		return 0, nil, fmt.Errorf("%q: %w", cmd.Args, err)
 	}
-	return ns, nil
+	return ns, cmd.ProcessState, nil
 }
 
 // batch runs a loop row's command and returns each container's time, less the
-// first of the batch (the warm-up).
-func batch(e *env, r row) (ns []float64, err error) {
+// first of the batch (the warm-up), and the batch's process state.
+func batch(e *env, r row) (ns []float64, ps *os.ProcessState, err error) {
 	argv := r.argv(e)
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = e.log
 	out, err := cmd.Output()
 	if err != nil {
-		return nil, fmt.Errorf("%q: %w", argv, err)
+		return nil, nil, fmt.Errorf("%q: %w", argv, err)
 	}
 	if r.json {
 		var cr ctrrunResult
 		if err := json.Unmarshal(out, &cr); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, x := range cr.NS {
 			ns = append(ns, float64(x))
 		}
-		return ns, nil // ctrrun already ran its warm-up untimed
+		return ns, cmd.ProcessState, nil // ctrrun already ran its warm-up untimed
 	}
 	for i, l := range strings.Fields(string(out)) {
 		x, err := strconv.ParseFloat(l, 64)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if i > 0 {
 			ns = append(ns, x)
 		}
 	}
-	return ns, nil
+	return ns, cmd.ProcessState, nil
 }
 
 // ctrrunResult is bench/ctrrun's JSON.
@@ -484,7 +496,7 @@ func measureThroughput(e *env, p plan, res *results) error {
 				go func() {
 					defer wg.Done()
 					for next.Add(1) <= int64(p.TPCount) {
-						if _, err := whole(e, r); err != nil {
+						if _, _, err := whole(e, r); err != nil {
 							errs[w] = err
 							return
 						}

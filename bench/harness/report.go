@@ -26,8 +26,8 @@ func report(res *results) string {
 		mode, machine(), res.Start.Format("2006-01-02 15:04"), res.End.Format("15:04"))
 
 	crun := median(res.Wall["crun"])
-	w("| what | median wall per container | spread | × crun run | containers/s, 2 at a time | peak RSS | samples |\n")
-	w("|---|---|---|---|---|---|---|\n")
+	w("| what | median wall per container | spread | × crun run | containers/s, 2 at a time | peak RSS | CPU per container | page faults per container | samples |\n")
+	w("|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Rows {
 		s := summarise(res.Wall[r.Key])
 		tp := ""
@@ -44,7 +44,8 @@ func report(res *results) string {
 		if r.Key == "go-loop" {
 			rss = mib(median(res.InitRSS["go"])) + " (init, before exec)"
 		}
-		w("| %s | %s | %s–%s | %.2f | %s | %s | %d |\n", r.Label, ms(s.Median), ms(s.P25), ms(s.P75), s.Median/crun, tp, rss, s.N)
+		w("| %s | %s | %s–%s | %.2f | %s | %s | %s | %.0f | %d |\n", r.Label, ms(s.Median), ms(s.P25), ms(s.P75), s.Median/crun, tp, rss,
+			ms(median(res.CPU[r.Key])), median(res.Faults[r.Key]), s.N)
 	}
 	w("\nPeak RSS of a whole process is the largest of the tool's and every child's it reaped (`ru_maxrss` of a fork-started run, as `/usr/bin/time -v` reports it; " +
 		"`/bin/true`, busybox, counts for about 1 MiB of it). An init's is its VmHWM read while strace holds it at the entry of its execve.\n")
