@@ -28,7 +28,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/ctrkit/container"
@@ -36,14 +35,16 @@ import (
 )
 
 type result struct {
-	Variant     string    `json:"variant"`
-	NS          []int64   `json:"ns"`           // Start+Wait (and New) of each timed container, in order
-	WallNS      int64     `json:"wall_ns"`      // wall time of the timed part, all workers
-	Workers     int       `json:"workers"`      // containers started at the same time
-	Background  int       `json:"background"`   // containers running throughout
-	ChildMaxRSS int64     `json:"child_maxrss"` // KiB, the largest peak RSS of any container's init (getrusage RUSAGE_CHILDREN)
-	RSSKiB      [2]int64  `json:"rss_kib"`      // VmRSS of this process after the warm-up and at the end, after a GC
-	GoBytes     [2]uint64 `json:"go_bytes"`     // memory the Go runtime holds (Sys - HeapReleased) at the same points
+	Variant    string  `json:"variant"`
+	NS         []int64 `json:"ns"`         // New + Start + Wait of each timed container, in order
+	WallNS     int64   `json:"wall_ns"`    // wall time of the timed part, all workers
+	Workers    int     `json:"workers"`    // containers started at the same time
+	Background int     `json:"background"` // containers running throughout
+	// VmRSS of this process after the warm-up, after half the timed containers
+	// (with -j 1 only) and at the end, each after a GC that returns free memory
+	// to the OS; and the memory the Go runtime holds (Sys - HeapReleased) then.
+	RSSKiB  [3]int64  `json:"rss_kib"`
+	GoBytes [3]uint64 `json:"go_bytes"`
 }
 
 func main() {
@@ -144,6 +145,9 @@ func loop(v variants.Variant, rootfs string, cmd []string, n, workers, bg, warm 
 				if k >= n {
 					return
 				}
+				if workers == 1 && k == n/2 {
+					res.RSSKiB[2], res.GoBytes[2] = memNow()
+				}
 				t0 := time.Now()
 				if err := run(idx + k); err != nil {
 					errs[w] = fmt.Errorf("container %d: %w", k, err)
@@ -160,11 +164,7 @@ func loop(v variants.Variant, rootfs string, cmd []string, n, workers, bg, warm 
 			return nil, err
 		}
 	}
-	res.RSSKiB[1], res.GoBytes[1] = memNow()
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_CHILDREN, &ru); err == nil {
-		res.ChildMaxRSS = ru.Maxrss
-	}
+	res.RSSKiB[2], res.GoBytes[2] = memNow()
 	return res, nil
 }
 

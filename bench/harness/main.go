@@ -355,8 +355,8 @@ type results struct {
 	Flat       struct {
 		Early, Late       []float64 // ns
 		EarlyFrom, LateTo int
-		RSSKiB            [2]int64
-		GoBytes           [2]uint64
+		RSSKiB            [3]int64 // after the warm-up, half-way, at the end
+		GoBytes           [3]uint64
 	}
 	BG     map[string][]float64 // "0" and "N": ns per container
 	Getpid map[string][]float64 // ns per getpid call
@@ -455,11 +455,10 @@ func batch(e *env, r row) (ns []float64, ps *os.ProcessState, err error) {
 
 // ctrrunResult is bench/ctrrun's JSON.
 type ctrrunResult struct {
-	NS          []int64   `json:"ns"`
-	WallNS      int64     `json:"wall_ns"`
-	ChildMaxRSS int64     `json:"child_maxrss"`
-	RSSKiB      [2]int64  `json:"rss_kib"`
-	GoBytes     [2]uint64 `json:"go_bytes"`
+	NS      []int64   `json:"ns"`
+	WallNS  int64     `json:"wall_ns"`
+	RSSKiB  [3]int64  `json:"rss_kib"`
+	GoBytes [3]uint64 `json:"go_bytes"`
 }
 
 func ctrrun(e *env, args ...string) (*ctrrunResult, error) {
