@@ -31,44 +31,6 @@ import (
 	"github.com/ctrkit/container/containertest"
 )
 
-// benchRootfs is one busybox rootfs shared by every benchmark of the run.
-var benchRootfs struct {
-	once sync.Once
-	dir  string
-	err  error
-}
-
-func rootfsFor(b *testing.B) string {
-	b.Helper()
-	containertest.SkipUnlessRoot(b)
-	benchRootfs.once.Do(func() {
-		bb, err := containertest.BusyboxPath()
-		if err != nil {
-			benchRootfs.err = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "ctrbench-rootfs")
-		if err != nil {
-			benchRootfs.err = err
-			return
-		}
-		benchRootfs.dir, benchRootfs.err = dir, containertest.BuildBusyboxRootfs(dir, bb)
-	})
-	if benchRootfs.err != nil {
-		b.Skipf("skipping: no busybox rootfs: %v", benchRootfs.err)
-	}
-	return benchRootfs.dir
-}
-
-// TestMain removes the shared rootfs once every benchmark has run.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if benchRootfs.dir != "" {
-		os.RemoveAll(benchRootfs.dir)
-	}
-	os.Exit(code)
-}
-
 // runTrue starts the i-th container of variant v running /bin/true and waits
 // for it, New included: what a caller pays per container.
 func runTrue(b *testing.B, rootfs string, v variants.Variant, i int) {
@@ -82,8 +44,10 @@ func runTrue(b *testing.B, rootfs string, v variants.Variant, i int) {
 }
 
 // forEachVariant runs f as a sub-benchmark for every configuration.
+// They share one busybox rootfs, removed when the benchmark ends.
 func forEachVariant(b *testing.B, f func(b *testing.B, rootfs string, v variants.Variant)) {
-	rootfs := rootfsFor(b)
+	containertest.SkipUnlessRoot(b)
+	rootfs := containertest.Rootfs(b)
 	for _, v := range variants.All {
 		b.Run(v.Name, func(b *testing.B) { f(b, rootfs, v) })
 	}
