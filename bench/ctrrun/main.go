@@ -146,7 +146,7 @@ func loop(v variants.Variant, rootfs string, cmd []string, n, workers, bg, warm 
 					return
 				}
 				if workers == 1 && k == n/2 {
-					res.RSSKiB[2], res.GoBytes[2] = memNow()
+					res.RSSKiB[1], res.GoBytes[1] = memNow()
 				}
 				t0 := time.Now()
 				if err := run(idx + k); err != nil {
