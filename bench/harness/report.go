@@ -149,7 +149,7 @@ func goals(res *results) []goal {
 	growth := f.RSSKiB[2] - f.RSSKiB[1]
 	limit := int64(f.LateTo-10) / 2 // KiB: under 1 KiB per container of the second half
 	gs = append(gs, goal{what: fmt.Sprintf("the parent's RSS over the second half of %d sequential containers", f.LateTo-10),
-		target: fmt.Sprintf("no growth (< %d KiB, 1 KiB a container)", limit),
+		target:   fmt.Sprintf("no growth (< %d KiB, 1 KiB a container)", limit),
 		measured: fmt.Sprintf("%+d KiB (first half, the runtime warming up: %+d KiB)", growth, f.RSSKiB[1]-f.RSSKiB[0]), ok: growth < limit})
 	gp := median(res.Getpid["ours"]) / median(res.Getpid["host"])
 	gs = append(gs, goal{what: "getpid loop: our default container vs no filter", target: "≤ 1.3",
