@@ -1,18 +1,609 @@
 package container
 
-// Hook points of the limits feature (issue 3); filled in by its implementation.
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
 
-// cgroupState is the parent's handle on the container's cgroup.
-type cgroupState struct{}
+	"github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
+)
 
-// createCgroup creates the container's cgroup before the clone, if limits need one.
-func (r *running) createCgroup(c *config, rel *releaser) error { return nil }
+// cgroupRoot is where the host's cgroup file systems are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
 
-// joinCgroup places the cloned init in its cgroup (v1) before it is told to go.
-func (r *running) joinCgroup() error { return nil }
+// Teardown is bounded: killing a cgroup's processes and removing it gives up
+// after teardownTimeout (a process stuck in the kernel may not die at once),
+// polling every retryDelay.
+const (
+	teardownTimeout = 5 * time.Second
+	retryDelay      = 5 * time.Millisecond
+)
 
-// killCgroup kills every process in the container's cgroup.
-func (r *running) killCgroup() {}
+// cgroupState is the parent's handle on the container's cgroup: one directory
+// per v1 hierarchy the limits need, or one v2 directory.
+type cgroupState struct {
+	name   string
+	limits limitsConfig
+	v2     bool
+	dirs   map[string]string // v1: controller → directory; v2: "" → directory
+	dirFD  *os.File          // v2: the directory, for clone's CgroupFD; closed after the clone
 
-// removeCgroup reads the OOM events and removes the cgroup after the first process exited.
-func (r *running) removeCgroup() (oomKilled bool, err error) { return false, nil }
+	mu      sync.Mutex // serialises kill, remove and Stats
+	removed bool
+	final   Stats // read just before removal
+}
+
+// procDir returns the directory that lists the container's processes: the
+// freezer's on v1 (always present), the cgroup itself on v2.
+func (s *cgroupState) procDir() string {
+	if s.v2 {
+		return s.dirs[""]
+	}
+	return s.dirs["freezer"]
+}
+
+// createCgroup creates the container's cgroup before the clone when a limit
+// asks for one: a child of the caller's own cgroup in each hierarchy the limits
+// need, named after the container and its owner, with the limits written. It
+// first removes cgroups that dead owners left behind.
+func (r *running) createCgroup(c *config, rel *releaser) error {
+	if !c.limits.needsCgroup() {
+		return nil
+	}
+	start, err := ownStartTime()
+	if err != nil {
+		return fmt.Errorf("container: create cgroup: %w", err)
+	}
+	s := &cgroupState{name: cgroupName(os.Getpid(), start, r.id), limits: c.limits}
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		s.v2 = true
+		reapOrphansV2(cgroupRoot)
+		err = s.createV2(cgroupRoot)
+	case cgroups.Legacy, cgroups.Hybrid:
+		reapOrphansV1()
+		err = s.createV1()
+	default:
+		err = errors.New("no cgroup file system mounted at " + cgroupRoot)
+	}
+	if s.dirs != nil {
+		rel.add(func() { s.teardown() })
+	}
+	if err != nil {
+		// Without root, a cgroup that cannot be made means none was delegated.
+		if c.rootless || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
+			return fmt.Errorf("container: resource limits: %w: %w", ErrNeedRoot, err)
+		}
+		return fmt.Errorf("container: create cgroup: %w", err)
+	}
+	r.cg = s
+	return nil
+}
+
+// createV1 creates the cgroup in each v1 hierarchy the limits need, nested under
+// the caller's own cgroup there, and writes the limits.
+func (s *cgroupState) createV1() error {
+	parents, err := ownV1Parents(s.limits.v1Controllers())
+	if err != nil {
+		return err
+	}
+	s.dirs = map[string]string{}
+	for c, parent := range parents {
+		dir := filepath.Join(parent, s.name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		s.dirs[c] = dir // registered for removal as soon as it exists
+	}
+	_, err = os.Stat(filepath.Join(parents["memory"], "memory.memsw.limit_in_bytes"))
+	return s.writeFiles(s.limits.v1Files(cgroupHost{
+		swap:        parents["memory"] != "" && err == nil,
+		initReserve: initReserve(runtime.NumCPU()),
+	}))
+}
+
+// ownV1Parents returns the caller's own cgroup directory in the v1 hierarchy
+// of each controller.
+func ownV1Parents(controllers []string) (map[string]string, error) {
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, err
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	return v1Parents(string(pc), string(mi), controllers)
+}
+
+// ownV2Path returns the caller's own cgroup in the v2 hierarchy.
+func ownV2Path() (string, error) {
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return "", err
+	}
+	_, own := cgroupPaths(string(pc))
+	if own == "" {
+		return "", errors.New("no cgroup v2 path in /proc/self/cgroup")
+	}
+	return own, nil
+}
+
+// createV2 creates the cgroup under the caller's own cgroup in the v2
+// hierarchy mounted at root, enables the controllers the limits need in the
+// parent's cgroup.subtree_control, writes the limits and opens the directory
+// for clone's CgroupFD.
+func (s *cgroupState) createV2(root string) error {
+	own, err := ownV2Path()
+	if err != nil {
+		return err
+	}
+	parent := filepath.Join(root, own)
+	if err := enableControllers(parent, s.limits.v2Controllers()); err != nil {
+		return err
+	}
+	dir := filepath.Join(parent, s.name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return err
+	}
+	s.dirs = map[string]string{"": dir}
+	_, err = os.Stat(filepath.Join(dir, "memory.swap.max"))
+	if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	s.dirFD = f
+	return nil
+}
+
+// enableControllers makes controllers available to the children of the v2
+// cgroup parent. A cgroup other than the root that has processes of its own
+// cannot enable controllers for its children (the "no internal processes"
+// rule): then the caller must run in a cgroup delegated for this, with the
+// controllers enabled, or move itself into a leaf first.
+func enableControllers(parent string, want []string) error {
+	have, err := os.ReadFile(filepath.Join(parent, "cgroup.controllers"))
+	if err != nil {
+		return err
+	}
+	enabled, err := os.ReadFile(filepath.Join(parent, "cgroup.subtree_control"))
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for _, c := range want {
+		if !hasWord(string(have), c) {
+			return fmt.Errorf("cgroup v2 %s controller is not available in %s (not delegated to this cgroup)", c, parent)
+		}
+		if !hasWord(string(enabled), c) {
+			missing = append(missing, "+"+c)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	err = os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte(strings.Join(missing, " ")), 0)
+	if errors.Is(err, unix.EBUSY) {
+		return fmt.Errorf("enable %s in %s: the caller's cgroup has processes of its own, so it cannot give its children controllers (cgroup v2's no-internal-processes rule): run the caller in a leaf of a cgroup with the controllers enabled: %w",
+			strings.Join(missing, " "), parent, err)
+	}
+	return err
+}
+
+func hasWord(s, w string) bool {
+	for _, f := range strings.Fields(s) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *cgroupState) writeFiles(files []cgroupFile) error {
+	for _, f := range files {
+		dir := s.dirs[f.Controller]
+		if s.v2 {
+			dir = s.dirs[""]
+		}
+		if dir == "" {
+			return fmt.Errorf("write %s: no %s cgroup", f.Name, f.Controller)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f.Name), []byte(f.Value), 0); err != nil {
+			return fmt.Errorf("write %q to %s: %w", f.Value, filepath.Join(dir, f.Name), err)
+		}
+	}
+	return nil
+}
+
+// cgroupAttr makes the clone land straight in the container's v2 cgroup
+// (clone3 CLONE_INTO_CGROUP), so the init never runs outside it. On v1 the
+// parent moves the init in joinCgroup, before the init is told to go.
+func (r *running) cgroupAttr(attr *syscall.SysProcAttr) {
+	if r.cg != nil && r.cg.dirFD != nil {
+		attr.UseCgroupFD = true
+		attr.CgroupFD = int(r.cg.dirFD.Fd())
+	}
+}
+
+// joinCgroup places the cloned init in its cgroup (v1) before it is told to
+// go; on v2 it is already there and the directory handle is closed.
+func (r *running) joinCgroup() error {
+	s := r.cg
+	if s == nil {
+		return nil
+	}
+	if s.v2 {
+		s.dirFD.Close()
+		s.dirFD = nil
+		return nil
+	}
+	pid := []byte(strconv.Itoa(r.pid()))
+	for _, dir := range s.dirs {
+		if err := addProc(filepath.Join(dir, "cgroup.procs"), pid); err != nil {
+			return fmt.Errorf("container: add init to cgroup %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// addProc writes a pid to a cgroup.procs file. A task that is still being
+// created (TASK_NEW) makes the kernel answer EINVAL: retry a few times, as runc
+// and containerd do.
+func addProc(file string, pid []byte) error {
+	var err error
+	for range 5 {
+		if err = os.WriteFile(file, pid, 0); !errors.Is(err, unix.EINVAL) {
+			return err
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	return err
+}
+
+// cgroupCommandStarted runs once the command has been exec'd: the init's threads
+// are gone, so pids.max drops to exactly what WithPids asked for. With WithInit
+// the init stays, and so does its reserve.
+func (r *running) cgroupCommandStarted() error {
+	s := r.cg
+	if s == nil || s.limits.pids == 0 || s.limits.init {
+		return nil
+	}
+	dir := s.dirs["pids"]
+	if s.v2 {
+		dir = s.dirs[""]
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte(s.limits.pidsMax(0)), 0); err != nil {
+		return fmt.Errorf("container: lower pids.max: %w", err)
+	}
+	return nil
+}
+
+// killCgroup kills every process in the container's cgroup. It is safe to
+// call concurrently and after the cgroup was removed.
+func (r *running) killCgroup() {
+	if r.cg != nil {
+		r.cg.mu.Lock()
+		defer r.cg.mu.Unlock()
+		if !r.cg.removed {
+			r.cg.kill()
+		}
+	}
+}
+
+// removeCgroup reads the OOM events and the final statistics, then kills what
+// is left and removes the cgroup, retrying a bounded number of times.
+func (r *running) removeCgroup() (oomKilled bool, err error) {
+	s := r.cg
+	if s == nil {
+		return false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removed {
+		return false, nil
+	}
+	s.final = s.readStats()
+	oomKilled = s.final.OOMKills > 0
+	if err := s.remove(); err != nil {
+		return oomKilled, fmt.Errorf("container: remove cgroup: %w", err)
+	}
+	return oomKilled, nil
+}
+
+// teardown is the release of a failed Start.
+func (s *cgroupState) teardown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dirFD != nil {
+		s.dirFD.Close()
+		s.dirFD = nil
+	}
+	if !s.removed {
+		s.remove()
+	}
+}
+
+// remove kills and removes until every directory is gone, within
+// teardownTimeout. The caller holds s.mu.
+func (s *cgroupState) remove() error {
+	deadline := time.Now().Add(teardownTimeout)
+	for {
+		s.killUntil(deadline)
+		err := removeDirs(s.dirs)
+		if err == nil {
+			s.removed = true
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(retryDelay)
+	}
+}
+
+func removeDirs(dirs map[string]string) error {
+	var errs []error
+	for _, d := range dirs {
+		if err := unix.Rmdir(d); err != nil && err != unix.ENOENT {
+			errs = append(errs, &fs.PathError{Op: "rmdir", Path: d, Err: err})
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// kill kills every process in the cgroup, within teardownTimeout.
+func (s *cgroupState) kill() { s.killUntil(time.Now().Add(teardownTimeout)) }
+
+// killUntil kills every process in the cgroup with cgroup.kill, or where there
+// is none by freezing the cgroup (so that nothing forks while it is being
+// killed), sending SIGKILL to each process and thawing it; and waits until the
+// cgroup is empty or the deadline has passed.
+func (s *cgroupState) killUntil(deadline time.Time) {
+	dir := s.procDir()
+	useKill := false
+	if s.v2 {
+		_, err := os.Stat(filepath.Join(dir, "cgroup.kill"))
+		useKill = err == nil
+	}
+	for {
+		if n, err := countProcs(dir); err != nil || n == 0 || time.Now().After(deadline) {
+			return
+		}
+		if useKill {
+			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+		} else {
+			freezeKillOnce(dir, s.v2)
+		}
+		time.Sleep(retryDelay)
+	}
+}
+
+// freezeKill kills every process in the cgroup at dir (the v1 freezer's or a
+// v2 cgroup's directory) by freeze-kill-thaw, within teardownTimeout.
+func freezeKill(dir string, v2 bool) {
+	deadline := time.Now().Add(teardownTimeout)
+	for {
+		if n, err := countProcs(dir); err != nil || n == 0 || time.Now().After(deadline) {
+			return
+		}
+		freezeKillOnce(dir, v2)
+		time.Sleep(retryDelay)
+	}
+}
+
+func freezeKillOnce(dir string, v2 bool) {
+	setFrozen(dir, v2, true)
+	pids, _ := readProcs(dir)
+	for _, p := range pids {
+		unix.Kill(p, unix.SIGKILL)
+	}
+	setFrozen(dir, v2, false)
+}
+
+// setFrozen freezes or thaws a cgroup and waits, bounded, for the state to settle.
+func setFrozen(dir string, v2, frozen bool) {
+	file, value, done := "freezer.state", "THAWED", "THAWED"
+	if frozen {
+		value, done = "FROZEN", "FROZEN"
+	}
+	if v2 {
+		file, value, done = "cgroup.freeze", "0", "frozen 0"
+		if frozen {
+			value, done = "1", "frozen 1"
+		}
+	}
+	if os.WriteFile(filepath.Join(dir, file), []byte(value), 0) != nil {
+		return
+	}
+	check := filepath.Join(dir, file)
+	if v2 {
+		check = filepath.Join(dir, "cgroup.events")
+	}
+	for range 100 {
+		b, err := os.ReadFile(check)
+		if err != nil || strings.Contains(string(b), done) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// readProcs lists the processes in the cgroup at dir and its descendants.
+func readProcs(dir string) ([]int, error) {
+	var pids []int
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() {
+			return nil
+		}
+		b, err := os.ReadFile(filepath.Join(p, "cgroup.procs"))
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
+		}
+		return nil
+	})
+	return pids, err
+}
+
+func countProcs(dir string) (int, error) {
+	p, err := readProcs(dir)
+	return len(p), err
+}
+
+// ownStartTime is this process's start time (field 22 of /proc/self/stat), to
+// mark its cgroups as owned by it and not by a later process with its pid.
+var ownStartTime = sync.OnceValues(func() (uint64, error) { return startTime(os.Getpid()) })
+
+func startTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(f[19], 10, 64)
+}
+
+// ownerAlive reports whether the process that created a cgroup still runs:
+// same pid, same start time. A pid that now belongs to another process means the
+// owner died.
+func ownerAlive(pid int, start uint64) bool {
+	st, err := startTime(pid)
+	return err == nil && st == start
+}
+
+// reapOrphansV1 removes, from the caller's own cgroup in each hierarchy this
+// package uses, the container cgroups whose owner died (a parent killed before
+// its Wait ran), killing what still runs in them. Cgroups of live owners are
+// never touched. It is best effort: an orphan that cannot be removed now is
+// left for the next Start.
+func reapOrphansV1() {
+	pc, err1 := os.ReadFile("/proc/self/cgroup")
+	mi, err2 := os.ReadFile("/proc/self/mountinfo")
+	if err1 != nil || err2 != nil {
+		return
+	}
+	parents := map[string]string{}
+	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
+		if p, err := v1Parents(string(pc), string(mi), []string{c}); err == nil {
+			parents[c] = p[c]
+		}
+	}
+	orphans := map[string]map[string]string{} // name → controller → dir
+	for c, parent := range parents {
+		for _, name := range orphanNames(parent) {
+			if orphans[name] == nil {
+				orphans[name] = map[string]string{}
+			}
+			orphans[name][c] = filepath.Join(parent, name)
+		}
+	}
+	for _, dirs := range orphans {
+		if d, ok := dirs["freezer"]; ok {
+			freezeKill(d, false)
+		} else {
+			for _, d := range dirs {
+				pids, _ := readProcs(d)
+				for _, p := range pids {
+					unix.Kill(p, unix.SIGKILL)
+				}
+			}
+		}
+		for range 20 {
+			if removeDirs(dirs) == nil {
+				break
+			}
+			time.Sleep(retryDelay)
+		}
+	}
+}
+
+// reapOrphansV2 is reapOrphansV1 for the caller's own cgroup in the v2
+// hierarchy mounted at root.
+func reapOrphansV2(root string) {
+	own, err := ownV2Path()
+	if err != nil {
+		return
+	}
+	parent := filepath.Join(root, own)
+	for _, name := range orphanNames(parent) {
+		dir := filepath.Join(parent, name)
+		if _, err := os.Stat(filepath.Join(dir, "cgroup.kill")); err == nil {
+			os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+		} else {
+			freezeKill(dir, true)
+		}
+		for range 20 {
+			if removeDirs(map[string]string{"": dir}) == nil {
+				break
+			}
+			time.Sleep(retryDelay)
+		}
+	}
+}
+
+// orphanNames lists the children of parent that are container cgroups of a
+// dead owner.
+func orphanNames(parent string) []string {
+	f, err := os.Open(parent)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	names, _ := f.Readdirnames(-1)
+	var out []string
+	for _, n := range names {
+		pid, start, ok := parseCgroupName(n)
+		if ok && !ownerAlive(pid, start) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// readKV reads "key value" lines (memory.oom_control, memory.events, cpu.stat).
+func readKV(path string) map[string]uint64 {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	m := map[string]uint64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64); err == nil {
+			m[k] = n
+		}
+	}
+	return m
+}

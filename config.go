@@ -27,6 +27,8 @@ type config struct {
 	rootless       bool // the caller's effective uid is not 0
 	hostUID        uint32
 	hostGID        uint32
+	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
+	limits         limitsConfig   // cgroup.go, rlimit.go
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -38,6 +40,7 @@ func newConfig(rootfs string, cmd []string, opts []Option) (*config, error) {
 		namespaces: defaultNamespaces,
 		hostUID:    uint32(os.Geteuid()),
 		hostGID:    uint32(os.Getegid()),
+		security:   securityConfig{caps: defaultCaps},
 	}
 	c.rootless = c.hostUID != 0
 	if err := checkRootfs(rootfs); err != nil {
@@ -141,7 +144,7 @@ func (c *config) finish() error {
 			return optErr("WithBind", m.dest, "mounts over /proc are not allowed")
 		}
 	}
-	return nil
+	return c.security.finish()
 }
 
 func idMapped(maps []IDMap, id uint32) bool {
@@ -187,10 +190,23 @@ func (c *config) initConfig() *initConfig {
 		UID:            c.uid,
 		GID:            c.gid,
 		SetGroups:      !userns,
+		BecomeRoot:     userns && !mapsRoot(c.uidMap, c.hostUID) && idMapped(c.uidMap, 0) && idMapped(c.gidMap, 0),
 		Namespaces:     c.namespaces,
 		Mounts:         planMounts(c),
 		Devices:        defaultDevices,
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
+		Security:       c.security.initSecurity(c.uid),
+		Limits:         c.limits.initConfig(),
 	}
+}
+
+// mapsRoot reports whether maps make hostID the namespace's root.
+func mapsRoot(maps []IDMap, hostID uint32) bool {
+	for _, m := range maps {
+		if m.ContainerID == 0 && m.HostID == hostID {
+			return true
+		}
+	}
+	return false
 }

@@ -55,6 +55,13 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	// Plan: everything the init needs, computed before the clone.
 	r := &running{id: newID()}
 	icfg := c.cfg.initConfig()
+	if err := checkHostCaps(&icfg.Security); err != nil {
+		return err
+	}
+	exe, err := initPath()
+	if err != nil {
+		return err
+	}
 
 	// Parent steps before the clone; each registers its own release.
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
@@ -74,15 +81,16 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// Clone /proc/self/exe into the new namespaces.
 	r.cmd = &exec.Cmd{
-		Path:        "/proc/self/exe",
+		Path:        exe, // a sealed copy of /proc/self/exe (exe_linux.go)
 		Args:        []string{initArg0},
-		Env:         []string{},
+		Env:         initEnv,
 		Stdin:       c.Stdin,
 		Stdout:      c.Stdout,
 		Stderr:      c.Stderr,
 		ExtraFiles:  []*os.File{childEnd},
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
+	r.cgroupAttr(r.cmd.SysProcAttr)
 	onForkThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
 	if err != nil {
@@ -118,6 +126,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	switch {
 	case errors.Is(err, io.EOF):
 		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := r.cgroupCommandStarted(); err != nil {
 			return err
 		}
 	case err != nil:
@@ -219,3 +230,9 @@ func newID() string {
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
+
+// initEnv is the init's environment (the command gets its own, from the
+// configuration). GOMAXPROCS spares the short-lived init the Go runtime's
+// cgroup and CPU probing and the threads it would start; GOGC=off its
+// collector: the init allocates little and execs within milliseconds.
+var initEnv = []string{"GOMAXPROCS=1", "GOGC=off"}

@@ -1,10 +1,18 @@
 module github.com/ctrkit/container
 
-go 1.26.0
+go 1.24.0
 
 require (
+	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/cyphar/filepath-securejoin v0.7.0
+	github.com/elastic/go-seccomp-bpf v1.6.0
+	golang.org/x/net v0.47.0
 	golang.org/x/sys v0.40.0
+	kernel.org/pub/linux/libs/security/libcap/cap v1.2.78
 )
 
-require cyphar.com/go-pathrs v0.2.5 // indirect
+require (
+	cyphar.com/go-pathrs v0.2.5 // indirect
+	github.com/moby/sys/userns v0.1.0 // indirect
+	kernel.org/pub/linux/libs/security/libcap/psx v1.2.78 // indirect
+)

@@ -42,7 +42,19 @@ func init() {
 func runInit() int {
 	ch := os.NewFile(syncFD, "sync")
 	unix.CloseOnExec(syncFD)
-	err := initMain(ch)
+	err := func() (err error) {
+		// A bug in a step must reach the caller as an error too, not as a
+		// stack trace on the container's stderr and a bare exit status.
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("container init panicked: %v", p)
+			}
+		}()
+		if err := makeUndumpable(); err != nil {
+			return err
+		}
+		return initMain(ch)
+	}()
 	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
 		fmt.Fprintf(os.Stderr, "container init: %v (and reporting it failed: %v)\n", err, werr)
 	}
@@ -67,6 +79,9 @@ func initMain(ch *os.File) error {
 
 // initContainer is the init's start sequence, top to bottom (see DESIGN.md).
 func initContainer(cfg *initConfig) error {
+	if err := becomeRoot(cfg); err != nil {
+		return err
+	}
 	if err := unshareCgroupNS(cfg); err != nil {
 		return err
 	}
@@ -96,6 +111,9 @@ func initContainer(cfg *initConfig) error {
 	}
 	if err := closeExtraFDs(); err != nil {
 		return err
+	}
+	if cfg.Limits.Init {
+		return reapCommand(cfg.Args, cfg.Env) // reaper_linux.go
 	}
 	return execCommand(cfg.Args, cfg.Env)
 }

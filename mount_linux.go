@@ -127,15 +127,6 @@ func (m *mounter) lookup(dest string, strict bool) (*os.File, error) {
 
 var errSymlink = &detailedErrno{detail: "refusing a path that goes through a symlink", errno: unix.ELOOP}
 
-// detailedErrno is an errno with a human explanation; it unwraps to the errno.
-type detailedErrno struct {
-	detail string
-	errno  unix.Errno
-}
-
-func (e *detailedErrno) Error() string { return e.detail + ": " + e.errno.Error() }
-func (e *detailedErrno) Unwrap() error { return e.errno }
-
 // target opens the destination of a mount, creating it (and its missing
 // parents, resolved inside the rootfs) as a directory or an empty file.
 func (m *mounter) target(dest string, file, strict bool) (*os.File, error) {

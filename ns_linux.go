@@ -61,15 +61,6 @@ func toSysMaps(maps []IDMap) []syscall.SysProcIDMap {
 	return out
 }
 
-func mapsRoot(maps []IDMap, hostID uint32) bool {
-	for _, m := range maps {
-		if m.ContainerID == 0 && m.HostID == hostID {
-			return true
-		}
-	}
-	return false
-}
-
 var allCaps = sync.OnceValue(func() []uintptr {
 	last := 40 // CAP_CHECKPOINT_RESTORE, the last one in Linux 6.x
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
@@ -130,6 +121,22 @@ func setHostname(cfg *initConfig) error {
 	return nil
 }
 
+// becomeRoot makes the init the user namespace's root when it was cloned as
+// another id (a caller whose own uid is not mapped to 0), so the files and
+// directories it creates belong to a mapped owner.
+func becomeRoot(cfg *initConfig) error {
+	if !cfg.BecomeRoot {
+		return nil
+	}
+	if err := syscall.Setresgid(0, 0, 0); err != nil {
+		return &SetupError{Op: "setgid", Path: "0", Err: err}
+	}
+	if err := syscall.Setresuid(0, 0, 0); err != nil {
+		return &SetupError{Op: "setuid", Path: "0", Err: err}
+	}
+	return nil
+}
+
 // setUser switches to the container's user: supplementary groups cleared, then
 // gid and uid (on every thread), then the parent-death signal armed again,
 // because the kernel clears it when the credentials change.
@@ -141,6 +148,9 @@ func setUser(cfg *initConfig) error {
 	}
 	if err := syscall.Setresgid(int(cfg.GID), int(cfg.GID), int(cfg.GID)); err != nil {
 		return &SetupError{Op: "setgid", Path: strconv.Itoa(int(cfg.GID)), Err: err}
+	}
+	if err := keepCaps(); err != nil {
+		return err
 	}
 	if err := syscall.Setresuid(int(cfg.UID), int(cfg.UID), int(cfg.UID)); err != nil {
 		return &SetupError{Op: "setuid", Path: strconv.Itoa(int(cfg.UID)), Err: err}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"syscall"
 )
 
@@ -38,11 +39,14 @@ type initConfig struct {
 	Domainname     string
 	UID, GID       uint32
 	SetGroups      bool // false in a user namespace, where setgroups(2) is denied
+	BecomeRoot     bool // the init starts as an id other than the namespace's root: switch first
 	Namespaces     Namespace
 	Mounts         []mountEntry
 	Devices        []device
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
+	Security       securityInit
+	Limits         limitsInit // rlimit.go
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
@@ -55,9 +59,12 @@ type errorRecord struct {
 
 func (r *errorRecord) toError() error {
 	var err error
-	if r.Errno != 0 {
+	switch {
+	case r.Errno != 0 && r.Msg != "":
+		err = &detailedErrno{detail: r.Msg, errno: syscall.Errno(r.Errno)}
+	case r.Errno != 0:
 		err = syscall.Errno(r.Errno)
-	} else {
+	default:
 		err = errors.New(r.Msg)
 	}
 	return &SetupError{Op: r.Op, Path: r.Path, Err: err}
@@ -75,6 +82,9 @@ func recordOf(err error) errorRecord {
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		r.Errno = int(errno)
+		if msg := err.Error(); msg != errno.Error() {
+			r.Msg = strings.TrimSuffix(msg, ": "+errno.Error())
+		}
 	} else {
 		r.Msg = err.Error()
 	}
@@ -117,3 +127,13 @@ func readMsg(r io.Reader) (msgType, []byte, error) {
 	}
 	return msgType(hdr[0]), body, nil
 }
+
+// detailedErrno is an errno with a human explanation; it unwraps to the errno,
+// and crosses from the init to the parent whole.
+type detailedErrno struct {
+	detail string
+	errno  syscall.Errno
+}
+
+func (e *detailedErrno) Error() string { return e.detail + ": " + e.errno.Error() }
+func (e *detailedErrno) Unwrap() error { return e.errno }

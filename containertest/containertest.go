@@ -168,6 +168,12 @@ func HostRootfs(dir string) ([]container.Option, error) {
 	if err := writeEtc(dir); err != nil {
 		return nil, err
 	}
+	// The dynamic loader's cache spares every program a search of the library path.
+	if b, err := os.ReadFile("/etc/ld.so.cache"); err == nil {
+		if err := os.WriteFile(filepath.Join(dir, "etc", "ld.so.cache"), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
 	return opts, nil
 }
 

@@ -1,0 +1,406 @@
+package container
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// Resource limits through cgroups: the options, their validation, and the
+// pure rendering of the options into (file, value) pairs for cgroup v1 and v2.
+// The kernel side is cgroup_linux.go.
+
+// limitsConfig is what the limit options asked for; zero values mean "no limit".
+type limitsConfig struct {
+	memory    int64   // bytes
+	cpu       float64 // CPUs
+	cpuShares uint64  // relative weight in v1 shares
+	pids      int64   // tasks
+	rlimits   []rlimitEntry
+	init      bool // WithInit: a reaping init stays as PID 1
+}
+
+// needsCgroup reports whether any option asked for a cgroup. Without one, Start
+// creates no cgroup at all.
+func (l *limitsConfig) needsCgroup() bool {
+	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0
+}
+
+// MinMemory is the smallest memory limit WithMemory accepts: 6 MiB, Docker's
+// minimum. Below it the kernel would OOM-kill the container's init while it
+// is still setting the container up.
+const MinMemory = 6 << 20
+
+// cpuPeriod is the CFS period in microseconds that WithCPU's quota is a
+// fraction of (the kernel's default, 100 ms).
+const cpuPeriod = 100000
+
+// minCPUQuota is the kernel's smallest CFS quota, 1 ms per period.
+const minCPUQuota = 1000
+
+// initTaskReserve is the fixed part of how many tasks (threads) pids.max
+// allows on top of the WithPids value for the container's init, a Go program
+// with threads of its own; the other part is one per CPU, since the Go
+// runtime's thread count grows with GOMAXPROCS. Without WithInit the reserve is
+// taken away again as soon as the command has been exec'd (the init's threads
+// end with execve); with WithInit the init stays, so the reserve stays.
+const initTaskReserve = 32
+
+// WithMemory limits the memory the container may use, in bytes: user memory
+// and page cache (and, where the kernel accounts swap, swap too: the limit
+// covers memory plus swap, so a container cannot escape it by swapping).
+// It drives memory.max and memory.swap.max on cgroup v2,
+// memory.limit_in_bytes and memory.memsw.limit_in_bytes on v1. When the
+// container exceeds it, the kernel's OOM killer kills a process in the
+// container and ExitError.OOMKilled reports it.
+//
+// bytes must be at least MinMemory. Limits need root or a delegated cgroup;
+// Start fails when the cgroup cannot be created or the memory controller is
+// not available.
+//
+// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids) give the
+// container a cgroup of its own; a container without them gets none. Start
+// creates it as a child of the caller's own cgroup, so the container stays
+// accounted where its caller is: on cgroup v1 in each hierarchy the limits
+// need, plus the freezer for teardown; on v2 in the caller's cgroup, enabling
+// the controllers in its cgroup.subtree_control. The container's first
+// process is in it before the command runs (v2: cloned into it; v1: moved
+// before the init is told to go). Wait kills whatever is left in it and
+// removes it. Its name, ctrkit-<owner pid>-<owner start time>-<id>, marks its
+// owner: a Start that creates a cgroup first removes those whose owner died
+// without calling Wait, killing what still runs in them, and never touches
+// those of an owner that is alive. A caller that is not root and has no
+// delegated cgroup cannot have limits: Start fails with an error wrapping
+// ErrNeedRoot.
+func WithMemory(bytes int64) Option {
+	return optionFunc(func(c *config) error {
+		if bytes < MinMemory {
+			return optErr("WithMemory", bytes, "memory limit must be at least %d bytes (6 MiB)", MinMemory)
+		}
+		c.limits.memory = bytes
+		return nil
+	})
+}
+
+// WithCPU limits the CPU time the container may use to cpus CPUs' worth
+// (0.5: half of one CPU; 2: two CPUs), as a CFS quota per 100 ms period:
+// cpu.max on cgroup v2, cpu.cfs_quota_us and cpu.cfs_period_us on v1.
+// cpus must be at least 0.01 (the kernel's 1 ms minimum quota) and at most the
+// number of CPUs of the host. Limits need root or a delegated cgroup; Start
+// fails when the cgroup cannot be created or the cpu controller is not available.
+func WithCPU(cpus float64) Option {
+	return optionFunc(func(c *config) error {
+		if math.IsNaN(cpus) || cpus*cpuPeriod < minCPUQuota {
+			return optErr("WithCPU", cpus, "must be at least 0.01 CPUs")
+		}
+		if n := runtime.NumCPU(); cpus > float64(n) {
+			return optErr("WithCPU", cpus, "more than the host's %d CPUs", n)
+		}
+		c.limits.cpu = cpus
+		return nil
+	})
+}
+
+// WithCPUShares sets the container's CPU weight relative to its siblings, in
+// cgroup v1 shares (2 to 262144; 1024 is the default weight): cpu.shares on
+// v1, and on v2 cpu.weight, converted to its 1-10000 range the way runc and
+// containerd do. It only matters when CPUs are contended. Limits need root or
+// a delegated cgroup; Start fails when the cgroup cannot be created.
+func WithCPUShares(shares uint64) Option {
+	return optionFunc(func(c *config) error {
+		if shares < 2 || shares > 262144 {
+			return optErr("WithCPUShares", shares, "must be between 2 and 262144")
+		}
+		c.limits.cpuShares = shares
+		return nil
+	})
+}
+
+// WithPids limits the number of tasks in the container: n is how many
+// processes and threads the command and everything it starts may have at
+// once (pids.max counts threads). The container's own setup does not eat into
+// n: while the init sets the container up, the limit is n plus a reserve for the
+// init's threads, and it is lowered to exactly n once the command has been
+// exec'd, before Start returns (a command that forks at once can, in the
+// instant between its execve and that write, get up to the reserve more).
+// With WithInit the init stays as PID 1, so its reserve (32 tasks plus one per
+// CPU) stays on top of n: the command can always start n tasks, and may start a
+// few more when the init uses fewer threads.
+//
+// Once the limit is reached, fork and clone fail with EAGAIN inside the
+// container. n must be at least 1. Limits need root or a delegated cgroup;
+// Start fails when the cgroup cannot be created or the pids controller is not
+// available.
+func WithPids(n int64) Option {
+	return optionFunc(func(c *config) error {
+		if n < 1 {
+			return optErr("WithPids", n, "must be at least 1")
+		}
+		c.limits.pids = n
+		return nil
+	})
+}
+
+// WithInit keeps the container's init as PID 1 instead of replacing it with
+// the command, as `docker run --init` (tini) does: the init starts the command
+// as PID 2, forwards every signal it can catch to it (all but SIGCHLD and the
+// Go runtime's SIGURG), reaps every orphaned process that is reparented to it,
+// and exits with the command's exit status, or 128 plus the signal number when
+// a signal killed the command. Without it the command is PID 1 and must reap
+// its own orphans.
+//
+// It needs no privilege. When the command cannot be started, Start fails with
+// the same *SetupError as without WithInit.
+func WithInit() Option {
+	return optionFunc(func(c *config) error {
+		c.limits.init = true
+		return nil
+	})
+}
+
+// cgroupFile is one value to write into a cgroup directory.
+type cgroupFile struct {
+	Controller string // the controller (v1: the hierarchy) the file belongs to
+	Name       string // the file name in the cgroup's directory
+	Value      string
+}
+
+// cgroupHost describes what the rendering needs to know about the host's cgroups.
+type cgroupHost struct {
+	swap        bool  // v1: memory.memsw.* exist; v2: memory.swap.max exists
+	initReserve int64 // tasks pids.max allows the init on top of WithPids
+}
+
+// v1Controllers returns the v1 hierarchies the limits need, in a fixed order.
+// The freezer is always among them: teardown freezes the container before it
+// kills its processes, so none can fork while they are being killed. cpuacct
+// comes with cpu so that Stats can report CPU time.
+func (l *limitsConfig) v1Controllers() []string {
+	var cs []string
+	if l.memory > 0 {
+		cs = append(cs, "memory")
+	}
+	if l.cpu > 0 || l.cpuShares > 0 {
+		cs = append(cs, "cpu", "cpuacct")
+	}
+	if l.pids > 0 {
+		cs = append(cs, "pids")
+	}
+	return append(cs, "freezer")
+}
+
+// v2Controllers returns the v2 controllers to enable in the parent's
+// cgroup.subtree_control for the limits.
+func (l *limitsConfig) v2Controllers() []string {
+	var cs []string
+	if l.cpu > 0 || l.cpuShares > 0 {
+		cs = append(cs, "cpu")
+	}
+	if l.memory > 0 {
+		cs = append(cs, "memory")
+	}
+	if l.pids > 0 {
+		cs = append(cs, "pids")
+	}
+	return cs
+}
+
+// pidsMax is the pids.max value: the user's n plus reserve, the tasks the
+// init may use while it runs.
+func (l *limitsConfig) pidsMax(reserve int64) string {
+	return strconv.FormatInt(l.pids+reserve, 10)
+}
+
+// initReserve is the init's reserve of tasks on a host with ncpu CPUs.
+func initReserve(ncpu int) int64 {
+	return initTaskReserve + int64(ncpu)
+}
+
+// cpuQuota is the CFS quota in microseconds per cpuPeriod.
+func (l *limitsConfig) cpuQuota() int64 {
+	return int64(math.Round(l.cpu * cpuPeriod))
+}
+
+// v1Files renders the limits into cgroup v1 files, in the order they must be
+// written (memory.limit_in_bytes before memory.memsw.limit_in_bytes, which may
+// never be below it). pids.max includes the init's reserve h.initReserve.
+func (l *limitsConfig) v1Files(h cgroupHost) []cgroupFile {
+	var fs []cgroupFile
+	if l.memory > 0 {
+		v := strconv.FormatInt(l.memory, 10)
+		fs = append(fs, cgroupFile{"memory", "memory.limit_in_bytes", v})
+		if h.swap {
+			fs = append(fs, cgroupFile{"memory", "memory.memsw.limit_in_bytes", v})
+		}
+	}
+	if l.cpu > 0 {
+		fs = append(fs,
+			cgroupFile{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)},
+			cgroupFile{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(l.cpuQuota(), 10)})
+	}
+	if l.cpuShares > 0 {
+		fs = append(fs, cgroupFile{"cpu", "cpu.shares", strconv.FormatUint(l.cpuShares, 10)})
+	}
+	if l.pids > 0 {
+		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(h.initReserve)})
+	}
+	return fs
+}
+
+// v2Files renders the limits into cgroup v2 files. pids.max includes the
+// init's reserve.
+func (l *limitsConfig) v2Files(h cgroupHost) []cgroupFile {
+	var fs []cgroupFile
+	if l.memory > 0 {
+		fs = append(fs, cgroupFile{"memory", "memory.max", strconv.FormatInt(l.memory, 10)})
+		if h.swap {
+			fs = append(fs, cgroupFile{"memory", "memory.swap.max", "0"})
+		}
+	}
+	if l.cpu > 0 {
+		fs = append(fs, cgroupFile{"cpu", "cpu.max", fmt.Sprintf("%d %d", l.cpuQuota(), cpuPeriod)})
+	}
+	if l.cpuShares > 0 {
+		fs = append(fs, cgroupFile{"cpu", "cpu.weight", strconv.FormatUint(sharesToWeight(l.cpuShares), 10)})
+	}
+	if l.pids > 0 {
+		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(h.initReserve)})
+	}
+	return fs
+}
+
+// sharesToWeight maps v1 cpu.shares [2, 262144] linearly onto v2 cpu.weight
+// [1, 10000], the conversion runc, crun and containerd use.
+func sharesToWeight(shares uint64) uint64 {
+	if shares == 0 {
+		return 0
+	}
+	return 1 + ((shares-2)*9999)/262142
+}
+
+// cgroupName is the name of a container's cgroup. It marks the cgroup as ours
+// and names its owner, the process that created it, by pid and start time, so
+// that a later Start can tell a cgroup whose owner died (and remove it) from one
+// whose owner still runs (and leave it alone), even after the pid is reused.
+func cgroupName(ownerPid int, ownerStart uint64, id string) string {
+	return fmt.Sprintf("%s%d-%d-%s", cgroupPrefix, ownerPid, ownerStart, id)
+}
+
+const cgroupPrefix = "ctrkit-"
+
+// parseCgroupName is the inverse of cgroupName; ok is false for a name that is
+// not one of ours.
+func parseCgroupName(name string) (ownerPid int, ownerStart uint64, ok bool) {
+	rest, ok := strings.CutPrefix(name, cgroupPrefix)
+	if !ok {
+		return 0, 0, false
+	}
+	parts := strings.SplitN(rest, "-", 3)
+	if len(parts) != 3 || parts[2] == "" {
+		return 0, 0, false
+	}
+	pid, err := strconv.Atoi(parts[0])
+	if err != nil || pid <= 0 {
+		return 0, 0, false
+	}
+	start, err := strconv.ParseUint(parts[1], 10, 64)
+	if err != nil {
+		return 0, 0, false
+	}
+	return pid, start, true
+}
+
+// cgroupPaths parses /proc/PID/cgroup: the v1 controller → path map (a line
+// naming several co-mounted controllers gives each the same path; named
+// hierarchies are left out), and the v2 path ("" when there is none).
+func cgroupPaths(procCgroup string) (v1 map[string]string, v2 string) {
+	v1 = map[string]string{}
+	for _, line := range strings.Split(procCgroup, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		if parts[1] == "" {
+			v2 = parts[2]
+			continue
+		}
+		for _, c := range strings.Split(parts[1], ",") {
+			if !strings.HasPrefix(c, "name=") {
+				v1[c] = parts[2]
+			}
+		}
+	}
+	return v1, v2
+}
+
+// v1Parents returns, for each controller, the directory of the caller's own
+// cgroup in that controller's v1 hierarchy: the mount point of the hierarchy
+// (from /proc/self/mountinfo) plus the caller's path (from /proc/self/cgroup)
+// relative to the mount's root, which is not "/" inside a cgroup namespace or
+// for a bind mount of a sub-tree.
+func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]string, error) {
+	own, _ := cgroupPaths(procCgroup)
+	out := map[string]string{}
+	for _, c := range controllers {
+		path, ok := own[c]
+		if !ok {
+			return nil, fmt.Errorf("cgroup v1 %s controller: not in /proc/self/cgroup", c)
+		}
+		dir := ""
+		for _, line := range strings.Split(mountinfo, "\n") {
+			f := strings.Fields(line)
+			sep := -1
+			for i := 6; i < len(f); i++ {
+				if f[i] == "-" {
+					sep = i
+					break
+				}
+			}
+			if sep < 0 || len(f) < sep+4 || f[sep+1] != "cgroup" || !hasOpt(f[sep+3], c) {
+				continue
+			}
+			rel, err := filepath.Rel(unescapeMount(f[3]), path)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+				continue // a mount of another part of the hierarchy
+			}
+			dir = filepath.Join(unescapeMount(f[4]), rel)
+			break
+		}
+		if dir == "" {
+			return nil, fmt.Errorf("cgroup v1 %s controller: no mount of the hierarchy holding %s", c, path)
+		}
+		out[c] = dir
+	}
+	return out, nil
+}
+
+func hasOpt(opts, want string) bool {
+	for _, o := range strings.Split(opts, ",") {
+		if o == want {
+			return true
+		}
+	}
+	return false
+}
+
+// unescapeMount undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMount(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

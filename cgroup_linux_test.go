@@ -1,0 +1,244 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+)
+
+func TestEnableControllers(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, s string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cgroup.controllers", "cpuset cpu io memory pids\n")
+	write("cgroup.subtree_control", "memory\n")
+	if err := enableControllers(dir, []string{"cpu", "memory", "pids"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control")); string(b) != "+cpu +pids" {
+		t.Errorf("wrote %q to cgroup.subtree_control, want only the missing controllers", b)
+	}
+	write("cgroup.subtree_control", "cpu memory pids\n")
+	if err := enableControllers(dir, []string{"cpu", "memory", "pids"}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.subtree_control")); string(b) != "cpu memory pids\n" {
+		t.Errorf("rewrote cgroup.subtree_control (%q) although every controller was enabled", b)
+	}
+	write("cgroup.controllers", "cpu io\n")
+	err := enableControllers(dir, []string{"memory"})
+	if err == nil || !strings.Contains(err.Error(), "memory controller is not available") {
+		t.Errorf("got %v, want an error naming the missing controller", err)
+	}
+}
+
+func TestReadStatsV2Files(t *testing.T) {
+	dir := t.TempDir()
+	for name, s := range map[string]string{
+		"memory.current": "1048576\n",
+		"memory.peak":    "4194304\n",
+		"cpu.stat":       "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n",
+		"memory.events":  "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n",
+		"pids.current":   "7\n",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &cgroupState{v2: true, dirs: map[string]string{"": dir}}
+	want := Stats{MemoryBytes: 1 << 20, MemoryPeakBytes: 4 << 20, Pids: 7, CPUTime: 2500 * time.Millisecond, OOMKills: 1}
+	if got := s.readStats(); got != want {
+		t.Errorf("readStats = %+v, want %+v", got, want)
+	}
+	os.Remove(filepath.Join(dir, "pids.current"))
+	os.WriteFile(filepath.Join(dir, "cgroup.threads"), []byte("10\n11\n12\n"), 0o644)
+	if got := s.readStats().Pids; got != 3 {
+		t.Errorf("Pids without the pids controller = %d, want the 3 threads of cgroup.threads", got)
+	}
+}
+
+func TestReadStatsV1Files(t *testing.T) {
+	dirs := map[string]string{}
+	for _, c := range []string{"memory", "cpuacct", "pids", "freezer"} {
+		dirs[c] = t.TempDir()
+	}
+	for path, s := range map[string]string{
+		filepath.Join(dirs["memory"], "memory.usage_in_bytes"):     "2097152\n",
+		filepath.Join(dirs["memory"], "memory.max_usage_in_bytes"): "8388608\n",
+		filepath.Join(dirs["memory"], "memory.oom_control"):        "oom_kill_disable 0\nunder_oom 0\noom_kill 2\n",
+		filepath.Join(dirs["cpuacct"], "cpuacct.usage"):            "1500000000\n",
+		filepath.Join(dirs["pids"], "pids.current"):                "5\n",
+	} {
+		if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := &cgroupState{dirs: dirs}
+	want := Stats{MemoryBytes: 2 << 20, MemoryPeakBytes: 8 << 20, Pids: 5, CPUTime: 1500 * time.Millisecond, OOMKills: 2}
+	if got := s.readStats(); got != want {
+		t.Errorf("readStats = %+v, want %+v", got, want)
+	}
+}
+
+// v2Root returns a cgroup v2 hierarchy this test may create cgroups in: the
+// host's on a pure v2 host, the (controller-less) unified mount on a hybrid
+// one. The v2 code paths that do not need controllers (clone into the cgroup,
+// cgroup.kill, freeze, removal, orphan reaping) run there even on CI's v1 hosts.
+func v2Root(t *testing.T) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: creating cgroups needs root")
+	}
+	switch cgroups.Mode() {
+	case cgroups.Unified:
+		return cgroupRoot
+	case cgroups.Hybrid:
+		return filepath.Join(cgroupRoot, "unified")
+	}
+	t.Skip("skipping: no cgroup v2 hierarchy on this host")
+	return ""
+}
+
+func newV2State(t *testing.T, root, id string) *cgroupState {
+	t.Helper()
+	start, err := ownStartTime()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &cgroupState{name: cgroupName(os.Getpid(), start, id+newID()), v2: true}
+	if err := s.createV2(root); err != nil {
+		t.Fatalf("createV2: %v", err)
+	}
+	t.Cleanup(func() { s.teardown() })
+	return s
+}
+
+func TestCgroupV2Lifecycle(t *testing.T) {
+	root := v2Root(t)
+	s := newV2State(t, root, "v2life")
+	r := &running{cg: s}
+	attr := &syscall.SysProcAttr{}
+	r.cgroupAttr(attr)
+	if !attr.UseCgroupFD {
+		t.Fatal("cgroupAttr did not ask for CLONE_INTO_CGROUP")
+	}
+	r.cmd = exec.Command("/bin/sh", "-c", "sleep 100 & exec sleep 100")
+	r.cmd.SysProcAttr = attr
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.joinCgroup(); err != nil || s.dirFD != nil {
+		t.Fatalf("joinCgroup: %v (directory handle still open: %v)", err, s.dirFD != nil)
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(r.pid()) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), "0::") || !strings.Contains(string(b), "/"+s.name+"\n") {
+		t.Errorf("the process was not cloned into its cgroup: %s", b)
+	}
+	n := 0
+	for range 250 {
+		if n, _ = countProcs(s.dirs[""]); n == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n != 2 {
+		t.Fatalf("%d processes in the cgroup, want 2", n)
+	}
+	if st := s.readStats(); st.Pids != 2 {
+		t.Errorf("Stats.Pids = %d, want 2", st.Pids)
+	}
+	r.killCgroup()
+	err = r.cmd.Wait()
+	if ws, ok := r.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("after killCgroup: %v, want death by SIGKILL", err)
+	}
+	if _, err := r.removeCgroup(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.dirs[""]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup still exists after removeCgroup: %v", err)
+	}
+}
+
+func TestCgroupV2FreezeKill(t *testing.T) {
+	root := v2Root(t)
+	s := newV2State(t, root, "v2freeze")
+	cmd := exec.Command("/bin/sh", "-c", "sleep 100 & sleep 100 & wait")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(s.dirFD.Fd())}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 250 {
+		if n, _ := countProcs(s.dirs[""]); n == 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	freezeKill(s.dirs[""], true)
+	cmd.Wait()
+	if n, err := countProcs(s.dirs[""]); err != nil || n != 0 {
+		t.Errorf("%d processes left after freezeKill (%v)", n, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(s.dirs[""], "cgroup.events")); !strings.Contains(string(b), "frozen 0") {
+		t.Errorf("cgroup left frozen: %s", b)
+	}
+}
+
+func TestCgroupV2Orphans(t *testing.T) {
+	root := v2Root(t)
+	own, err := ownV2Path()
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent := filepath.Join(root, own)
+	// A dead owner: a process that has exited, so its pid and start time no
+	// longer match a running process.
+	dead := exec.Command("/bin/true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	orphan := filepath.Join(parent, cgroupName(dead.Process.Pid, 1, "orphan"+newID()))
+	if err := os.Mkdir(orphan, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(orphan) })
+	sleeper := exec.Command("/bin/sleep", "100")
+	f, err := os.Open(orphan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sleeper.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	err = sleeper.Start()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sleeper.Process.Kill()
+	live := newV2State(t, root, "live")
+
+	reapOrphansV2(root)
+	if _, err := os.Stat(orphan); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("orphaned cgroup still exists: %v", err)
+	}
+	sleeper.Wait()
+	if ws, ok := sleeper.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the orphan's process: %v, want it killed", sleeper.ProcessState)
+	}
+	if _, err := os.Stat(live.dirs[""]); err != nil {
+		t.Errorf("the cgroup of a live owner was touched: %v", err)
+	}
+}

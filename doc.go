@@ -1,0 +1,68 @@
+// Package container runs a command in a real Linux container built from the
+// kernel's own primitives: namespaces, mounts, pivot_root and, with the options
+// that ask for them, cgroups, seccomp, capabilities and veth networking. It is
+// a library for Go programs that want isolation inside their own process tree,
+// with an API shaped like os/exec:
+//
+//	c, err := container.New("/srv/rootfs", []string{"/bin/sh", "-c", "hostname; echo $$"},
+//		container.WithHostname("box"))
+//	if err != nil {
+//		return err
+//	}
+//	c.Stdout = os.Stdout
+//	err = c.Run(ctx) // prints "box" and "1"
+//
+// # How a container starts
+//
+// The Go runtime is multi-threaded, and a multi-threaded process cannot safely
+// fork and then set up a container before exec: most of that work must happen
+// in the new process, on the thread that finally calls execve. So Start
+// re-executes the program itself (/proc/self/exe) with a sentinel argv[0],
+// cloned straight into new namespaces (syscall.SysProcAttr Cloneflags, with
+// the user namespace's id maps written by the parent). This package registers
+// an init hook during package initialisation that recognises that process and
+// turns it into the container's init: it reads its configuration from an
+// inherited socket (never argv or the environment), waits until the parent has
+// done its part, mounts /proc, /sys, /dev and the caller's mounts inside the
+// root file system, pivots into it, sets the hostname, drops to the configured
+// user and execs the command. A program or a test binary that imports this
+// package needs no change to its main function, and no init function of a
+// package that imports this one runs inside a container.
+//
+// Every failure inside the init comes back to Start as a *SetupError naming
+// the step, the path and the errno, so errors.Is(err, fs.ErrNotExist) and
+// errors.Is(err, unix.EPERM) work across the process boundary. Start returns
+// only after the command was exec'd: a missing command is Start's error, not an
+// exit status.
+//
+// # Lifecycle
+//
+// A Container is single use. Start starts it; Wait waits for the first
+// process, kills whatever else still runs in the container, and releases
+// everything Start created: it is the single release point and must be called
+// after a successful Start. A Start that fails undoes what it did. Cancelling
+// the context given to Start kills every process in the container. The init is
+// cloned with a parent-death signal from a thread that lives as long as the
+// process, so a container does not outlive the program that started it.
+//
+// # Privileges
+//
+// As root the container gets new mount, UTS, IPC, PID, network and cgroup
+// namespaces. A caller that is not root can run containers where the kernel
+// allows unprivileged user namespaces: the container then also gets a user
+// namespace in which the caller's uid and gid are the container's root (or the
+// ids given to WithUser), device nodes are bound from the host instead of
+// created, and features that need real root fail Start with an error that says
+// so.
+//
+// # Security model
+//
+// The root file system is trusted not to be written by the library (many
+// containers may share one), but not trusted to be well formed: every mount
+// destination is resolved inside it with openat2(RESOLVE_IN_ROOT), the kernel
+// file systems /proc, /sys and /dev refuse destinations reached through a
+// symlink, and mounts are made onto the opened file descriptor, so a hostile
+// rootfs cannot redirect a mount onto the host. Sensitive /proc and /sys paths
+// are masked or read-only as Docker does, and every file descriptor above
+// stderr is closed on exec.
+package container

@@ -1,0 +1,75 @@
+package container_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A leakCheck snapshots something the tests must leave as they found it.
+// Features add their own (cgroups, veths) from an init function in their tests.
+type leakCheck struct {
+	name     string
+	snapshot func() string
+}
+
+var leakChecks = []leakCheck{
+	{"open file descriptors", func() string {
+		ents, _ := os.ReadDir("/proc/self/fd")
+		n := 0
+		for _, e := range ents {
+			// The sealed copy of the binary that inits run from is made once and kept.
+			if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); !strings.HasPrefix(l, "/memfd:ctrkit-container-init") {
+				n++
+			}
+		}
+		return fmt.Sprint(n)
+	}},
+	{"mount table", func() string {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		return string(b)
+	}},
+	{"child processes", func() string {
+		var pids []string
+		tasks, _ := filepath.Glob("/proc/self/task/*/children")
+		for _, f := range tasks {
+			b, _ := os.ReadFile(f)
+			pids = append(pids, strings.Fields(string(b))...)
+		}
+		return strings.Join(pids, " ")
+	}},
+}
+
+// TestMain fails the run when the tests as a whole leaked a file descriptor,
+// a mount, a child process or anything else a leakCheck watches.
+func TestMain(m *testing.M) {
+	// The runtime's poller opens its descriptors on first use, for good: start it.
+	if r, w, err := os.Pipe(); err == nil {
+		r.SetReadDeadline(time.Now())
+		r.Close()
+		w.Close()
+	}
+	before := make([]string, len(leakChecks))
+	for i, c := range leakChecks {
+		before[i] = c.snapshot()
+	}
+	code := m.Run()
+	if code == 0 {
+		for i, c := range leakChecks {
+			after := c.snapshot()
+			// Give asynchronous releases (stdio goroutines, the kernel's reaping) a moment.
+			for try := 0; after != before[i] && try < 50; try++ {
+				time.Sleep(20 * time.Millisecond)
+				after = c.snapshot()
+			}
+			if after != before[i] {
+				fmt.Fprintf(os.Stderr, "leak: %s changed during the tests\nbefore: %.2000s\nafter:  %.2000s\n", c.name, before[i], after)
+				code = 1
+			}
+		}
+	}
+	os.Exit(code)
+}

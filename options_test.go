@@ -1,0 +1,175 @@
+package container
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestNewRejectsBadInput(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, nil, 0o644)
+	cmd := []string{"/bin/true"}
+	for _, tc := range []struct {
+		name   string
+		rootfs string
+		cmd    []string
+		opts   []Option
+		want   string // a substring naming the offending value
+	}{
+		{"empty rootfs", "", cmd, nil, "rootfs: empty path"},
+		{"missing rootfs", filepath.Join(dir, "missing"), cmd, nil, `rootfs "` + filepath.Join(dir, "missing") + `"`},
+		{"rootfs is a file", file, cmd, nil, `rootfs "` + file + `": not a directory`},
+		{"relative rootfs", "some/dir", cmd, nil, `rootfs "some/dir": must be an absolute path`},
+		{"host root", "/", cmd, nil, `rootfs "/": must not be the host's root`},
+		{"host root in disguise", "/usr/..", cmd, nil, `rootfs "/usr/..": must not be the host's root`},
+		{"empty cmd", dir, nil, nil, "cmd: empty command"},
+		{"empty cmd name", dir, []string{""}, nil, "cmd: empty command"},
+		{"NUL in argument", dir, []string{"/bin/echo", "a\x00b"}, nil, "argument contains a NUL byte"},
+		{"nil option", dir, cmd, []Option{nil}, "nil option"},
+		{"bad env", dir, cmd, []Option{WithEnv("NOEQUALS")}, `WithEnv "NOEQUALS"`},
+		{"empty env key", dir, cmd, []Option{WithEnv("=x")}, `WithEnv "=x"`},
+		{"relative dir", dir, cmd, []Option{WithDir("tmp")}, `WithDir "tmp": must be an absolute path`},
+		{"bad hostname", dir, cmd, []Option{WithHostname("a b")}, `WithHostname "a b"`},
+		{"long hostname", dir, cmd, []Option{WithHostname(strings.Repeat("h", 65))}, "must be 1 to 64 bytes"},
+		{"relative bind source", dir, cmd, []Option{WithBind("src", "/dst", false)}, `WithBind "src": source must be an absolute path`},
+		{"missing bind source", dir, cmd, []Option{WithBind("/does/not/exist", "/dst", false)}, `WithBind "/does/not/exist"`},
+		{"relative bind dest", dir, cmd, []Option{WithBind(dir, "dst", false)}, `WithBind "dst": destination must be an absolute path`},
+		{"bind over root", dir, cmd, []Option{WithBind(dir, "/", false)}, `WithBind "/": destination must not be the root`},
+		{"bind over proc", dir, cmd, []Option{WithBind(dir, "/proc/sys", false)}, `"/proc/sys": mounts over /proc are not allowed`},
+		{"zero tmpfs", dir, cmd, []Option{WithTmpfs("/t", 0)}, `WithTmpfs "0": size must be positive`},
+		{"negative tmpfs", dir, cmd, []Option{WithTmpfs("/t", -1)}, `WithTmpfs "-1"`},
+		{"no mount ns", dir, cmd, []Option{WithoutNamespace(NSMount)}, `WithoutNamespace "mount": the mount namespace is required`},
+		{"hostname without uts", dir, cmd, []Option{WithHostname("h"), WithoutNamespace(NSUTS)}, `WithHostname "h": conflicts with WithoutNamespace(NSUTS)`},
+		{"unknown namespace", dir, cmd, []Option{WithNamespaces(Namespace(128))}, "unknown namespace"},
+		{"empty id map", dir, cmd, []Option{WithUIDMap()}, "WithUIDMap"},
+		{"zero-size id map", dir, cmd, []Option{WithUIDMap(IDMap{0, 1000, 0})}, "size 0"},
+		{"overlapping id maps", dir, cmd, []Option{WithGIDMap(IDMap{0, 1000, 10}, IDMap{5, 2000, 10})}, "overlap"},
+		{"unmapped user", dir, cmd, []Option{WithUIDMap(IDMap{0, 100000, 1000}), WithGIDMap(IDMap{0, 100000, 1000}), WithUser(5000, 0)}, `WithUser "5000": uid is not mapped`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(tc.rootfs, tc.cmd, tc.opts...)
+			if err == nil {
+				t.Fatalf("New succeeded: %v", c.cfg)
+			}
+			var oe *OptionError
+			if !errors.As(err, &oe) {
+				t.Fatalf("want *OptionError, got %T: %v", err, err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNewDefaults(t *testing.T) {
+	dir := t.TempDir()
+	c, err := New(dir+"/", []string{"sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.cfg
+	if cfg.rootfs != dir || cfg.dir != "/" || cfg.hostname != "container" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	wantNS := defaultNamespaces
+	if os.Geteuid() != 0 {
+		wantNS |= NSUser
+	}
+	if cfg.namespaces != wantNS {
+		t.Fatalf("namespaces %v, want %v", cfg.namespaces, wantNS)
+	}
+	if strings.Join(cfg.env, " ") != defaultPath+" HOME=/root" {
+		t.Fatalf("env %q", cfg.env)
+	}
+}
+
+func TestUserNamespaceDefaultMaps(t *testing.T) {
+	dir := t.TempDir()
+	c, err := New(dir, []string{"sh"}, WithNamespaces(NSMount, NSPID, NSUser), WithUser(1000, 1001))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, gid := uint32(os.Geteuid()), uint32(os.Getegid())
+	if got := c.cfg.uidMap; len(got) != 1 || got[0] != (IDMap{1000, uid, 1}) {
+		t.Fatalf("uid map %v", got)
+	}
+	if got := c.cfg.gidMap; len(got) != 1 || got[0] != (IDMap{1001, gid, 1}) {
+		t.Fatalf("gid map %v", got)
+	}
+	ic := c.cfg.initConfig()
+	if ic.SetGroups || !ic.BindDevices || ic.Namespaces != NSMount|NSPID|NSUser {
+		t.Fatalf("init config %+v", ic)
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got := mergeEnv([]string{"PATH=/bin", "HOME=/"}, []string{"A=1", "PATH=/x", "A=2"})
+	if strings.Join(got, " ") != "PATH=/x HOME=/ A=2" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestPlanMounts(t *testing.T) {
+	dir := t.TempDir()
+	c, err := New(dir, []string{"sh"},
+		WithBind(dir, "/a/b", true), WithTmpfs("/a", 4096), WithoutNamespace(NSIPC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cfg.namespaces &^= NSUser // plan as real root
+	plan := planMounts(c.cfg)
+	var dests []string
+	for _, m := range plan {
+		dests = append(dests, m.Dest)
+	}
+	got := strings.Join(dests, " ")
+	// /proc, /sys, /dev and its children first, no /dev/mqueue without an IPC
+	// namespace, the caller's mounts parents first, then masks and read-only paths.
+	want := "/proc /sys /dev /dev /dev/pts /dev/shm /a /a/b " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
+	if got != want {
+		t.Fatalf("plan:\n%s\nwant:\n%s", got, want)
+	}
+	if plan[0].FSType != "proc" || plan[0].Flags != msNosuid|msNoexec|msNodev || !plan[0].Strict {
+		t.Fatalf("proc entry %+v", plan[0])
+	}
+	if plan[1].FSType != "sysfs" || plan[1].Flags&msRdonly == 0 {
+		t.Fatalf("sys entry %+v", plan[1])
+	}
+	if plan[4].Data != "newinstance,ptmxmode=0666,mode=0620,gid=5" {
+		t.Fatalf("devpts entry %+v", plan[4])
+	}
+	if plan[6].Kind != mountTmpfs || plan[6].Data != "mode=1777,size=4096" || plan[7].Kind != mountBind || !plan[7].Readonly || plan[7].Strict {
+		t.Fatalf("user entries %+v %+v", plan[6], plan[7])
+	}
+
+	// In a user namespace without its own network namespace, /sys is the host's, bound read-only.
+	c.cfg.namespaces |= NSUser
+	c.cfg.namespaces &^= NSNet
+	plan = planMounts(c.cfg)
+	if plan[1].Kind != mountBind || plan[1].Source != "/sys" || !plan[1].Readonly {
+		t.Fatalf("sys entry in a user namespace %+v", plan[1])
+	}
+	if plan[4].Data != "newinstance,ptmxmode=0666,mode=0620" {
+		t.Fatalf("devpts entry in a user namespace %+v", plan[4])
+	}
+}
+
+func TestErrorRecordRoundTrip(t *testing.T) {
+	for _, err := range []error{
+		&SetupError{Op: "mount proc on", Path: "/proc", Err: syscall.EPERM},
+		&SetupError{Op: "chdir", Path: "/x", Err: &detailedErrno{"refusing a path that goes through a symlink", syscall.ELOOP}},
+		errors.New("decode configuration: boom"),
+	} {
+		rec := recordOf(err)
+		back := rec.toError()
+		if back.Error() != err.Error() && !(rec.Op == "init" && back.Error() == "init: "+err.Error()) {
+			t.Fatalf("round trip: %q became %q", err, back)
+		}
+	}
+}

@@ -1,0 +1,147 @@
+package container
+
+import (
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// reapCommand is the end of the init's start sequence with WithInit: instead of
+// exec'ing the command in its place, the init starts it as a child (PID 2 in a
+// PID namespace), forwards signals to it, reaps every process that is
+// reparented to it, and exits with the command's status. It runs on the init's
+// locked main thread, after lockDown, so the command inherits exactly the
+// credentials, capabilities and seccomp filter it would have had with execve.
+//
+// It returns only when the command cannot be started, with the same
+// *SetupError execCommand returns; the init then reports it over the sync
+// channel. Once the command runs, the init lets go of the channel, so the
+// parent reads EOF just as it does after an execve.
+func reapCommand(args, env []string) error {
+	if os.Getpid() != 1 {
+		// Without a PID namespace, orphans would go to the host's reaper.
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			return &SetupError{Op: "prctl PR_SET_CHILD_SUBREAPER", Err: err}
+		}
+	}
+	// Catch every signal before the command exists, so none sent between
+	// Start's return and the fork is lost. A PID namespace's init only receives
+	// the signals it has a handler for, so this is also what makes them arrive.
+	sigs := make(chan os.Signal, 64)
+	signal.Notify(sigs)
+	pid, err := forkCommand(args, env)
+	if err != nil {
+		signal.Stop(sigs)
+		return err
+	}
+	releaseSyncFD()
+	go forwardSignals(sigs, pid)
+	os.Exit(reap(pid))
+	return nil
+}
+
+// forkCommand starts the command, searching the container's PATH as
+// execCommand does. os.StartProcess/syscall.ForkExec report a failed execve
+// through a close-on-exec pipe, so the error is the command's own.
+func forkCommand(args, env []string) (int, error) {
+	attr := &syscall.ProcAttr{
+		Env:   env,
+		Files: []uintptr{0, 1, 2},
+		// The command dies with the init (it already would in a PID namespace).
+		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
+	}
+	name := args[0]
+	if strings.Contains(name, "/") {
+		pid, err := syscall.ForkExec(name, args, attr)
+		if err != nil {
+			return 0, &SetupError{Op: "exec", Path: name, Err: err}
+		}
+		return pid, nil
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v
+		}
+	}
+	var denied bool
+	for _, dir := range strings.Split(path, ":") {
+		if dir == "" {
+			dir = "."
+		}
+		pid, err := syscall.ForkExec(dir+"/"+name, args, attr)
+		switch err {
+		case nil:
+			return pid, nil
+		case unix.ENOENT, unix.ENOTDIR, unix.ESTALE, unix.ENODEV, unix.ETIMEDOUT:
+		case unix.EACCES:
+			denied = true
+		default:
+			return 0, &SetupError{Op: "exec", Path: dir + "/" + name, Err: err}
+		}
+	}
+	if denied {
+		return 0, &SetupError{Op: "exec", Path: name, Err: unix.EACCES}
+	}
+	return 0, &SetupError{Op: "exec", Path: name, Err: unix.ENOENT}
+}
+
+// releaseSyncFD drops the init's end of the sync channel now that the command
+// runs, so the parent reads EOF. /dev/null takes its place at syncFD rather than
+// a close, so that no later descriptor lands on the number the *os.File of the
+// channel still owns.
+func releaseSyncFD() {
+	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		unix.Close(syncFD)
+		return
+	}
+	unix.Dup3(null, syncFD, unix.O_CLOEXEC)
+	unix.Close(null)
+}
+
+// forwardSignals sends every signal the init receives on to the command, except
+// SIGCHLD (the init's own business) and SIGURG (the Go runtime's preemption
+// signal, sent by the init to itself).
+func forwardSignals(sigs <-chan os.Signal, pid int) {
+	for s := range sigs {
+		sig, ok := s.(syscall.Signal)
+		if !ok || sig == syscall.SIGCHLD || sig == syscall.SIGURG {
+			continue
+		}
+		unix.Kill(pid, sig)
+	}
+}
+
+// reap waits for every child and every orphan reparented to the init until the
+// command exits, then collects whatever else has already exited, and returns
+// the command's exit status: its exit code, or 128 plus the number of the signal
+// that killed it.
+func reap(cmd int) int {
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 255 // ECHILD: the command is gone without a status
+		}
+		if pid != cmd {
+			continue
+		}
+		for {
+			var other unix.WaitStatus
+			if p, err := unix.Wait4(-1, &other, unix.WNOHANG, nil); p <= 0 || err != nil {
+				break
+			}
+		}
+		if ws.Signaled() {
+			return 128 + int(ws.Signal())
+		}
+		return ws.ExitStatus()
+	}
+}
