@@ -45,6 +45,7 @@ gcc -O2 -static -Wall -o "$bin/getpidloop" "$here/getpidloop.c"
 gcc -O2 -static -Wall -o "$bin/maxrss" "$here/maxrss.c"
 (cd "$root" && go build -o "$bin/gofloor" ./bench/gofloor &&
 	go build -o "$bin/ctrrun" ./bench/ctrrun &&
-	go build -o "$bin/harness" ./bench/harness)
+	go build -o "$bin/harness" ./bench/harness &&
+	if [ -d examples/run ]; then go build -o "$bin/run" ./examples/run; fi)
 
 "$bin/harness" -bin "$bin" -work "$work" -out "$here/results.md" -svg "$here/results.svg" "$@"

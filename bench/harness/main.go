@@ -108,6 +108,7 @@ func run() error {
 		{"start-up with containers running", measureBackground},
 		{"getpid loop", measureGetpid},
 		{"peak RSS", measurePeakRSS},
+		{"functional checks", checkVariants},
 	}
 	for _, s := range steps {
 		t0 := time.Now()
@@ -323,13 +324,20 @@ func rows(e *env, p plan) []row {
 				return []string{"runc", "--root", *workDir + "/runc", "run", "-b", e.bundleSeccomp, e.id()}
 			}},
 	}
+	if _, err := os.Stat(e.bin("run")); err == nil {
+		rs = append(rs, row{Key: "ours-run", Label: "container: examples/run -rootfs ROOTFS -- /bin/true (whole process)", tp: true,
+			argv: func(e *env) []string { return []string{e.bin("run"), "-rootfs", e.rootfs, "--", "/bin/true"} }})
+	}
 	for _, v := range variants.All {
+		if v.Check {
+			continue
+		}
 		name := " (" + v.Name + ")"
 		if v.Name == "default" {
 			name = ""
 		}
 		rs = append(rs,
-			row{Key: "ours-" + v.Name, Label: "container: ctrrun -- /bin/true, whole process" + name, tp: v.Name == "default",
+			row{Key: "ours-" + v.Name, Label: "container: bench/ctrrun ROOTFS /bin/true (whole process)" + name,
 				argv: func(e *env) []string { return []string{e.bin("ctrrun"), "-variant", v.Name, e.rootfs, "/bin/true"} }},
 			row{Key: "ours-loop-" + v.Name, Label: "container: New + Run in a loop" + name, loop: true, json: true,
 				argv: func(e *env) []string {
@@ -358,6 +366,7 @@ type results struct {
 		RSSKiB            [3]int64 // after the warm-up, half-way, at the end
 		GoBytes           [3]uint64
 	}
+	Checks map[string]string    // variant name → "ok" or what went wrong
 	BG     map[string][]float64 // "0" and "N": ns per container
 	Getpid map[string][]float64 // ns per getpid call
 }
@@ -571,6 +580,13 @@ func measureGetpid(e *env, p plan, res *results) error {
 		{"ours", []string{e.bin("ctrrun"), e.rootfs, "/bin/getpidloop", n}, false},
 		{"crun-seccomp", []string{"crun", "--root", *workDir + "/crun", "run", "-b", e.bundleGetpid, ""}, true},
 	}
+	if _, err := variants.Get("noseccomp"); err == nil {
+		cases = append(cases, struct {
+			key    string
+			argv   []string
+			hidden bool
+		}{"ours-noseccomp", []string{e.bin("ctrrun"), "-variant", "noseccomp", e.rootfs, "/bin/getpidloop", n}, false})
+	}
 	for round := range p.GetpidRound {
 		for k := range cases {
 			c := cases[(k+round)%len(cases)]
@@ -599,6 +615,29 @@ func measureGetpid(e *env, p plan, res *results) error {
 				return fmt.Errorf("getpid %s: output %q: %w", c.key, out.String(), err)
 			}
 			res.Getpid[c.key] = append(res.Getpid[c.key], x)
+		}
+	}
+	return nil
+}
+
+// checkVariants starts each check-only variant (bench/variants) with a shell
+// command that must print "ok": mem8m is issue 6's "a container with
+// WithMemory(8<<20) starts and runs a shell command".
+func checkVariants(e *env, p plan, res *results) error {
+	res.Checks = map[string]string{}
+	for _, v := range variants.All {
+		if !v.Check {
+			continue
+		}
+		cmd := exec.Command(e.bin("ctrrun"), "-variant", v.Name, e.rootfs, "/bin/sh", "-c", "echo ok")
+		out, err := cmd.CombinedOutput()
+		switch {
+		case err != nil:
+			res.Checks[v.Name] = fmt.Sprintf("failed: %v: %s", err, strings.TrimSpace(string(out)))
+		case strings.TrimSpace(string(out)) != "ok":
+			res.Checks[v.Name] = fmt.Sprintf("printed %q", out)
+		default:
+			res.Checks[v.Name] = "ok"
 		}
 	}
 	return nil

@@ -16,6 +16,10 @@ import (
 type Variant struct {
 	// Name is the sub-benchmark name and the -variant flag of bench/ctrrun.
 	Name string
+	// Check marks a variant that is only started by the harness's functional
+	// checks (e.g. a container that must start under a tight memory limit),
+	// not timed as rows or benchmarks.
+	Check bool
 	// Options returns the options of the i-th container started in a run (i
 	// counts from 0). Variants that need a distinct resource per container
 	// (addresses, names) derive it from i; containers started at the same time
@@ -25,13 +29,17 @@ type Variant struct {
 
 // All is every variant, the default container first.
 var All = []Variant{
-	{"default", func(int) []container.Option { return nil }},
-	// To add a feature's cost to every benchmark, add its line here, e.g.:
-	//   {"limits", func(int) []container.Option { return []container.Option{container.WithMemory(64 << 20), container.WithPids(64)} }},
-	//   {"veth", func(i int) []container.Option { h, c := Veth30(i); return []container.Option{container.WithVeth(h, c)} }},
-	//   {"mem8m", func(int) []container.Option { return []container.Option{container.WithMemory(8 << 20)} }},
-	// (issue 3: WithMemory/WithPids; issue 5: WithVeth. The default container
-	// gets seccomp, capabilities and no_new_privs from issue 4 by itself.)
+	{Name: "default", Options: func(int) []container.Option { return nil }},
+	{Name: "limits", Options: func(int) []container.Option {
+		return []container.Option{container.WithMemory(64 << 20), container.WithPids(64)}
+	}},
+	{Name: "noseccomp", Options: func(int) []container.Option { return []container.Option{container.WithoutSeccomp()} }},
+	{Name: "mem8m", Check: true, Options: func(int) []container.Option { return []container.Option{container.WithMemory(8 << 20)} }},
+	// To add a feature's cost to every benchmark, add its line here, e.g.
+	// (issue 5):
+	//   {Name: "veth", Options: func(i int) []container.Option { h, c := Veth30(i); return []container.Option{container.WithVeth(h, c)} }},
+	// The harness checks the goal of each of "limits", "veth" and "mem8m" when
+	// the variant exists.
 }
 
 // Get returns the variant called name.
