@@ -97,7 +97,7 @@ func run() error {
 	if err := startHiddenCgroupThread(); err != nil {
 		return err
 	}
-	res := &results{Plan: p, Quick: *quick, Start: time.Now().UTC()}
+	res := &results{Plan: p, Quick: *quick, Start: time.Now().UTC(), LoadStart: loadavg()}
 	steps := []struct {
 		name string
 		f    func(*env, plan, *results) error
@@ -118,7 +118,7 @@ func run() error {
 		}
 		fmt.Fprintf(os.Stderr, "harness: %s: %.1fs\n", s.name, time.Since(t0).Seconds())
 	}
-	res.End = time.Now().UTC()
+	res.End, res.LoadEnd = time.Now().UTC(), loadavg()
 	md := report(res)
 	fmt.Print(md)
 	if *outMD != "" {
@@ -353,6 +353,8 @@ type results struct {
 	Plan       plan
 	Quick      bool
 	Start, End time.Time
+	LoadStart  string // /proc/loadavg: other work on the machine
+	LoadEnd    string
 	Rows       []row                `json:"-"`
 	Wall       map[string][]float64 // ns per container
 	CPU        map[string][]float64 // ns of CPU (user + system) per container, the tool and every child it reaped
@@ -641,6 +643,19 @@ func checkVariants(e *env, p plan, res *results) error {
 		}
 	}
 	return nil
+}
+
+// loadavg returns the 1-, 5- and 15-minute load averages.
+func loadavg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func ms(ns float64) string {

@@ -22,8 +22,9 @@ func report(res *results) string {
 	w("Measured by `bench/run.sh` (%s mode) on %s, %s to %s UTC. Every row runs `/bin/true` in the same busybox rootfs; "+
 		"rows alternate round by round (A B A B). Wall times are medians; the spread is the 25th–75th percentile. "+
 		"\"Whole process\" is fork of the tool to its reaping by the harness; \"in a loop\" is one container after another inside one process "+
-		"(the first of each batch, the warm-up, is not counted).\n\n",
-		mode, machine(), res.Start.Format("2006-01-02 15:04"), res.End.Format("15:04"))
+		"(the first of each batch, the warm-up, is not counted). "+
+		"Load average (1, 5, 15 min) at the start: %s, at the end: %s; on 2 cores anything above ~1 is other work competing with the benchmark.\n\n",
+		mode, machine(), res.Start.Format("2006-01-02 15:04"), res.End.Format("15:04"), res.LoadStart, res.LoadEnd)
 
 	crun := median(res.Wall["crun"])
 	w("| what | median wall per container | spread | × crun run | containers/s, 2 at a time | peak RSS | CPU per container | page faults per container | samples |\n")
