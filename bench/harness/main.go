@@ -549,22 +549,35 @@ func measureFlat(e *env, p plan, res *results) error {
 }
 
 // measureBackground alternates batches with no container running and with
-// Background sleeping containers running in the same process.
+// Background sleeping containers running in the same process, for the default
+// container and for "limits" (whose cgroup work could grow with the number of
+// containers) when that variant exists. Keys: "VARIANT/N".
 func measureBackground(e *env, p plan, res *results) error {
 	res.BG = map[string][]float64{}
-	for round := range p.BGRounds {
-		for k := range 2 {
-			bg := []int{0, p.Background}[(k+round)%2]
-			cr, err := ctrrun(e, "-n", strconv.Itoa(p.BGBatch), "-bg", strconv.Itoa(bg), e.rootfs, "/bin/true")
-			if err != nil {
-				return err
-			}
-			for _, x := range cr.NS {
-				res.BG[strconv.Itoa(bg)] = append(res.BG[strconv.Itoa(bg)], float64(x))
+	for _, v := range bgVariants() {
+		for round := range p.BGRounds {
+			for k := range 2 {
+				bg := []int{0, p.Background}[(k+round)%2]
+				cr, err := ctrrun(e, "-n", strconv.Itoa(p.BGBatch), "-bg", strconv.Itoa(bg), "-variant", v, e.rootfs, "/bin/true")
+				if err != nil {
+					return err
+				}
+				key := v + "/" + strconv.Itoa(bg)
+				for _, x := range cr.NS {
+					res.BG[key] = append(res.BG[key], float64(x))
+				}
 			}
 		}
 	}
 	return nil
+}
+
+func bgVariants() []string {
+	vs := []string{"default"}
+	if _, err := variants.Get("limits"); err == nil {
+		vs = append(vs, "limits")
+	}
+	return vs
 }
 
 // measureGetpid runs a loop of getpid(2) calls on the host (no filter), in our
