@@ -533,7 +533,17 @@ type securityInit struct {
 	TestPause  string
 }
 
-var defaultProgram = sync.OnceValues(func() ([]byte, error) { return compileCached(DefaultSeccompPolicy()) })
+// defaultProgram is the default policy's program. Compiling it takes a few
+// milliseconds, which a program that starts one container per process (a CLI,
+// examples/run) would pay every time: where the build has it pregenerated for
+// the architecture (seccomp_default_amd64.go, checked against compile by
+// TestDefaultProgramPregenerated), it costs nothing.
+var defaultProgram = sync.OnceValues(func() ([]byte, error) {
+	if pregeneratedDefaultProgram != "" {
+		return []byte(pregeneratedDefaultProgram), nil
+	}
+	return compileCached(DefaultSeccompPolicy())
+})
 
 // finish compiles the seccomp filter (once per process and policy).
 func (s *securityConfig) finish() error {
