@@ -201,7 +201,7 @@ func (c *config) initConfig() *initConfig {
 		BecomeRoot:     userns && !mapsRoot(c.uidMap, c.hostUID) && idMapped(c.uidMap, 0) && idMapped(c.gidMap, 0),
 		Namespaces:     c.namespaces,
 		Mounts:         planMounts(c),
-		Devices:        defaultDevices,
+		Devices:        append(append([]device(nil), defaultDevices...), c.oci.devices...), // options_oci.go: WithDevices
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
 		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities

@@ -65,10 +65,13 @@ type mountEntry struct {
 type device struct {
 	Name         string
 	Major, Minor uint32
+	Block        bool   // WithDevices: a block device (default: character)
+	Mode         uint32 // WithDevices: permission bits; 0 means 0666
+	UID, GID     uint32 // WithDevices: owner
 }
 
 var defaultDevices = []device{
-	{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0},
+	{Name: "null", Major: 1, Minor: 3}, {Name: "zero", Major: 1, Minor: 5}, {Name: "full", Major: 1, Minor: 7}, {Name: "random", Major: 1, Minor: 8}, {Name: "urandom", Major: 1, Minor: 9}, {Name: "tty", Major: 5, Minor: 0},
 }
 
 // maskedPaths and readonlyPaths are Docker's and runc's defaults.

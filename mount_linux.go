@@ -258,7 +258,7 @@ func (m *mounter) populateDev(dest string) error {
 	for _, d := range m.cfg.Devices {
 		p := dest + "/" + d.Name
 		if !m.cfg.BindDevices {
-			if err := unix.Mknodat(dfd, d.Name, unix.S_IFCHR|0o666, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+			if err := mknodDevice(dfd, d); err != nil { // oci_linux.go
 				return &SetupError{Op: "mknod", Path: p, Err: err}
 			}
 			continue

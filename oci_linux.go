@@ -630,3 +630,23 @@ func cloexecEach() error {
 	}
 	return nil
 }
+
+// mknodDevice creates a device node in the container's /dev (dfd), with its
+// mode and owner (WithDevices; the standard devices are 0666 root's).
+func mknodDevice(dfd int, d device) error {
+	typ := uint32(unix.S_IFCHR)
+	if d.Block {
+		typ = unix.S_IFBLK
+	}
+	mode := d.Mode
+	if mode == 0 {
+		mode = 0o666
+	}
+	if err := unix.Mknodat(dfd, d.Name, typ|mode, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+		return err
+	}
+	if d.UID != 0 || d.GID != 0 {
+		return unix.Fchownat(dfd, d.Name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW)
+	}
+	return nil
+}

@@ -209,3 +209,17 @@ func TestDeviceRules(t *testing.T) {
 		}
 	}
 }
+
+func TestDevices(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	out := sh(t, rootfs, `ls -ln /dev/fuse /dev/loop9 | awk '{print $1, $3, $4, $5, $6}'`,
+		container.WithDevices(container.Device{Name: "fuse", Major: 10, Minor: 229, Mode: 0o600, UID: 1, GID: 2},
+			container.Device{Name: "loop9", Block: true, Major: 7, Minor: 9}))
+	if out != "crw------- 1 2 10, 229\nbrw-rw-rw- 0 0 7, 9\n" {
+		t.Fatalf("got %q", out)
+	}
+	if _, err := container.New(rootfs, []string{"true"}, container.WithDevices(container.Device{Name: "null", Major: 1, Minor: 3})); err == nil {
+		t.Fatal("WithDevices of a standard device: New succeeded")
+	}
+}

@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -30,6 +31,7 @@ type ociConfig struct {
 	joinPID     int
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
+	devices     []device
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -410,6 +412,43 @@ func WithDeviceRules(rules ...DeviceRule) Option {
 	})
 }
 
+// Device is a device node to create in the container's /dev, for WithDevices.
+type Device struct {
+	Name         string      // the node's name in /dev, such as "fuse" (no '/')
+	Block        bool        // a block device; a character device otherwise
+	Major, Minor uint32      // the device numbers
+	Mode         os.FileMode // permission bits; 0 means 0666
+	UID, GID     uint32      // the node's owner, as ids inside the container
+}
+
+// WithDevices creates these device nodes in the container's /dev (mknod(2) in
+// the init, after the standard ones: null, zero, full, random, urandom, tty).
+// With WithDeviceRules, they are allowed in the devices cgroup too. Creating a
+// node needs CAP_MKNOD in the host's user namespace: New fails for a container
+// with a user namespace, and Start fails when the kernel refuses.
+func WithDevices(devs ...Device) Option {
+	return optionFunc(func(c *config) error {
+		for _, d := range devs {
+			if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || d.Name == "." || d.Name == ".." {
+				return optErr("WithDevices", d.Name, "want a name directly in /dev")
+			}
+			for _, s := range []string{"pts", "shm", "mqueue", "fd", "stdin", "stdout", "stderr", "ptmx"} {
+				if d.Name == s {
+					return optErr("WithDevices", d.Name, "a name the standard /dev uses")
+				}
+			}
+			for _, o := range append(append([]device(nil), defaultDevices...), c.oci.devices...) {
+				if o.Name == d.Name {
+					return optErr("WithDevices", d.Name, "created already")
+				}
+			}
+			c.oci.devices = append(c.oci.devices, device{Name: d.Name, Major: d.Major, Minor: d.Minor, Block: d.Block,
+				Mode: uint32(d.Mode.Perm()), UID: d.UID, GID: d.GID})
+		}
+		return nil
+	})
+}
+
 // standardDeviceRules allow the device nodes every container gets.
 func standardDeviceRules() []DeviceRule {
 	var out []DeviceRule
@@ -436,6 +475,18 @@ func (o *ociConfig) finish(c *config) error {
 		}
 		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
 		c.uidMap, c.gidMap = nil, nil
+	}
+	if len(o.devices) > 0 && c.namespaces&NSUser != 0 {
+		return optErr("WithDevices", o.devices[0].Name, "device nodes cannot be created in a user namespace")
+	}
+	if c.limits.devices != nil {
+		for _, d := range o.devices {
+			t := byte('c')
+			if d.Block {
+				t = 'b'
+			}
+			c.limits.devices = append(c.limits.devices, DeviceRule{Type: t, Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
+		}
 	}
 	if c.limits.devices != nil && c.limits.path == "" {
 		return optErr("WithDeviceRules", nil, "needs WithCgroupPath")

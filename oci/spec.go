@@ -8,6 +8,7 @@ package oci
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -389,10 +390,43 @@ func (b *builder) linux(s *specs.Spec) error {
 	for _, k := range keys {
 		b.add(container.WithSysctl(k, l.Sysctl[k]))
 	}
+	var devs []container.Device
 	for i, d := range l.Devices {
-		if n, ok := defaultDevices[d.Path]; !ok || d.Type != "c" || n != [2]int64{d.Major, d.Minor} {
-			return fieldErr(fmt.Sprintf("linux.devices[%d]", i), "%s: only the standard devices (null, zero, full, random, urandom, tty) are supported", d.Path)
+		field := fmt.Sprintf("linux.devices[%d]", i)
+		if n, ok := defaultDevices[d.Path]; ok && d.Type == "c" && n == [2]int64{d.Major, d.Minor} {
+			continue // a standard device: made already
 		}
+		name, ok := strings.CutPrefix(filepath.Clean(d.Path), "/dev/")
+		if !ok || strings.Contains(name, "/") {
+			return fieldErr(field+".path", "%s: only nodes directly in /dev are supported", d.Path)
+		}
+		dev := container.Device{Name: name, Major: uint32(d.Major), Minor: uint32(d.Minor)}
+		switch d.Type {
+		case "c", "u":
+		case "b":
+			dev.Block = true
+		default:
+			return fieldErr(field+".type", "%q: %w", d.Type, ErrUnsupported)
+		}
+		if d.Major < 0 || d.Minor < 0 || d.Major > 1<<32-1 || d.Minor > 1<<32-1 {
+			return fieldErr(field, "device numbers out of range")
+		}
+		if d.FileMode != nil {
+			if *d.FileMode&^0o777 != 0 && *d.FileMode&^os.ModePerm&^(os.ModeDevice|os.ModeCharDevice) != 0 {
+				return fieldErr(field+".fileMode", "%v: only permission bits are supported", *d.FileMode)
+			}
+			dev.Mode = d.FileMode.Perm()
+		}
+		if d.UID != nil {
+			dev.UID = *d.UID
+		}
+		if d.GID != nil {
+			dev.GID = *d.GID
+		}
+		devs = append(devs, dev)
+	}
+	if len(devs) > 0 {
+		b.add(container.WithDevices(devs...))
 	}
 	switch l.RootfsPropagation {
 	case "", "private", "rprivate":

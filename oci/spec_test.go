@@ -132,8 +132,14 @@ func TestFromSpec(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
 		}, "", nil},
 		{"other device", func(s *specs.Spec) {
-			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229}}
-		}, "linux.devices[0]", nil},
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: p(os.FileMode(0o600)), UID: p(uint32(1))}}
+		}, "", nil},
+		{"nested device", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200}}
+		}, "linux.devices[0].path", nil},
+		{"fifo device", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "p"}}
+		}, "linux.devices[0].type", nil},
 		{"rprivate", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rprivate" }, "", nil},
 		{"rshared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, "linux.rootfsPropagation", nil},
 		{"masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = []string{"/proc/x"}, []string{} }, "", nil},
