@@ -65,7 +65,7 @@ type mountEntry struct {
 type device struct {
 	Name         string
 	Major, Minor uint32
-	Block        bool   // WithDevices: a block device (default: character)
+	Type         byte   // WithDevices: 'b' block, 'p' FIFO; 0 or 'c' character
 	Mode         uint32 // WithDevices: permission bits; 0 means 0666
 	UID, GID     uint32 // WithDevices: owner
 }

@@ -635,8 +635,11 @@ func cloexecEach() error {
 // mode and owner (WithDevices; the standard devices are 0666 root's).
 func mknodDevice(dfd int, d device) error {
 	typ := uint32(unix.S_IFCHR)
-	if d.Block {
+	switch d.Type {
+	case 'b':
 		typ = unix.S_IFBLK
+	case 'p':
+		typ = unix.S_IFIFO
 	}
 	mode := d.Mode
 	if mode == 0 {

@@ -215,7 +215,7 @@ func TestDevices(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	out := sh(t, rootfs, `ls -ln /dev/fuse /dev/loop9 | awk '{print $1, $3, $4, $5, $6}'`,
 		container.WithDevices(container.Device{Name: "fuse", Major: 10, Minor: 229, Mode: 0o600, UID: 1, GID: 2},
-			container.Device{Name: "loop9", Block: true, Major: 7, Minor: 9}))
+			container.Device{Name: "loop9", Type: 'b', Major: 7, Minor: 9}))
 	if out != "crw------- 1 2 10, 229\nbrw-rw-rw- 0 0 7, 9\n" {
 		t.Fatalf("got %q", out)
 	}

@@ -415,7 +415,7 @@ func WithDeviceRules(rules ...DeviceRule) Option {
 // Device is a device node to create in the container's /dev, for WithDevices.
 type Device struct {
 	Name         string      // the node's name in /dev, such as "fuse" (no '/')
-	Block        bool        // a block device; a character device otherwise
+	Type         byte        // 'c' character (also 0), 'b' block or 'p' FIFO
 	Major, Minor uint32      // the device numbers
 	Mode         os.FileMode // permission bits; 0 means 0666
 	UID, GID     uint32      // the node's owner, as ids inside the container
@@ -442,7 +442,10 @@ func WithDevices(devs ...Device) Option {
 					return optErr("WithDevices", d.Name, "created already")
 				}
 			}
-			c.oci.devices = append(c.oci.devices, device{Name: d.Name, Major: d.Major, Minor: d.Minor, Block: d.Block,
+			if d.Type != 0 && d.Type != 'c' && d.Type != 'b' && d.Type != 'p' {
+				return optErr("WithDevices", d.Name, "type %q: want 'c', 'b' or 'p'", d.Type)
+			}
+			c.oci.devices = append(c.oci.devices, device{Name: d.Name, Major: d.Major, Minor: d.Minor, Type: d.Type,
 				Mode: uint32(d.Mode.Perm()), UID: d.UID, GID: d.GID})
 		}
 		return nil
@@ -481,9 +484,12 @@ func (o *ociConfig) finish(c *config) error {
 	}
 	if c.limits.devices != nil {
 		for _, d := range o.devices {
-			t := byte('c')
-			if d.Block {
-				t = 'b'
+			t := d.Type
+			if t == 'p' {
+				continue // a FIFO is no device
+			}
+			if t == 0 {
+				t = 'c'
 			}
 			c.limits.devices = append(c.limits.devices, DeviceRule{Type: t, Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
 		}

@@ -403,8 +403,8 @@ func (b *builder) linux(s *specs.Spec) error {
 		dev := container.Device{Name: name, Major: uint32(d.Major), Minor: uint32(d.Minor)}
 		switch d.Type {
 		case "c", "u":
-		case "b":
-			dev.Block = true
+		case "b", "p":
+			dev.Type = d.Type[0]
 		default:
 			return fieldErr(field+".type", "%q: %w", d.Type, ErrUnsupported)
 		}

@@ -139,6 +139,9 @@ func TestFromSpec(t *testing.T) {
 		}, "linux.devices[0].path", nil},
 		{"fifo device", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "p"}}
+		}, "", nil},
+		{"socket device", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "s"}}
 		}, "linux.devices[0].type", nil},
 		{"rprivate", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rprivate" }, "", nil},
 		{"rshared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, "linux.rootfsPropagation", nil},
