@@ -43,6 +43,7 @@ type userMount struct {
 	flags      uintptr // WithMount: mount flags of a mountFS
 	data       string  // WithMount: file system data of a mountFS
 	attrs      uintptr // WithMount: nosuid, nodev, noexec for a bind (msNosuid...)
+	prop       uintptr // WithMount: propagation flags
 }
 
 // mountEntry is one step of the mount plan, sent to the init.
@@ -59,6 +60,7 @@ type mountEntry struct {
 	// container's safety depends on (/proc, /sys, /dev) must be where they claim to be.
 	Strict bool
 	Attrs  uintptr // bind: msNosuid, msNodev, msNoexec to set on the bound tree
+	Prop   uintptr // WithMount: propagation flags (MS_SHARED...) to set once mounted
 }
 
 // device is a node created in the container's /dev.
@@ -118,9 +120,9 @@ func planMounts(c *config) []mountEntry {
 	for _, m := range user {
 		switch m.kind {
 		case mountBind:
-			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget, Attrs: m.attrs})
+			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget, Attrs: m.attrs, Prop: m.prop})
 		case mountFS:
-			plan = append(plan, mountEntry{Kind: mountFS, FSType: m.fstype, Source: m.source, Dest: m.dest, Flags: m.flags, Data: m.data})
+			plan = append(plan, mountEntry{Kind: mountFS, FSType: m.fstype, Source: m.source, Dest: m.dest, Flags: m.flags, Data: m.data, Prop: m.prop})
 		case mountTmpfs:
 			plan = append(plan, mountEntry{Kind: mountTmpfs, FSType: "tmpfs", Source: "tmpfs", Dest: m.dest,
 				Flags: msNosuid | msNodev, Data: "mode=1777,size=" + strconv.FormatInt(m.size, 10)})

@@ -65,6 +65,9 @@ func (m *mounter) mount(e mountEntry) error {
 		if err := unix.Mount(e.Source, fdPath(t), e.FSType, e.Flags, e.Data); err != nil {
 			return &SetupError{Op: "mount " + e.FSType + " on", Path: e.Dest, Err: err}
 		}
+		if err := m.setPropagation(e); err != nil { // oci_linux.go: WithMount
+			return err
+		}
 	case mountBind:
 		op := "bind " + e.Source + " on"
 		t, err := m.target(e.Dest, e.File, e.Strict)
@@ -84,6 +87,9 @@ func (m *mounter) mount(e mountEntry) error {
 			if err := m.setAttrs(e.Dest, e.Strict, e.Attrs); err != nil { // oci_linux.go
 				return &SetupError{Op: "set mount attributes of", Path: e.Dest, Err: err}
 			}
+		}
+		if err := m.setPropagation(e); err != nil { // oci_linux.go: WithMount
+			return err
 		}
 	case mountDevices:
 		return m.populateDev(e.Dest)

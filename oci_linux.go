@@ -653,3 +653,20 @@ func mknodDevice(dfd int, d device) error {
 	}
 	return nil
 }
+
+// setPropagation sets a mount's propagation (WithMount "shared", "slave"...),
+// inside the container's mount namespace.
+func (m *mounter) setPropagation(e mountEntry) error {
+	if e.Prop == 0 {
+		return nil
+	}
+	t, err := m.lookup(e.Dest, e.Strict)
+	if err != nil {
+		return &SetupError{Op: "set propagation of", Path: e.Dest, Err: err}
+	}
+	defer t.Close()
+	if err := unix.Mount("", fdPath(t), "", e.Prop, ""); err != nil {
+		return &SetupError{Op: "set propagation of", Path: e.Dest, Err: err}
+	}
+	return nil
+}

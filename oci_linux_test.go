@@ -223,3 +223,13 @@ func TestDevices(t *testing.T) {
 		t.Fatal("WithDevices of a standard device: New succeeded")
 	}
 }
+
+func TestMountPropagation(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	out := sh(t, rootfs, `awk '$5 == "/shared" || $5 == "/plain" {print $5, ($7 ~ /^shared:/) ? "shared" : "private"}' /proc/self/mountinfo`,
+		container.WithMount("tmpfs", "", "/shared", "size=1m", "rshared"), container.WithMount("tmpfs", "", "/plain", "size=1m"))
+	if out != "/shared shared\n/plain private\n" {
+		t.Fatalf("got %q", out)
+	}
+}

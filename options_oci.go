@@ -189,8 +189,10 @@ func cleanPaths(option string, paths []string) ([]string, error) {
 // "nodiratime", "sync", "dirsync"; "rw", "bind", "rbind", "private" and
 // "rprivate" are accepted as the default; the rest of a non-bind mount's
 // options (such as "size=64m" or "mode=755") are passed to the file system as
-// its data, and a bind mount accepts no others. Shared and slave propagation
-// are refused. dst is resolved inside the container's root and created when
+// its data, and a bind mount accepts no others. "shared", "slave",
+// "unbindable" and their recursive "r" forms set the mount's propagation
+// inside the container's mount namespace, which is private to the host's: a
+// shared mount shares events only with the container's own mounts. dst is resolved inside the container's root and created when
 // missing. Mounting needs the privileges of the container's mount namespace;
 // when the kernel refuses, Start fails.
 func WithMount(fstype, source, dst string, options ...string) Option {
@@ -209,6 +211,7 @@ func WithMount(fstype, source, dst string, options ...string) Option {
 				return err
 			}
 			c.mounts[len(c.mounts)-1].attrs = mo.flags &^ msRdonly
+			c.mounts[len(c.mounts)-1].prop = mo.prop
 		case "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup2":
 			if d == "/proc" || strings.HasPrefix(d, "/proc/") {
 				return optErr("WithMount", dst, "mounts over /proc are not allowed")
@@ -216,7 +219,7 @@ func WithMount(fstype, source, dst string, options ...string) Option {
 			if source == "" {
 				source = fstype
 			}
-			c.mounts = append(c.mounts, userMount{kind: mountFS, fstype: fstype, source: source, dest: d, flags: mo.flags, data: mo.data})
+			c.mounts = append(c.mounts, userMount{kind: mountFS, fstype: fstype, source: source, dest: d, flags: mo.flags, data: mo.data, prop: mo.prop})
 		default:
 			return optErr("WithMount", fstype, "unsupported file system type")
 		}
@@ -226,7 +229,16 @@ func WithMount(fstype, source, dst string, options ...string) Option {
 
 type mountOptions struct {
 	flags uintptr
+	prop  uintptr
 	data  string
+}
+
+// Linux's propagation flags (MS_REC, MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED).
+const msRec, msUnbindable, msPrivate, msSlave, msShared = 0x4000, 0x20000, 0x40000, 0x80000, 0x100000
+
+var propagationNames = map[string]uintptr{
+	"shared": msShared, "rshared": msShared | msRec, "slave": msSlave, "rslave": msSlave | msRec,
+	"unbindable": msUnbindable, "runbindable": msUnbindable | msRec,
 }
 
 // Linux's mount flags that WithMount accepts (pure code, so the values are
@@ -245,11 +257,13 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 			mo.flags |= f
 			continue
 		}
+		if p, ok := propagationNames[o]; ok {
+			mo.prop = p
+			continue
+		}
 		switch o {
 		case "rw", "bind", "rbind", "private", "rprivate", "":
 			continue
-		case "shared", "rshared", "slave", "rslave", "unbindable", "runbindable":
-			return mo, fmt.Errorf("mount propagation %q is not supported (mounts are private)", o)
 		}
 		if bind {
 			return mo, fmt.Errorf("bind mount option %q is not supported", o)

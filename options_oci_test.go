@@ -21,7 +21,6 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"relative masked path", []Option{WithMaskedPaths("proc/kcore")}, "WithMaskedPaths"},
 		{"relative readonly path", []Option{WithReadonlyPaths("x")}, "WithReadonlyPaths"},
 		{"mount type", []Option{WithMount("ext4", "/dev/sda", "/mnt")}, `WithMount "ext4": unsupported`},
-		{"mount propagation", []Option{WithMount("tmpfs", "", "/mnt", "rshared")}, "propagation"},
 		{"bind option", []Option{WithMount("bind", dir, "/mnt", "size=1")}, `bind mount option "size=1"`},
 		{"bind flag", []Option{WithMount("bind", dir, "/mnt", "noatime")}, "bind mounts accept only"},
 		{"mount over proc", []Option{WithMount("tmpfs", "", "/proc/x")}, "over /proc"},
@@ -41,7 +40,7 @@ func TestOCIOptionsRejected(t *testing.T) {
 func TestOCIOptionsPlan(t *testing.T) {
 	dir := t.TempDir()
 	c, err := newConfig(dir, []string{"true"}, []Option{
-		WithMount("tmpfs", "", "/run", "nosuid", "size=1m"),
+		WithMount("tmpfs", "", "/run", "nosuid", "size=1m", "rshared"),
 		WithMount("bind", dir, "/b", "ro", "nodev"),
 		WithMaskedPaths("/proc/x"), WithReadonlyPaths(),
 		WithCgroupPath("/a/b/"), WithUmask(0o22), WithGroups(5),
@@ -60,7 +59,7 @@ func TestOCIOptionsPlan(t *testing.T) {
 		case m.Kind == mountReadonly:
 			ro++
 		case m.Kind == mountFS && m.Dest == "/run":
-			tmpfs = m.FSType == "tmpfs" && m.Flags == msNosuid && m.Data == "size=1m"
+			tmpfs = m.FSType == "tmpfs" && m.Flags == msNosuid && m.Data == "size=1m" && m.Prop == msShared|msRec
 		case m.Kind == mountBind && m.Dest == "/b":
 			bind = m.Readonly && m.Attrs == msNodev
 		}
