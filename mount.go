@@ -120,7 +120,7 @@ func planMounts(c *config) []mountEntry {
 	for _, m := range user {
 		switch m.kind {
 		case mountBind:
-			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget, Attrs: m.attrs, Prop: m.prop})
+			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget, Attrs: m.attrs, Prop: m.prop, Data: m.data})
 		case mountFS:
 			plan = append(plan, mountEntry{Kind: mountFS, FSType: m.fstype, Source: m.source, Dest: m.dest, Flags: m.flags, Data: m.data, Prop: m.prop})
 		case mountTmpfs:

@@ -75,7 +75,7 @@ func (m *mounter) mount(e mountEntry) error {
 			return &SetupError{Op: op, Path: e.Dest, Err: err}
 		}
 		defer t.Close()
-		if err := unix.Mount(e.Source, fdPath(t), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if err := unix.Mount(e.Source, fdPath(t), "", unix.MS_BIND|unix.MS_REC, e.Data); err != nil {
 			return &SetupError{Op: op, Path: e.Dest, Err: err}
 		}
 		if e.Readonly {

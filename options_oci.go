@@ -188,8 +188,9 @@ func cleanPaths(option string, paths []string) ([]string, error) {
 // "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
 // "nodiratime", "sync", "dirsync"; "rw", "bind", "rbind", "private" and
 // "rprivate" are accepted as the default; the rest of a non-bind mount's
-// options (such as "size=64m" or "mode=755") are passed to the file system as
-// its data, and a bind mount accepts no others. "shared", "slave",
+// options (such as "size=64m" or "mode=755") are passed to mount(2) as the
+// file system's data (which the kernel ignores for a bind mount, as runc and
+// mount(8) pass it too). "shared", "slave",
 // "unbindable" and their recursive "r" forms set the mount's propagation
 // inside the container's mount namespace, which is private to the host's: a
 // shared mount shares events only with the container's own mounts. dst is resolved inside the container's root and created when
@@ -212,6 +213,7 @@ func WithMount(fstype, source, dst string, options ...string) Option {
 			}
 			c.mounts[len(c.mounts)-1].attrs = mo.flags &^ msRdonly
 			c.mounts[len(c.mounts)-1].prop = mo.prop
+			c.mounts[len(c.mounts)-1].data = mo.data
 		case "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup2":
 			if d == "/proc" || strings.HasPrefix(d, "/proc/") {
 				return optErr("WithMount", dst, "mounts over /proc are not allowed")
@@ -264,9 +266,6 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 		switch o {
 		case "rw", "bind", "rbind", "private", "rprivate", "":
 			continue
-		}
-		if bind {
-			return mo, fmt.Errorf("bind mount option %q is not supported", o)
 		}
 		if strings.ContainsAny(o, "\x00") {
 			return mo, fmt.Errorf("option contains a NUL byte")
