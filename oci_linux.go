@@ -111,16 +111,21 @@ func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
 		return err
 	}
 	defer t.Close()
-	var attr uint64
+	var attr, clr uint64
 	for _, f := range []struct {
 		flag uintptr
 		attr uint64
-	}{{msNosuid, unix.MOUNT_ATTR_NOSUID}, {msNodev, unix.MOUNT_ATTR_NODEV}, {msNoexec, unix.MOUNT_ATTR_NOEXEC}} {
+	}{{msNosuid, unix.MOUNT_ATTR_NOSUID}, {msNodev, unix.MOUNT_ATTR_NODEV}, {msNoexec, unix.MOUNT_ATTR_NOEXEC},
+		{0x400, unix.MOUNT_ATTR_NOATIME}, {0x200000, unix.MOUNT_ATTR_RELATIME}, {msStrictatime, unix.MOUNT_ATTR_STRICTATIME},
+		{0x800, unix.MOUNT_ATTR_NODIRATIME}} {
 		if flags&f.flag != 0 {
 			attr |= f.attr
 		}
 	}
-	return unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr})
+	if flags&(0x400|0x200000|msStrictatime) != 0 {
+		clr = unix.MOUNT_ATTR__ATIME // the atime mode is replaced as a whole
+	}
+	return unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr, Attr_clr: clr})
 }
 
 // createAt creates the cgroup at the absolute path of WithCgroupPath: in the

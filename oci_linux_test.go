@@ -132,9 +132,9 @@ func TestOCIMounts(t *testing.T) {
 	script := `grep -E ' /(data|bound) ' /proc/mounts | cut -d' ' -f2-4; cat /proc/timer_list >/dev/null && echo timer-list-readable; grep -c ' /proc/sys ' /proc/mounts; grep -c ' /proc/keys ' /proc/mounts`
 	out := sh(t, rootfs, script+"; true",
 		container.WithMount("tmpfs", "", "/data", "nosuid", "noexec", "size=1m", "mode=700"),
-		container.WithMount("bind", src, "/bound", "rbind", "ro", "nosuid", "nodev"),
+		container.WithMount("bind", src, "/bound", "rbind", "ro", "nosuid", "nodev", "noatime", "mode=755"),
 		container.WithMaskedPaths("/proc/keys"), container.WithReadonlyPaths())
-	for _, want := range []string{"/data tmpfs rw,nosuid,noexec", "size=1024k,mode=700", "/bound", "ro,nosuid,nodev", "timer-list-readable\n0\n1\n"} {
+	for _, want := range []string{"/data tmpfs rw,nosuid,noexec", "size=1024k,mode=700", "/bound", "ro,nosuid,nodev,noatime", "timer-list-readable\n0\n1\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -186,7 +186,8 @@ func cleanPaths(option string, paths []string) ([]string, error) {
 // "sysfs", "devpts", "mqueue" or "cgroup2", or "bind" to bind the host path
 // source recursively (like WithBind). options are mount(8) options: "ro",
 // "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
-// "nodiratime", "sync", "dirsync"; "rw", "bind", "rbind", "private" and
+// "nodiratime", "sync", "dirsync" (a bind mount takes all but the last two);
+// "rw", "bind", "rbind", "private" and
 // "rprivate" are accepted as the default; the rest of a non-bind mount's
 // options (such as "size=64m" or "mode=755") are passed to mount(2) as the
 // file system's data (which the kernel ignores for a bind mount, as runc and
@@ -235,6 +236,9 @@ type mountOptions struct {
 	data  string
 }
 
+// msAtimeFlags are noatime, nodiratime, relatime and strictatime.
+const msAtimeFlags = 0x400 | 0x800 | 0x200000 | msStrictatime
+
 // Linux's propagation flags (MS_REC, MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED).
 const msRec, msUnbindable, msPrivate, msSlave, msShared = 0x4000, 0x20000, 0x40000, 0x80000, 0x100000
 
@@ -272,8 +276,8 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 		}
 		data = append(data, o)
 	}
-	if bind && mo.flags&^(msRdonly|msNosuid|msNodev|msNoexec) != 0 {
-		return mo, fmt.Errorf("bind mounts accept only ro, nosuid, nodev and noexec")
+	if bind && mo.flags&^(msRdonly|msNosuid|msNodev|msNoexec|msAtimeFlags) != 0 {
+		return mo, fmt.Errorf("bind mounts accept only ro, nosuid, nodev, noexec and the atime options")
 	}
 	mo.data = strings.Join(data, ",")
 	return mo, nil

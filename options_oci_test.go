@@ -21,7 +21,7 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"relative masked path", []Option{WithMaskedPaths("proc/kcore")}, "WithMaskedPaths"},
 		{"relative readonly path", []Option{WithReadonlyPaths("x")}, "WithReadonlyPaths"},
 		{"mount type", []Option{WithMount("ext4", "/dev/sda", "/mnt")}, `WithMount "ext4": unsupported`},
-		{"bind flag", []Option{WithMount("bind", dir, "/mnt", "noatime")}, "bind mounts accept only"},
+		{"bind flag", []Option{WithMount("bind", dir, "/mnt", "sync")}, "bind mounts accept only"},
 		{"mount over proc", []Option{WithMount("tmpfs", "", "/proc/x")}, "over /proc"},
 		{"relative cgroup path", []Option{WithCgroupPath("a/b")}, `WithCgroupPath "a/b"`},
 		{"root cgroup path", []Option{WithCgroupPath("/")}, `WithCgroupPath "/"`},
