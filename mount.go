@@ -93,13 +93,6 @@ func planMounts(c *config) []mountEntry {
 	plan := []mountEntry{
 		{Kind: mountFS, FSType: "proc", Source: "proc", Dest: "/proc", Flags: msNosuid | msNoexec | msNodev, Strict: true},
 	}
-	if userns && c.namespaces&NSNet == 0 {
-		// sysfs cannot be mounted in a user namespace that does not own the
-		// network namespace: bind the host's, read-only.
-		plan = append(plan, mountEntry{Kind: mountBind, Source: "/sys", Dest: "/sys", Readonly: true, Strict: true})
-	} else {
-		plan = append(plan, mountEntry{Kind: mountFS, FSType: "sysfs", Source: "sysfs", Dest: "/sys", Flags: msRdonly | msNosuid | msNoexec | msNodev, Strict: true})
-	}
 	ptsData := "newinstance,ptmxmode=0666,mode=0620"
 	if !userns {
 		ptsData += ",gid=5"
@@ -112,6 +105,14 @@ func planMounts(c *config) []mountEntry {
 	)
 	if c.namespaces&NSIPC != 0 {
 		plan = append(plan, mountEntry{Kind: mountFS, FSType: "mqueue", Source: "mqueue", Dest: "/dev/mqueue", Flags: msNosuid | msNoexec | msNodev, Strict: true})
+	}
+	// /sys after /dev, in the order of runtime-spec's default mounts.
+	if userns && c.namespaces&NSNet == 0 {
+		// sysfs cannot be mounted in a user namespace that does not own the
+		// network namespace: bind the host's, read-only.
+		plan = append(plan, mountEntry{Kind: mountBind, Source: "/sys", Dest: "/sys", Readonly: true, Strict: true})
+	} else {
+		plan = append(plan, mountEntry{Kind: mountFS, FSType: "sysfs", Source: "sysfs", Dest: "/sys", Flags: msRdonly | msNosuid | msNoexec | msNodev, Strict: true})
 	}
 
 	user := append([]userMount(nil), c.mounts...)

@@ -129,20 +129,20 @@ func TestPlanMounts(t *testing.T) {
 		dests = append(dests, m.Dest)
 	}
 	got := strings.Join(dests, " ")
-	// /proc, /sys, /dev and its children first, no /dev/mqueue without an IPC
+	// /proc, /dev and its children, /sys first, no /dev/mqueue without an IPC
 	// namespace, the caller's mounts parents first, then masks and read-only paths.
-	want := "/proc /sys /dev /dev /dev/pts /dev/shm /a /a/b " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
+	want := "/proc /dev /dev /dev/pts /dev/shm /sys /a /a/b " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
 	if got != want {
 		t.Fatalf("plan:\n%s\nwant:\n%s", got, want)
 	}
 	if plan[0].FSType != "proc" || plan[0].Flags != msNosuid|msNoexec|msNodev || !plan[0].Strict {
 		t.Fatalf("proc entry %+v", plan[0])
 	}
-	if plan[1].FSType != "sysfs" || plan[1].Flags&msRdonly == 0 {
-		t.Fatalf("sys entry %+v", plan[1])
+	if plan[5].FSType != "sysfs" || plan[5].Flags&msRdonly == 0 {
+		t.Fatalf("sys entry %+v", plan[5])
 	}
-	if plan[4].Data != "newinstance,ptmxmode=0666,mode=0620,gid=5" {
-		t.Fatalf("devpts entry %+v", plan[4])
+	if plan[3].Data != "newinstance,ptmxmode=0666,mode=0620,gid=5" {
+		t.Fatalf("devpts entry %+v", plan[3])
 	}
 	if plan[6].Kind != mountTmpfs || plan[6].Data != "mode=1777,size=4096" || plan[7].Kind != mountBind || !plan[7].Readonly || plan[7].Strict {
 		t.Fatalf("user entries %+v %+v", plan[6], plan[7])
@@ -152,11 +152,11 @@ func TestPlanMounts(t *testing.T) {
 	c.cfg.namespaces |= NSUser
 	c.cfg.namespaces &^= NSNet
 	plan = planMounts(c.cfg)
-	if plan[1].Kind != mountBind || plan[1].Source != "/sys" || !plan[1].Readonly {
-		t.Fatalf("sys entry in a user namespace %+v", plan[1])
+	if plan[5].Kind != mountBind || plan[5].Source != "/sys" || !plan[5].Readonly {
+		t.Fatalf("sys entry in a user namespace %+v", plan[5])
 	}
-	if plan[4].Data != "newinstance,ptmxmode=0666,mode=0620" {
-		t.Fatalf("devpts entry in a user namespace %+v", plan[4])
+	if plan[3].Data != "newinstance,ptmxmode=0666,mode=0620" {
+		t.Fatalf("devpts entry in a user namespace %+v", plan[3])
 	}
 }
 
