@@ -125,12 +125,18 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// EOF means the init's end was closed by execve: the command runs.
 	t, body, err := readMsg(parentEnd)
+	if err == nil && t == msgExecReady {
+		if err := r.lowerPids(); err != nil {
+			return err
+		}
+		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
+			return fmt.Errorf("container: signal init: %w", err)
+		}
+		t, body, err = readMsg(parentEnd)
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := r.cgroupCommandStarted(); err != nil {
 			return err
 		}
 	case err != nil:

@@ -25,6 +25,9 @@ const (
 	msgConfig msgType = 'c'
 	msgGo     msgType = 'g'
 	msgError  msgType = 'e'
+	// msgExecReady (init → parent, answered with msgGo): about to execve; sent
+	// only when the parent has a step for that moment (limitsInit.PidsHandshake).
+	msgExecReady msgType = 'x'
 )
 
 const maxMsg = 16 << 20
