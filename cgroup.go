@@ -125,9 +125,8 @@ func WithCPUShares(shares uint64) Option {
 // processes and threads the command and everything it starts may have at
 // once (pids.max counts threads). The container's own setup does not eat into
 // n: while the init sets the container up, the limit is n plus a reserve for the
-// init's threads, and it is lowered to exactly n once the command has been
-// exec'd, before Start returns (a command that forks at once can, in the
-// instant between its execve and that write, get up to the reserve more).
+// init's threads, and the parent lowers it to exactly n when the init is about
+// to execve (the init waits for it), so the command never sees the reserve.
 // With WithInit the init stays as PID 1, so its reserve (32 tasks plus one per
 // CPU) stays on top of n: the command can always start n tasks, and may start a
 // few more when the init uses fewer threads.

@@ -291,10 +291,11 @@ func addProc(file string, pid []byte) error {
 	return err
 }
 
-// cgroupCommandStarted runs once the command has been exec'd: the init's threads
-// are gone, so pids.max drops to exactly what WithPids asked for. With WithInit
-// the init stays, and so does its reserve.
-func (r *running) cgroupCommandStarted() error {
+// lowerPids runs when the init is about to execve (its awaitExec): its Go
+// runtime's threads are about to go, so pids.max drops to exactly what
+// WithPids asked for before the command can fork once. With WithInit the init
+// stays, and so does its reserve.
+func (r *running) lowerPids() error {
 	s := r.cg
 	if s == nil || s.limits.pids == 0 || s.limits.init {
 		return nil

@@ -205,7 +205,7 @@ func (c *config) initConfig() *initConfig {
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
 		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities
-		Limits:         c.limits.initConfig(),
+		Limits:         c.oci.limits(c.limits.initConfig()),            // options_oci.go: no handshake with a parent that is gone
 		OCI:            c.oci.initConfig(),
 		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}

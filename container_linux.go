@@ -136,6 +136,15 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	// EOF means the init's end was closed by execve: the command runs.
 	// msgParked means it waits on the exec FIFO (WithExecFIFO).
 	t, body, err := r.readInitMsg(parentEnd) // oci_linux.go: takes the terminal's master first
+	if err == nil && t == msgExecReady {
+		if err := r.lowerPids(); err != nil {
+			return err
+		}
+		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
+			return fmt.Errorf("container: signal init: %w", err)
+		}
+		t, body, err = readMsg(parentEnd)
+	}
 	switch {
 	case err == nil && t == msgParked:
 	case err == nil && t == msgJoined:
@@ -147,9 +156,6 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("container: join container %d: the init did not start in it (does the program import github.com/ctrkit/container/nsenter? see its stderr)", c.cfg.oci.joinPID)
 	case errors.Is(err, io.EOF):
 		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := r.cgroupCommandStarted(); err != nil {
 			return err
 		}
 	case err != nil:

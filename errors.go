@@ -31,6 +31,7 @@ type OptionError struct {
 	Err    error  // why it is invalid
 }
 
+// Error returns "container: OPTION VALUE: reason".
 func (e *OptionError) Error() string {
 	if e.Value == "" {
 		return "container: " + e.Option + ": " + e.Err.Error()
@@ -38,6 +39,7 @@ func (e *OptionError) Error() string {
 	return fmt.Sprintf("container: %s %s: %v", e.Option, e.Value, e.Err)
 }
 
+// Unwrap returns the reason.
 func (e *OptionError) Unwrap() error { return e.Err }
 
 func optErr(option string, value any, format string, args ...any) error {
@@ -61,6 +63,7 @@ type SetupError struct {
 	Err  error  // the cause; a syscall.Errno when the kernel refused
 }
 
+// Error returns "OP PATH: cause", or "OP: cause" without a path.
 func (e *SetupError) Error() string {
 	if e.Path == "" {
 		return e.Op + ": " + e.Err.Error()
@@ -68,6 +71,7 @@ func (e *SetupError) Error() string {
 	return e.Op + " " + e.Path + ": " + e.Err.Error()
 }
 
+// Unwrap returns the cause, typically a syscall.Errno.
 func (e *SetupError) Unwrap() error { return e.Err }
 
 // ExitError reports a container whose first process did not exit with status 0.
@@ -97,6 +101,7 @@ func (e *ExitError) Signal() syscall.Signal {
 // container's cgroup. It is only ever true for containers with a memory limit.
 func (e *ExitError) OOMKilled() bool { return e.oomKilled }
 
+// Error describes the exit status, and an OOM kill if there was one.
 func (e *ExitError) Error() string {
 	s := "container: " + e.ProcessState.String()
 	if e.oomKilled {

@@ -133,7 +133,27 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if cfg.Limits.Init {
 		return reapCommand(cfg.Args, cfg.Env) // reaper_linux.go
 	}
+	if err := awaitExec(cfg, ch); err != nil {
+		return err
+	}
 	return execCommand(cfg.Args, cfg.Env)
+}
+
+// awaitExec is the init's last word before execve when WithPids is set: the
+// parent lowers pids.max from the caller's n plus the init's reserve (its Go
+// runtime's threads, which execve ends) to exactly n, and only then lets the
+// command run, so no fork of the command ever sees the reserve.
+func awaitExec(cfg *initConfig, ch *os.File) error {
+	if !cfg.Limits.PidsHandshake {
+		return nil
+	}
+	if err := writeMsg(ch, msgExecReady, nil); err != nil {
+		return &SetupError{Op: "tell the parent", Err: underlying(err)}
+	}
+	if t, _, err := readMsg(ch); err != nil || t != msgGo {
+		return fmt.Errorf("wait for the parent before exec: type %q: %v", t, err)
+	}
+	return nil
 }
 
 // unshareCgroupNS gives the container a cgroup namespace rooted at the cgroup

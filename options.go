@@ -39,6 +39,7 @@ var nsNames = []struct {
 	name string
 }{{NSMount, "mount"}, {NSUTS, "uts"}, {NSIPC, "ipc"}, {NSPID, "pid"}, {NSNet, "net"}, {NSCgroup, "cgroup"}, {NSUser, "user"}}
 
+// String names the namespaces in the set, joined by "|" ("pid|net"), or "none".
 func (n Namespace) String() string {
 	var parts []string
 	for _, e := range nsNames {

@@ -313,7 +313,9 @@ func WithCgroupPath(path string) Option {
 //
 // Such a container outlives its creator: the init gets no parent-death signal,
 // and the caller may exit after Start without calling Wait. Its cgroup (see
-// WithCgroupPath) is then removed with RemoveCgroup. The init opens the path
+// WithCgroupPath) is then removed with RemoveCgroup. With WithPids, pids.max
+// keeps the init's reserve until UpdateCgroup(path, WithPids(n)) lowers it
+// after the start (the init does not wait for its creator before execve). The init opens the path
 // with O_PATH before pivot_root and reopens it for writing through
 // /proc/self/fd when it parks.
 func WithExecFIFO(path string) Option {
@@ -377,6 +379,16 @@ func WithInheritedCapabilities() Option {
 		c.oci.inherited = true
 		return nil
 	})
+}
+
+// limits adjusts the init's limits plan: a WithExecFIFO container's creator
+// may be gone when the command is about to run, so the init does not ask it
+// to lower pids.max (UpdateCgroup does, after the start).
+func (o *ociConfig) limits(l limitsInit) limitsInit {
+	if o.execFIFO != "" {
+		l.PidsHandshake = false
+	}
+	return l
 }
 
 // security adjusts the init's security plan for WithInheritedCapabilities.

@@ -95,8 +95,11 @@ func (l *limitsConfig) rlimitPlan() []rlimitEntry {
 type limitsInit struct {
 	Rlimits []rlimitEntry
 	Init    bool // WithInit: start the command as PID 2 and reap
+	// PidsHandshake: the init asks the parent to lower pids.max to the
+	// caller's WithPids right before execve (see lowerPids in cgroup_linux.go).
+	PidsHandshake bool
 }
 
 func (l *limitsConfig) initConfig() limitsInit {
-	return limitsInit{Rlimits: l.rlimitPlan(), Init: l.init}
+	return limitsInit{Rlimits: l.rlimitPlan(), Init: l.init, PidsHandshake: l.pids > 0 && !l.init}
 }

@@ -114,6 +114,7 @@ type SeccompArg struct {
 	Value uint64
 }
 
+// String renders the condition as it appears in SeccompPolicy.String.
 func (a SeccompArg) String() string {
 	return fmt.Sprintf("arg%d %s %#x", a.Index, seccompOps[a.Op].sym, a.Value)
 }

@@ -30,6 +30,9 @@ const (
 	msgParked  msgType = 'p' // init → parent: set up, waiting on the exec FIFO (WithExecFIFO)
 	msgJoined  msgType = 'j' // init → parent: running in the joined container (WithJoin)
 	msgConsole msgType = 't' // init → parent: the terminal's master, as SCM_RIGHTS (WithTerminal)
+	// msgExecReady (init → parent, answered with msgGo): about to execve; sent
+	// only when the parent has a step for that moment (limitsInit.PidsHandshake).
+	msgExecReady msgType = 'x'
 )
 
 const maxMsg = 16 << 20
