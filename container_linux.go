@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -161,11 +160,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	case err != nil:
 		return fmt.Errorf("container: read from init: %w", err)
 	case t == msgError:
-		var rec errorRecord
-		if err := json.Unmarshal(body, &rec); err != nil {
-			return fmt.Errorf("container: decode init error: %w", err)
-		}
-		return rec.toError()
+		return initError(body)
 	default:
 		return fmt.Errorf("container: unexpected message %q from init", t)
 	}

@@ -2,7 +2,6 @@ package container
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -455,11 +454,7 @@ func waitExec(ch *os.File) error {
 	case err != nil:
 		return fmt.Errorf("container: read from init: %w", err)
 	case t == msgError:
-		var rec errorRecord
-		if err := json.Unmarshal(body, &rec); err != nil {
-			return fmt.Errorf("container: decode init error: %w", err)
-		}
-		return rec.toError()
+		return initError(body)
 	}
 	return fmt.Errorf("container: unexpected message %q from init", t)
 }

@@ -80,6 +80,15 @@ func (r *errorRecord) toError() error {
 	return &SetupError{Op: r.Op, Path: r.Path, Err: err}
 }
 
+// initError turns the payload of an msgError into the error it records.
+func initError(body []byte) error {
+	var rec errorRecord
+	if err := json.Unmarshal(body, &rec); err != nil {
+		return fmt.Errorf("container: decode init error: %w", err)
+	}
+	return rec.toError()
+}
+
 func recordOf(err error) errorRecord {
 	var r errorRecord
 	var se *SetupError
