@@ -170,12 +170,19 @@ func (s *cgroupState) createV2(root string) error {
 	if err := enableControllers(parent, s.limits.v2Controllers()); err != nil {
 		return err
 	}
-	dir := filepath.Join(parent, s.name)
+	s.dirs = map[string]string{}
+	return s.makeV2(filepath.Join(parent, s.name))
+}
+
+// makeV2 creates the container's v2 cgroup at dir, whose parent has the
+// controllers enabled, writes the limits and opens the directory for clone's
+// CgroupFD.
+func (s *cgroupState) makeV2(dir string) error {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return err
 	}
-	s.dirs = map[string]string{"": dir}
-	_, err = os.Stat(filepath.Join(dir, "memory.swap.max"))
+	s.dirs[""] = dir // registered for removal as soon as it exists
+	_, err := os.Stat(filepath.Join(dir, "memory.swap.max"))
 	if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
 		return err
 	}

@@ -147,20 +147,7 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 				return err
 			}
 		}
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return err
-		}
-		s.dirs[""] = dir
-		_, err := os.Stat(filepath.Join(dir, "memory.swap.max"))
-		if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
-			return err
-		}
-		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		s.dirFD = f
-		return nil
+		return s.makeV2(dir)
 	}
 	mounts, err := v1Mounts()
 	if err != nil {
