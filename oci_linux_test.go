@@ -25,7 +25,7 @@ func TestExecFIFOLifecycle(t *testing.T) {
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		t.Fatal(err)
 	}
-	cg := fmt.Sprintf("/ctrkit-test/fifo-%d", os.Getpid())
+	cg := testCgroupPath(t, "fifo")
 	t.Cleanup(func() {
 		if err := container.RemoveCgroup(cg); err != nil {
 			t.Error(err)
@@ -87,7 +87,7 @@ func TestRemoveCgroupKillsParked(t *testing.T) {
 	if err := unix.Mkfifo(fifo, 0o622); err != nil {
 		t.Fatal(err)
 	}
-	cg := fmt.Sprintf("/ctrkit-test/remove-%d", os.Getpid())
+	cg := testCgroupPath(t, "remove")
 	t.Cleanup(func() { container.RemoveCgroup(cg) })
 	c, err := container.New(rootfs, []string{"true"}, container.WithExecFIFO(fifo), container.WithCgroupPath(cg), container.WithMemory(64<<20))
 	if err != nil {
@@ -196,7 +196,7 @@ func TestDeviceRules(t *testing.T) {
 		t.Skip("no cgroup v1 devices controller on this machine")
 	}
 	rootfs := containertest.Rootfs(t)
-	cg := fmt.Sprintf("/ctrkit-test/devices-%d", os.Getpid())
+	cg := testCgroupPath(t, "devices")
 	t.Cleanup(func() { container.RemoveCgroup(cg) })
 	out := sh(t, rootfs, `echo x > /dev/null && echo null-ok; mknod /tmp/disk b 8 0 2>/dev/null || echo disk-denied; mknod /tmp/fuse c 10 229 && echo fuse-ok; rm -f /tmp/disk /tmp/fuse`,
 		container.WithCgroupPath(cg), container.WithDeviceRules(container.DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}))
@@ -232,4 +232,17 @@ func TestMountPropagation(t *testing.T) {
 	if out != "/shared shared\n/plain private\n" {
 		t.Fatalf("got %q", out)
 	}
+}
+
+// testCgroupPath returns a WithCgroupPath for one test, under a parent of this
+// test process's own, and removes that parent (which WithCgroupPath creates
+// and keeps) when the test ends, after the test's own cleanups.
+func testCgroupPath(t *testing.T, name string) string {
+	parent := fmt.Sprintf("/ctrkit-test-%d", os.Getpid())
+	t.Cleanup(func() {
+		if err := container.RemoveCgroup(parent); err != nil {
+			t.Errorf("remove the test's cgroup parent: %v", err)
+		}
+	})
+	return parent + "/" + name
 }

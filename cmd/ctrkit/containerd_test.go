@@ -156,8 +156,14 @@ func TestContainerd(t *testing.T) {
 	t.Run("exec, kill, delete", func(t *testing.T) {
 		args := append(c.runArgs("c3", "-d"), c.rootfs, "c3", "sleep", "100")
 		c.ok(args...)
-		defer c.run("container", "delete", "c3")
-		out, errOut, code := c.run("task", "exec", "--fifo-dir", filepath.Join(c.dir, "fifo"), "--exec-id", "e1", "c3", "sh", "-c", "echo $$; exit 2")
+		defer func() { // whatever failed, leave no task, shim or cgroup behind
+			c.run("task", "kill", "-s", "KILL", "c3")
+			c.run("task", "delete", "-f", "c3")
+			c.run("container", "delete", "c3")
+		}()
+		// The short sleep lets ctr's copy of the exec's output attach before
+		// the process exits: on a loaded machine ctr can otherwise lose it.
+		out, errOut, code := c.run("task", "exec", "--fifo-dir", filepath.Join(c.dir, "fifo"), "--exec-id", "e1", "c3", "sh", "-c", "echo $$; sleep 0.2; exit 2")
 		if code != 2 || strings.TrimSpace(out) == "1" || out == "" {
 			t.Fatalf("task exec: exit %d, %q, %q; want exit 2 and a pid other than 1", code, out, errOut)
 		}
