@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
 	"github.com/ctrkit/container/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -23,7 +24,23 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// Containers whose spec gives no cgroupsPath live under oci.CgroupParent,
+	// which ctrkit creates and keeps, as runtimes keep their parent: remove it
+	// after the tests if they made it.
+	existed := false
+	for _, h := range []string{"freezer", "memory", "pids", "cpu", ""} {
+		if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", h, oci.CgroupParent)); err == nil {
+			existed = true
+		}
+	}
+	code := m.Run()
+	if !existed && os.Geteuid() == 0 {
+		if err := container.RemoveCgroup(oci.CgroupParent); err != nil {
+			fmt.Fprintln(os.Stderr, "remove", oci.CgroupParent+":", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // runtimePath returns a path that runs this test binary as ctrkit.
