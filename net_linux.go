@@ -382,7 +382,10 @@ const (
 // owner identifies this process: "pidns-inode.pid.start-time".
 var owner = sync.OnceValue(func() string {
 	pid := os.Getpid()
-	start, _ := procStartTime(pid)
+	start := ""                                // an owner without a start time is never taken for gone
+	if st, err := startTime(pid); err == nil { // cgroup_linux.go
+		start = strconv.FormatUint(st, 10)
+	}
 	return pidNS() + "." + strconv.Itoa(pid) + "." + start
 })
 
@@ -397,24 +400,6 @@ func pidNS() string {
 	return strconv.FormatUint(st.Ino, 10)
 }
 
-// procStartTime returns a process's start time in clock ticks since boot
-// (field 22 of /proc/PID/stat).
-func procStartTime(pid int) (string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return "", err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return "", fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	if len(f) < 20 {
-		return "", fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return f[19], nil
-}
-
 // ownerGone reports whether the owner named by tok has certainly exited.
 func ownerGone(tok string) bool {
 	f := strings.Split(tok, ".")
@@ -425,11 +410,11 @@ func ownerGone(tok string) bool {
 	if err != nil || pid <= 0 {
 		return false
 	}
-	start, err := procStartTime(pid)
+	start, err := startTime(pid)
 	if errors.Is(err, fs.ErrNotExist) {
 		return true
 	}
-	return err == nil && start != f[2]
+	return err == nil && strconv.FormatUint(start, 10) != f[2]
 }
 
 // reapStale removes the links and directories of owners that are gone. It is
