@@ -282,6 +282,21 @@ func onHidden(f func()) {
 	<-done
 }
 
+// runHidden runs cmd to completion, started from the thread that hides
+// cgroup v2 when hidden is set (see onHidden).
+func runHidden(cmd *exec.Cmd, hidden bool) error {
+	var err error
+	if hidden {
+		onHidden(func() { err = cmd.Start() })
+	} else {
+		err = cmd.Start()
+	}
+	if err != nil {
+		return err
+	}
+	return cmd.Wait()
+}
+
 // A row is one way of starting a container running /bin/true.
 type row struct {
 	Key, Label string
@@ -613,16 +628,7 @@ func measureGetpid(e *env, p plan, res *results) error {
 			cmd.Stderr = e.log
 			var out bytes.Buffer
 			cmd.Stdout = &out
-			var err error
-			if c.hidden {
-				onHidden(func() { err = cmd.Start() })
-			} else {
-				err = cmd.Start()
-			}
-			if err == nil {
-				err = cmd.Wait()
-			}
-			if err != nil {
+			if err := runHidden(cmd, c.hidden); err != nil {
 				return fmt.Errorf("getpid %s: %q: %w", c.key, argv, err)
 			}
 			x, err := strconv.ParseFloat(strings.TrimSpace(out.String()), 64)

@@ -31,16 +31,7 @@ func measurePeakRSS(e *env, p plan, res *results) error {
 			argv := append([]string{e.bin("maxrss"), out}, r.argv(e)...)
 			cmd := exec.Command(argv[0], argv[1:]...)
 			cmd.Stderr = e.log
-			var err error
-			if r.hidden {
-				onHidden(func() { err = cmd.Start() })
-			} else {
-				err = cmd.Start()
-			}
-			if err == nil {
-				err = cmd.Wait()
-			}
-			if err != nil {
+			if err := runHidden(cmd, r.hidden); err != nil {
 				return fmt.Errorf("%s: %q: %w", r.Key, argv, err)
 			}
 			b, err := os.ReadFile(out)
