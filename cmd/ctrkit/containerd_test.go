@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -111,26 +110,12 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 func (c *ctrd) run(args ...string) (string, string, int) {
 	c.t.Helper()
-	cmd := exec.Command("ctr", append([]string{"--address", c.sock}, args...)...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		c.t.Fatalf("ctr %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runTool(c.t, exec.Command("ctr", append([]string{"--address", c.sock}, args...)...))
 }
 
 func (c *ctrd) ok(args ...string) string {
 	c.t.Helper()
-	out, errOut, code := c.run(args...)
-	if code != 0 {
-		c.t.Fatalf("ctr %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
-	}
-	return out
+	return succeeded(c.t, "ctr", args)(c.run(args...))
 }
 
 // runArgs are ctr run's flags for a container id running cmd.

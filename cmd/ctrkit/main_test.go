@@ -74,19 +74,42 @@ func newCLI(t *testing.T) *cli {
 // run runs the CLI and returns stdout, stderr and the exit status.
 func (c *cli) run(args ...string) (string, string, int) {
 	c.t.Helper()
-	cmd := exec.Command(c.path, append([]string{"--root", c.root}, args...)...)
-	// Files, not pipes: a created container keeps the runtime's stdio, and
-	// a pipe would not see EOF until the container exits.
-	out, errb := tempFile(c.t), tempFile(c.t)
+	return runTool(c.t, exec.Command(c.path, append([]string{"--root", c.root}, args...)...))
+}
+
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	return succeeded(c.t, "ctrkit", args)(c.run(args...))
+}
+
+// runTool runs cmd (ctrkit, podman, ctr) and returns its stdout, stderr and
+// exit status; it fails the test when cmd cannot run at all. The output goes
+// to files, not pipes: a created container keeps the runtime's stdio, and a
+// pipe would not see EOF until the container exits.
+func runTool(t *testing.T, cmd *exec.Cmd) (string, string, int) {
+	t.Helper()
+	out, errb := tempFile(t), tempFile(t)
 	cmd.Stdout, cmd.Stderr = out, errb
 	err := cmd.Run()
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		c.t.Fatalf("ctrkit %v: %v", args, err)
+		t.Fatalf("%v: %v", cmd.Args, err)
 	}
 	return readFile(out), readFile(errb), code
+}
+
+// succeeded returns a check of a runTool result that fails the test unless
+// the tool (name, run with args) exited 0, and returns its stdout.
+func succeeded(t *testing.T, name string, args []string) func(out, errOut string, code int) string {
+	return func(out, errOut string, code int) string {
+		t.Helper()
+		if code != 0 {
+			t.Fatalf("%s %v: exit %d\nstdout: %s\nstderr: %s", name, args, code, out, errOut)
+		}
+		return out
+	}
 }
 
 func tempFile(t *testing.T) *os.File {
@@ -101,15 +124,6 @@ func tempFile(t *testing.T) *os.File {
 func readFile(f *os.File) string {
 	b, _ := os.ReadFile(f.Name())
 	return string(b)
-}
-
-func (c *cli) ok(args ...string) string {
-	c.t.Helper()
-	out, errOut, code := c.run(args...)
-	if code != 0 {
-		c.t.Fatalf("ctrkit %v: exit %d: %s%s", args, code, out, errOut)
-	}
-	return out
 }
 
 func (c *cli) status(id string) string {

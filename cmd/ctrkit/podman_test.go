@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -128,25 +127,12 @@ func (p *podman) run(args ...string) (string, string, int) {
 	p.t.Helper()
 	cmd := exec.Command("nsenter", append([]string{"--target", p.mntns, "--mount", "--", "podman", "--runtime", p.runtime}, args...)...)
 	cmd.Env = p.env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		p.t.Fatalf("podman %v: %v", args, err)
-	}
-	return out.String(), errb.String(), code
+	return runTool(p.t, cmd)
 }
 
 func (p *podman) ok(args ...string) string {
 	p.t.Helper()
-	out, errOut, code := p.run(args...)
-	if code != 0 {
-		p.t.Fatalf("podman %v: exit %d\nstdout: %s\nstderr: %s", args, code, out, errOut)
-	}
-	return out
+	return succeeded(p.t, "podman", args)(p.run(args...))
 }
 
 // noneLeft checks that no container cgroup under the test's parent is left.
