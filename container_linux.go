@@ -134,6 +134,11 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// EOF means the init's end was closed by execve: the command runs.
 	// msgParked means it waits on the exec FIFO (WithExecFIFO).
+	rel.add(func() { // a terminal received before a failure is the caller's only after success
+		if r.console != nil {
+			r.console.Close()
+		}
+	})
 	t, body, err := r.readInitMsg(parentEnd) // oci_linux.go: takes the terminal's master first
 	if err == nil && t == msgExecReady {
 		if err := r.lowerPids(); err != nil {

@@ -3,8 +3,10 @@ package container_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -245,4 +247,21 @@ func testCgroupPath(t *testing.T, name string) string {
 		}
 	})
 	return parent + "/" + name
+}
+
+// A Start that fails after the init sent the terminal's master closes it.
+func TestTerminalClosedOnFailedStart(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	fds := fdCount(t)
+	c, err := container.New(rootfs, []string{"/bin/nope"}, container.WithTerminal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Start: want fs.ErrNotExist, got %v", err)
+	}
+	if n := fdCount(t); n != fds {
+		t.Fatalf("%d descriptors open after a failed Start, %d before", n, fds)
+	}
 }
