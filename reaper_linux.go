@@ -3,6 +3,7 @@ package container
 import (
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -20,6 +21,9 @@ import (
 // channel. Once the command runs, the init lets go of the channel, so the
 // parent reads EOF just as it does after an execve.
 func reapCommand(args, env []string) error {
+	// The init was started with GOGC=off (initEnv: it normally execs within
+	// milliseconds); as a long-lived reaper it needs its collector back.
+	debug.SetGCPercent(100)
 	if os.Getpid() != 1 {
 		// Without a PID namespace, orphans would go to the host's reaper.
 		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
