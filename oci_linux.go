@@ -1,7 +1,6 @@
 package container
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -570,15 +569,7 @@ func (r *running) readInitMsg(f *os.File) (msgType, []byte, error) {
 			}
 			continue
 		}
-		size := binary.BigEndian.Uint32(hdr[1:])
-		if size > maxMsg {
-			return 0, nil, fmt.Errorf("message of %d bytes is too large", size)
-		}
-		body := make([]byte, size)
-		if _, err := io.ReadFull(f, body); err != nil {
-			return 0, nil, fmt.Errorf("short message body: %w", err)
-		}
-		return msgType(hdr[0]), body, nil
+		return readBody(f, hdr)
 	}
 }
 

@@ -136,6 +136,11 @@ func readMsg(r io.Reader) (msgType, []byte, error) {
 		}
 		return 0, nil, err
 	}
+	return readBody(r, hdr)
+}
+
+// readBody reads the payload of the message whose header is hdr.
+func readBody(r io.Reader, hdr [5]byte) (msgType, []byte, error) {
 	n := binary.BigEndian.Uint32(hdr[1:])
 	if n > maxMsg {
 		return 0, nil, fmt.Errorf("message of %d bytes is too large", n)
