@@ -264,4 +264,6 @@ func newID() string {
 // configuration). GOMAXPROCS spares the short-lived init the Go runtime's
 // cgroup and CPU probing and the threads it would start; GOGC=off its
 // collector: the init allocates little and execs within milliseconds.
-var initEnv = []string{"GOMAXPROCS=1", "GOGC=off"}
+// memprofilerate=0 spares it the stack walk of sampled allocations (the
+// runtime samples one in 512 KiB by default, the first one early).
+var initEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=memprofilerate=0"}
