@@ -115,7 +115,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// The plan goes first, so that the init decodes it while the parent does
 	// its steps below.
-	if err := writeMsg(parentEnd, msgConfig, icfg); err != nil {
+	if err := writeFrame(parentEnd, msgConfig, icfg.marshal()); err != nil {
 		return fmt.Errorf("container: send configuration to init: %w", err)
 	}
 

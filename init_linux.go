@@ -1,7 +1,6 @@
 package container
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -67,7 +66,7 @@ func initMain(ch *os.File) error {
 		return fmt.Errorf("read configuration: type %q: %v", t, err)
 	}
 	var cfg initConfig
-	if err := json.Unmarshal(body, &cfg); err != nil {
+	if err := cfg.unmarshal(body); err != nil {
 		return fmt.Errorf("decode configuration: %w", err)
 	}
 	// Wait until the parent has done its part (id maps, cgroup, network).

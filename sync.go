@@ -14,7 +14,7 @@ import (
 // init as fd 3 and close-on-exec there. Messages are framed as a type byte, a
 // big-endian uint32 length and a payload:
 //
-//	parent → init: msgConfig (the initConfig as JSON), then msgGo once the parent's
+//	parent → init: msgConfig (the initConfig, codec.go), then msgGo once the parent's
 //	               steps are done
 //	init → parent: msgError (an errorRecord as JSON) when a step fails; nothing
 //	               on success, where exec closes the init's end and the parent reads EOF;
@@ -118,6 +118,11 @@ func writeMsg(w io.Writer, t msgType, payload any) error {
 			return err
 		}
 	}
+	return writeFrame(w, t, body)
+}
+
+// writeFrame writes one message whose payload is already encoded.
+func writeFrame(w io.Writer, t msgType, body []byte) error {
 	buf := make([]byte, 5+len(body))
 	buf[0] = byte(t)
 	binary.BigEndian.PutUint32(buf[1:5], uint32(len(body)))
