@@ -381,15 +381,23 @@ func hasWord(s, w string) bool {
 	return false
 }
 
+// writeFiles writes files into the cgroup's directories. It writes none when
+// a file's controller has no directory (UpdateCgroup of a v1 cgroup created
+// without that hierarchy).
 func (s *cgroupState) writeFiles(files []cgroupFile) error {
-	for _, f := range files {
-		dir := s.dirs[f.Controller]
+	dirOf := func(f cgroupFile) string {
 		if s.v2 {
-			dir = s.dirs[""]
+			return s.dirs[""]
 		}
-		if dir == "" {
-			return fmt.Errorf("write %s: no %s cgroup", f.Name, f.Controller)
+		return s.dirs[f.Controller]
+	}
+	for _, f := range files {
+		if dirOf(f) == "" {
+			return fmt.Errorf("write %s: no %s cgroup (on cgroup v1 a container's cgroup is in the hierarchies its limits needed when it was created)", f.Name, f.Controller)
 		}
+	}
+	for _, f := range files {
+		dir := dirOf(f)
 		if err := os.WriteFile(filepath.Join(dir, f.Name), []byte(f.Value), 0); err != nil {
 			return fmt.Errorf("write %q to %s: %w", f.Value, filepath.Join(dir, f.Name), err)
 		}

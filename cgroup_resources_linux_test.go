@@ -368,10 +368,12 @@ func TestUpdateCgroupResources(t *testing.T) {
 	// A period alone keeps the quota in µs, as the kernel does.
 	checkCgroupValues(t, dirs["cpu"], map[string]string{"cpu.cfs_period_us": "200000", "cpu.cfs_quota_us": "50000"})
 	checkCgroupValues(t, dirs["cpuset"], map[string]string{"cpuset.cpus": allCPUs, "cpuset.mems": "0"})
-	err := UpdateCgroup(cg, WithResources(Resources{BlockIODevices: []BlockIODevice{{Major: 8, ReadBPS: 1}}}))
+	// The cgroup is in no blkio hierarchy: the update fails, and writes nothing.
+	err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, BlockIODevices: []BlockIODevice{{Major: 8, ReadBPS: 1}}}))
 	if err == nil || !strings.Contains(err.Error(), "no blkio cgroup") {
 		t.Errorf("update of a controller the cgroup was made without: %v, want an error naming blkio", err)
 	}
+	checkCgroupValues(t, dirs["memory"], map[string]string{"memory.soft_limit_in_bytes": "8388608"})
 	c.Signal(syscall.SIGKILL)
 	exitError(t, waitTimeout(t, c, 10*time.Second))
 }
