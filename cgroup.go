@@ -64,9 +64,9 @@ const initTaskReserve = 32
 // Start fails when the cgroup cannot be created or the memory controller is
 // not available.
 //
-// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids) give the
-// container a cgroup of its own; a container without them gets none. Start
-// creates it as a child of the caller's own cgroup, so the container stays
+// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids, and
+// WithResources) give the container a cgroup of its own; a container without
+// them gets none. Start creates it as a child of the caller's own cgroup, so the container stays
 // accounted where its caller is: on cgroup v1 in each hierarchy the limits
 // need, plus the freezer for teardown; on v2 in the caller's cgroup, enabling
 // the controllers in its cgroup.subtree_control. The container's first
