@@ -31,6 +31,7 @@ type Resources struct {
 	// DisableOOMKiller stops the OOM killer in the container's cgroup: a
 	// container that reaches its memory limit waits for memory instead of
 	// losing a process. memory.oom_control, cgroup v1 only (v2 has none).
+	// Being a zero-means-nothing field, UpdateCgroup cannot turn it off.
 	DisableOOMKiller bool
 	// KernelTCPMemory limits the memory of the container's TCP buffers, in
 	// bytes: memory.kmem.tcp.limit_in_bytes on v1. cgroup v2 charges socket
