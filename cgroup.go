@@ -23,12 +23,13 @@ type limitsConfig struct {
 	init      bool         // WithInit: a reaping init stays as PID 1
 	path      string       // WithCgroupPath (options_oci.go): absolute path in each hierarchy
 	devices   []DeviceRule // WithDeviceRules (options_oci.go): v1 devices cgroup, after deny-all
+	res       Resources    // WithResources (cgroup_resources.go)
 }
 
 // needsCgroup reports whether any option asked for a cgroup. Without one, Start
 // creates no cgroup at all.
 func (l *limitsConfig) needsCgroup() bool {
-	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != ""
+	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != "" || l.res.any()
 }
 
 // MinMemory is the smallest memory limit WithMemory accepts: 6 MiB, Docker's
@@ -63,9 +64,9 @@ const initTaskReserve = 32
 // Start fails when the cgroup cannot be created or the memory controller is
 // not available.
 //
-// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids) give the
-// container a cgroup of its own; a container without them gets none. Start
-// creates it as a child of the caller's own cgroup, so the container stays
+// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids, and
+// WithResources) give the container a cgroup of its own; a container without
+// them gets none. Start creates it as a child of the caller's own cgroup, so the container stays
 // accounted where its caller is: on cgroup v1 in each hierarchy the limits
 // need, plus the freezer for teardown; on v2 in the caller's cgroup, enabling
 // the controllers in its cgroup.subtree_control. The container's first
@@ -173,6 +174,14 @@ type cgroupFile struct {
 type cgroupHost struct {
 	swap        bool  // v1: memory.memsw.* exist; v2: memory.swap.max exists
 	initReserve int64 // tasks pids.max allows the init on top of WithPids
+
+	// What WithResources needs (cgroup_resources.go).
+	parentCPUs, parentMems string   // v1: the parent cgroup's cpuset, for the one not asked for ("" on update)
+	blkioWeight            string   // the weight file: blkio.weight or blkio.bfq.weight (v1), io.weight or io.bfq.weight (v2); "" none
+	blkioLeaf              bool     // v1: blkio.leaf_weight exists (CFQ)
+	realtime               bool     // v1: cpu.rt_runtime_us exists (CONFIG_RT_GROUP_SCHED)
+	hugepageSizes          []string // the huge page sizes of the host, as the hugetlb files name them ("2MB")
+	cpuMaxQuota            string   // v2: the quota in cpu.max that a period alone keeps ("" is "max")
 }
 
 // v1Controllers returns the v1 hierarchies the limits need, in a fixed order.
@@ -181,15 +190,16 @@ type cgroupHost struct {
 // comes with cpu so that Stats can report CPU time.
 func (l *limitsConfig) v1Controllers() []string {
 	var cs []string
-	if l.memory > 0 {
+	if l.memory > 0 || l.res.memory() {
 		cs = append(cs, "memory")
 	}
-	if l.cpu > 0 || l.cpuShares > 0 {
+	if l.cpu > 0 || l.cpuShares > 0 || l.res.cpu() {
 		cs = append(cs, "cpu", "cpuacct")
 	}
 	if l.pids > 0 {
 		cs = append(cs, "pids")
 	}
+	cs = append(cs, l.res.v1Controllers()...)
 	return append(cs, "freezer")
 }
 
@@ -197,16 +207,16 @@ func (l *limitsConfig) v1Controllers() []string {
 // cgroup.subtree_control for the limits.
 func (l *limitsConfig) v2Controllers() []string {
 	var cs []string
-	if l.cpu > 0 || l.cpuShares > 0 {
+	if l.cpu > 0 || l.cpuShares > 0 || l.res.CPUPeriod > 0 {
 		cs = append(cs, "cpu")
 	}
-	if l.memory > 0 {
+	if l.memory > 0 || l.res.MemoryReservation > 0 {
 		cs = append(cs, "memory")
 	}
 	if l.pids > 0 {
 		cs = append(cs, "pids")
 	}
-	return cs
+	return append(cs, l.res.v2Controllers()...)
 }
 
 // pidsMax is the pids.max value: the user's n plus reserve, the tasks the
@@ -220,15 +230,25 @@ func initReserve(ncpu int) int64 {
 	return initTaskReserve + int64(ncpu)
 }
 
-// cpuQuota is the CFS quota in microseconds per cpuPeriod.
+// period is the CFS period in microseconds: WithResources' CPUPeriod or the
+// default cpuPeriod.
+func (l *limitsConfig) period() int64 {
+	if l.res.CPUPeriod > 0 {
+		return int64(l.res.CPUPeriod)
+	}
+	return cpuPeriod
+}
+
+// cpuQuota is the CFS quota in microseconds per period.
 func (l *limitsConfig) cpuQuota() int64 {
-	return int64(math.Round(l.cpu * cpuPeriod))
+	return int64(math.Round(l.cpu * float64(l.period())))
 }
 
 // v1Files renders the limits into cgroup v1 files, in the order they must be
 // written (memory.limit_in_bytes before memory.memsw.limit_in_bytes, which may
-// never be below it). pids.max includes the init's reserve h.initReserve.
-func (l *limitsConfig) v1Files(h cgroupHost) []cgroupFile {
+// never be below it), then WithResources' files. pids.max includes the init's
+// reserve h.initReserve. It fails for a resource the host cannot apply.
+func (l *limitsConfig) v1Files(h cgroupHost) ([]cgroupFile, error) {
 	var fs []cgroupFile
 	if l.memory > 0 {
 		v := strconv.FormatInt(l.memory, 10)
@@ -237,10 +257,11 @@ func (l *limitsConfig) v1Files(h cgroupHost) []cgroupFile {
 			fs = append(fs, cgroupFile{"memory", "memory.memsw.limit_in_bytes", v})
 		}
 	}
+	if l.cpu > 0 || l.res.CPUPeriod > 0 {
+		fs = append(fs, cgroupFile{"cpu", "cpu.cfs_period_us", strconv.FormatInt(l.period(), 10)})
+	}
 	if l.cpu > 0 {
-		fs = append(fs,
-			cgroupFile{"cpu", "cpu.cfs_period_us", strconv.Itoa(cpuPeriod)},
-			cgroupFile{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(l.cpuQuota(), 10)})
+		fs = append(fs, cgroupFile{"cpu", "cpu.cfs_quota_us", strconv.FormatInt(l.cpuQuota(), 10)})
 	}
 	if l.cpuShares > 0 {
 		fs = append(fs, cgroupFile{"cpu", "cpu.shares", strconv.FormatUint(l.cpuShares, 10)})
@@ -248,12 +269,17 @@ func (l *limitsConfig) v1Files(h cgroupHost) []cgroupFile {
 	if l.pids > 0 {
 		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(h.initReserve)})
 	}
-	return fs
+	more, err := l.res.v1Files(h)
+	if err != nil {
+		return nil, err
+	}
+	return append(fs, more...), nil
 }
 
-// v2Files renders the limits into cgroup v2 files. pids.max includes the
-// init's reserve.
-func (l *limitsConfig) v2Files(h cgroupHost) []cgroupFile {
+// v2Files renders the limits into cgroup v2 files, then WithResources'
+// files. pids.max includes the init's reserve. It fails for a resource the
+// host cannot apply.
+func (l *limitsConfig) v2Files(h cgroupHost) ([]cgroupFile, error) {
 	var fs []cgroupFile
 	if l.memory > 0 {
 		fs = append(fs, cgroupFile{"memory", "memory.max", strconv.FormatInt(l.memory, 10)})
@@ -262,7 +288,13 @@ func (l *limitsConfig) v2Files(h cgroupHost) []cgroupFile {
 		}
 	}
 	if l.cpu > 0 {
-		fs = append(fs, cgroupFile{"cpu", "cpu.max", fmt.Sprintf("%d %d", l.cpuQuota(), cpuPeriod)})
+		fs = append(fs, cgroupFile{"cpu", "cpu.max", fmt.Sprintf("%d %d", l.cpuQuota(), l.period())})
+	} else if l.res.CPUPeriod > 0 {
+		q := h.cpuMaxQuota
+		if q == "" {
+			q = "max"
+		}
+		fs = append(fs, cgroupFile{"cpu", "cpu.max", fmt.Sprintf("%s %d", q, l.period())})
 	}
 	if l.cpuShares > 0 {
 		fs = append(fs, cgroupFile{"cpu", "cpu.weight", strconv.FormatUint(sharesToWeight(l.cpuShares), 10)})
@@ -270,7 +302,11 @@ func (l *limitsConfig) v2Files(h cgroupHost) []cgroupFile {
 	if l.pids > 0 {
 		fs = append(fs, cgroupFile{"pids", "pids.max", l.pidsMax(h.initReserve)})
 	}
-	return fs
+	more, err := l.res.v2Files(h, l.memory)
+	if err != nil {
+		return nil, err
+	}
+	return append(fs, more...), nil
 }
 
 // sharesToWeight maps v1 cpu.shares [2, 262144] linearly onto v2 cpu.weight

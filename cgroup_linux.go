@@ -100,18 +100,163 @@ func (s *cgroupState) createV1() error {
 		return err
 	}
 	s.dirs = map[string]string{}
+	made := map[string]bool{} // co-mounted controllers (cpu,cpuacct) share a directory
 	for c, parent := range parents {
 		dir := filepath.Join(parent, s.name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			return err
+		if !made[dir] {
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				return err
+			}
+			made[dir] = true
 		}
 		s.dirs[c] = dir // registered for removal as soon as it exists
 	}
-	_, err = os.Stat(filepath.Join(parents["memory"], "memory.memsw.limit_in_bytes"))
-	return s.writeFiles(s.limits.v1Files(cgroupHost{
-		swap:        parents["memory"] != "" && err == nil,
-		initReserve: initReserve(runtime.NumCPU()),
-	}))
+	return s.writeLimits()
+}
+
+// writeLimits writes the limits into the container's new cgroup directories,
+// rendered for what the host has.
+func (s *cgroupState) writeLimits() error {
+	h, err := s.probeHost(true)
+	if err != nil {
+		return err
+	}
+	var files []cgroupFile
+	if s.v2 {
+		files, err = s.limits.v2Files(h)
+	} else {
+		files, err = s.limits.v1Files(h)
+	}
+	if err != nil {
+		return err
+	}
+	return s.writeFiles(files)
+}
+
+// probeHost looks at the container's cgroup directories for what the
+// rendering of the limits needs to know. For a new cgroup (create), it also
+// gives the v1 cpuset's ancestors CPUs and memory nodes where they have none,
+// and takes the parent's for the rendering.
+func (s *cgroupState) probeHost(create bool) (cgroupHost, error) {
+	var h cgroupHost
+	if create {
+		h.initReserve = initReserve(runtime.NumCPU())
+	}
+	has := func(dir, name string) bool {
+		if dir == "" {
+			return false
+		}
+		_, err := os.Stat(filepath.Join(dir, name))
+		return err == nil
+	}
+	if len(s.limits.res.HugepageLimits) > 0 {
+		h.hugepageSizes = hugepageSizes()
+	}
+	if s.v2 {
+		dir := s.dirs[""]
+		h.swap = has(dir, "memory.swap.max")
+		switch {
+		case has(dir, "io.bfq.weight"):
+			h.blkioWeight = "io.bfq.weight"
+		case has(dir, "io.weight"):
+			h.blkioWeight = "io.weight"
+		}
+		if !create && s.limits.res.CPUPeriod > 0 && s.limits.cpu == 0 {
+			b, err := os.ReadFile(filepath.Join(dir, "cpu.max"))
+			if err != nil {
+				return h, err
+			}
+			h.cpuMaxQuota, _, _ = strings.Cut(strings.TrimSpace(string(b)), " ")
+		}
+		return h, nil
+	}
+	h.swap = has(s.dirs["memory"], "memory.memsw.limit_in_bytes")
+	h.realtime = has(s.dirs["cpu"], "cpu.rt_runtime_us")
+	if b := s.dirs["blkio"]; b != "" {
+		switch {
+		case has(b, "blkio.weight"):
+			h.blkioWeight = "blkio.weight"
+		case has(b, "blkio.bfq.weight"):
+			h.blkioWeight = "blkio.bfq.weight"
+		}
+		h.blkioLeaf = has(b, "blkio.leaf_weight")
+	}
+	if d := s.dirs["cpuset"]; create && d != "" {
+		var err error
+		if h.parentCPUs, h.parentMems, err = fillCpuset(filepath.Dir(d)); err != nil {
+			return h, fmt.Errorf("cgroup v1 cpuset of %s: %w", filepath.Dir(d), err)
+		}
+	}
+	return h, nil
+}
+
+// fillCpuset makes sure the v1 cpuset cgroup dir and its ancestors have CPUs
+// and memory nodes, copying each that is empty from its parent, top down, as
+// runc does: a cgroup made by mkdir starts with none, and no task can join it
+// or any cgroup below it until it has. It returns dir's.
+func fillCpuset(dir string) (cpus, mems string, err error) {
+	var empty []string
+	for d := dir; ; d = filepath.Dir(d) {
+		c, m, err := readCpuset(d)
+		if err != nil {
+			return "", "", err
+		}
+		if c != "" && m != "" {
+			cpus, mems = c, m
+			break
+		}
+		if d == filepath.Dir(d) {
+			return "", "", errors.New("no cgroup above it has CPUs and memory nodes")
+		}
+		empty = append(empty, d)
+	}
+	for i := len(empty) - 1; i >= 0; i-- {
+		d := empty[i]
+		c, m, err := readCpuset(d)
+		if err != nil {
+			return "", "", err
+		}
+		for _, f := range []struct{ name, own, parent string }{{"cpuset.cpus", c, cpus}, {"cpuset.mems", m, mems}} {
+			if f.own == "" {
+				if err := os.WriteFile(filepath.Join(d, f.name), []byte(f.parent), 0); err != nil {
+					return "", "", fmt.Errorf("copy the parent's %s to %s: %w", f.name, d, err)
+				}
+			}
+		}
+		if c != "" {
+			cpus = c
+		}
+		if m != "" {
+			mems = m
+		}
+	}
+	return cpus, mems, nil
+}
+
+func readCpuset(dir string) (cpus, mems string, err error) {
+	c, err := os.ReadFile(filepath.Join(dir, "cpuset.cpus"))
+	if err != nil {
+		return "", "", err
+	}
+	m, err := os.ReadFile(filepath.Join(dir, "cpuset.mems"))
+	if err != nil {
+		return "", "", err
+	}
+	return strings.TrimSpace(string(c)), strings.TrimSpace(string(m)), nil
+}
+
+// hugepageSizes lists the huge page sizes of the host
+// (/sys/kernel/mm/hugepages/hugepages-2048kB is "2MB").
+func hugepageSizes() []string {
+	names, _ := filepath.Glob("/sys/kernel/mm/hugepages/hugepages-*kB")
+	var out []string
+	for _, n := range names {
+		kB, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(filepath.Base(n), "hugepages-"), "kB"), 10, 64)
+		if err == nil {
+			out = append(out, hugepageSizeName(kB))
+		}
+	}
+	return out
 }
 
 // ownV1Parents returns the caller's own cgroup directory in the v1 hierarchy
@@ -182,8 +327,7 @@ func (s *cgroupState) makeV2(dir string) error {
 		return err
 	}
 	s.dirs[""] = dir // registered for removal as soon as it exists
-	_, err := os.Stat(filepath.Join(dir, "memory.swap.max"))
-	if err := s.writeFiles(s.limits.v2Files(cgroupHost{swap: err == nil, initReserve: initReserve(runtime.NumCPU())})); err != nil {
+	if err := s.writeLimits(); err != nil {
 		return err
 	}
 	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -237,15 +381,23 @@ func hasWord(s, w string) bool {
 	return false
 }
 
+// writeFiles writes files into the cgroup's directories. It writes none when
+// a file's controller has no directory (UpdateCgroup of a v1 cgroup created
+// without that hierarchy).
 func (s *cgroupState) writeFiles(files []cgroupFile) error {
-	for _, f := range files {
-		dir := s.dirs[f.Controller]
+	dirOf := func(f cgroupFile) string {
 		if s.v2 {
-			dir = s.dirs[""]
+			return s.dirs[""]
 		}
-		if dir == "" {
-			return fmt.Errorf("write %s: no %s cgroup", f.Name, f.Controller)
+		return s.dirs[f.Controller]
+	}
+	for _, f := range files {
+		if dirOf(f) == "" {
+			return fmt.Errorf("write %s: no %s cgroup (on cgroup v1 a container's cgroup is in the hierarchies its limits needed when it was created)", f.Name, f.Controller)
 		}
+	}
+	for _, f := range files {
+		dir := dirOf(f)
 		if err := os.WriteFile(filepath.Join(dir, f.Name), []byte(f.Value), 0); err != nil {
 			return fmt.Errorf("write %q to %s: %w", f.Value, filepath.Join(dir, f.Name), err)
 		}
@@ -535,7 +687,7 @@ func reapOrphansV1() {
 		return
 	}
 	parents := map[string]string{}
-	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer"} {
+	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "hugetlb", "net_cls", "net_prio"} {
 		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
 			parents[c] = p[c]
 		}

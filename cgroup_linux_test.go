@@ -242,3 +242,76 @@ func TestCgroupV2Orphans(t *testing.T) {
 		t.Errorf("the cgroup of a live owner was touched: %v", err)
 	}
 }
+
+// TestProbeHostFiles: what the rendering learns from the files of a cgroup
+// directory (here a plain directory with the files a kernel would show).
+func TestProbeHostFiles(t *testing.T) {
+	write := func(dir, name, s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v2 := t.TempDir()
+	write(v2, "io.weight", "default 100\n")
+	write(v2, "cpu.max", "20000 100000\n")
+	s := &cgroupState{v2: true, dirs: map[string]string{"": v2}, limits: limitsConfig{res: Resources{CPUPeriod: 50000}}}
+	h, err := s.probeHost(false)
+	if err != nil || h.blkioWeight != "io.weight" || h.swap || h.cpuMaxQuota != "20000" || h.initReserve != 0 {
+		t.Errorf("v2 update: %+v, %v", h, err)
+	}
+	write(v2, "io.bfq.weight", "default 100\n")
+	write(v2, "memory.swap.max", "max\n")
+	if h, err = s.probeHost(true); err != nil || h.blkioWeight != "io.bfq.weight" || !h.swap || h.cpuMaxQuota != "" || h.initReserve == 0 {
+		t.Errorf("v2 create: %+v, %v: BFQ's weight file comes first; a new cgroup has no quota to keep", h, err)
+	}
+	blkio, cpu := t.TempDir(), t.TempDir()
+	write(blkio, "blkio.bfq.weight", "100\n")
+	write(cpu, "cpu.rt_runtime_us", "0\n")
+	s = &cgroupState{dirs: map[string]string{"blkio": blkio, "cpu": cpu}}
+	if h, err = s.probeHost(false); err != nil || h.blkioWeight != "blkio.bfq.weight" || h.blkioLeaf || !h.realtime || h.swap {
+		t.Errorf("v1: %+v, %v", h, err)
+	}
+	write(blkio, "blkio.weight", "100\n")
+	write(blkio, "blkio.leaf_weight", "100\n")
+	if h, err = s.probeHost(false); err != nil || h.blkioWeight != "blkio.weight" || !h.blkioLeaf {
+		t.Errorf("v1 with CFQ: %+v, %v", h, err)
+	}
+}
+
+// TestFillCpuset: empty cpusets between the container's cgroup and the first
+// ancestor that has both values get the values of their parent, top down; a
+// value of their own stays.
+func TestFillCpuset(t *testing.T) {
+	root := t.TempDir()
+	a := filepath.Join(root, "a")
+	b := filepath.Join(a, "b")
+	if err := os.MkdirAll(b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	set := func(dir, cpus, mems string) {
+		t.Helper()
+		for name, v := range map[string]string{"cpuset.cpus": cpus, "cpuset.mems": mems} {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(v+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	set(root, "0-3", "0-1")
+	set(a, "", "1")
+	set(b, "", "")
+	cpus, mems, err := fillCpuset(b)
+	if err != nil || cpus != "0-3" || mems != "1" {
+		t.Fatalf("fillCpuset = %q, %q, %v; want 0-3, 1", cpus, mems, err)
+	}
+	for dir, want := range map[string][2]string{a: {"0-3", "1"}, b: {"0-3", "1"}} {
+		if c, m, _ := readCpuset(dir); c != want[0] || m != want[1] {
+			t.Errorf("%s: cpus %q mems %q, want %q %q", dir, c, m, want[0], want[1])
+		}
+	}
+	set(root, "", "")
+	set(a, "", "")
+	if _, _, err := fillCpuset(a); err == nil {
+		t.Error("no error when no ancestor has CPUs: the walk must stop where the hierarchy ends")
+	}
+}

@@ -143,11 +143,11 @@ func TestCgroupFiles(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := tc.l.v1Files(tc.h); !reflect.DeepEqual(got, tc.v1) {
-				t.Errorf("v1Files = %v, want %v", got, tc.v1)
+			if got, err := tc.l.v1Files(tc.h); err != nil || !reflect.DeepEqual(got, tc.v1) {
+				t.Errorf("v1Files = %v, %v; want %v", got, err, tc.v1)
 			}
-			if got := tc.l.v2Files(tc.h); !reflect.DeepEqual(got, tc.v2) {
-				t.Errorf("v2Files = %v, want %v", got, tc.v2)
+			if got, err := tc.l.v2Files(tc.h); err != nil || !reflect.DeepEqual(got, tc.v2) {
+				t.Errorf("v2Files = %v, %v; want %v", got, err, tc.v2)
 			}
 			if got := tc.l.v1Controllers(); !reflect.DeepEqual(got, tc.v1Ctrl) {
 				t.Errorf("v1Controllers = %v, want %v", got, tc.v1Ctrl)

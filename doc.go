@@ -37,9 +37,9 @@
 //
 // # Features
 //
-// Limits (WithMemory, WithCPU, WithCPUShares, WithPids) put the container in
-// a cgroup of its own, a child of the caller's, in only the hierarchies the
-// limits need; a container without limits gets no cgroup. WithRlimit sets
+// Limits (WithMemory, WithCPU, WithCPUShares, WithPids, WithResources) put
+// the container in a cgroup of its own, a child of the caller's, in only the
+// hierarchies the limits need; a container without limits gets no cgroup. WithRlimit sets
 // resource limits and WithInit keeps a reaping init as PID 1. The default
 // container drops to Docker's default capabilities, sets no_new_privs and
 // loads a seccomp filter equivalent to Docker's default profile; WithSeccomp,

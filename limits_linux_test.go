@@ -60,7 +60,7 @@ func ownCgroupParents(t *testing.T) []string {
 			continue
 		}
 		switch parts[1] {
-		case "memory", "cpu", "cpuacct", "pids", "freezer":
+		case "memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "hugetlb", "net_cls", "net_prio":
 			out = append(out, filepath.Join("/sys/fs/cgroup", parts[1], parts[2]))
 		case "":
 			if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,11 +166,14 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 		}
 		s.dirs[c] = dir
 	}
-	_, err = os.Stat(filepath.Join(s.dirs["memory"], "memory.memsw.limit_in_bytes"))
-	files := s.limits.v1Files(cgroupHost{
-		swap:        s.dirs["memory"] != "" && err == nil,
-		initReserve: initReserve(runtime.NumCPU()),
-	})
+	h, err := s.probeHost(true)
+	if err != nil {
+		return err
+	}
+	files, err := s.limits.v1Files(h)
+	if err != nil {
+		return err
+	}
 	if s.limits.devices != nil {
 		files = append(files, cgroupFile{"devices", "devices.deny", "a"})
 		for _, r := range append(standardDeviceRules(), s.limits.devices...) {
@@ -339,7 +341,9 @@ func CgroupPids(path string) ([]int, error) {
 
 // UpdateCgroup changes the limits of the existing cgroup at path (as made by
 // WithCgroupPath) to those of opts, which may only be WithMemory, WithCPU,
-// WithCPUShares and WithPids; the limits opts do not name stay as they are.
+// WithCPUShares, WithPids and WithResources; the limits opts do not name, and
+// the zero fields of Resources, stay as they are (on cgroup v1 WithCPU also
+// sets the period, to 100000 µs unless Resources.CPUPeriod says otherwise).
 // WithPids sets exactly n here: the init's reserve is only needed while a
 // container is being set up. The cgroup must have the controllers the limits
 // need (those of the limits it was created with, on cgroup v1). It needs the
@@ -356,16 +360,25 @@ func UpdateCgroup(path string, opts ...Option) error {
 	if len(s.dirs) == 0 {
 		return fmt.Errorf("container: update cgroup %s: %w", path, os.ErrNotExist)
 	}
+	s.limits = l
+	h, err := s.probeHost(false)
+	if err != nil {
+		return fmt.Errorf("container: update cgroup %s: %w", path, err)
+	}
 	if s.v2 {
-		_, err := os.Stat(filepath.Join(s.dirs[""], "memory.swap.max"))
-		err = s.writeFiles(l.v2Files(cgroupHost{swap: err == nil}))
+		files, err := l.v2Files(h)
+		if err == nil {
+			err = s.writeFiles(files)
+		}
 		if err != nil {
 			return fmt.Errorf("container: update cgroup %s: %w", path, err)
 		}
 		return nil
 	}
-	_, err = os.Stat(filepath.Join(s.dirs["memory"], "memory.memsw.limit_in_bytes"))
-	files := l.v1Files(cgroupHost{swap: s.dirs["memory"] != "" && err == nil})
+	files, err := l.v1Files(h)
+	if err != nil {
+		return fmt.Errorf("container: update cgroup %s: %w", path, err)
+	}
 	if err := s.writeFiles(files); err != nil {
 		// Raising a v1 memory limit: memory+swap must grow first.
 		slices.Reverse(files)

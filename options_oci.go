@@ -573,7 +573,7 @@ func limitsOnly(caller string, opts []Option) (limitsConfig, error) {
 	l := c.limits
 	c.limits = limitsConfig{}
 	if !reflect.DeepEqual(c, config{}) || l.init || len(l.rlimits) > 0 || l.path != "" {
-		return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("only WithMemory, WithCPU, WithCPUShares and WithPids can change")}
+		return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("only WithMemory, WithCPU, WithCPUShares, WithPids and WithResources can change")}
 	}
 	return l, nil
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -475,89 +476,230 @@ func (b *builder) resources(s *specs.Spec) error {
 }
 
 // ResourceOptions returns the container options of linux.resources: the
-// cgroup limits (memory, cpu, pids), for container.New or
-// container.UpdateCgroup. Device rules are not among them (FromSpec handles
-// them); any other field the library cannot honour is a *FieldError.
+// cgroup limits (container.WithMemory, WithCPU, WithCPUShares, WithPids and
+// WithResources for the rest), for container.New or container.UpdateCgroup.
+// Device rules are not among them (FromSpec handles them); any other field the
+// library cannot honour is a *FieldError. What the host cannot apply (a
+// controller that is not mounted, a cgroup v1 control on a v2 host, a huge
+// page size the host lacks) makes Start fail, naming it.
+//
+// Two deprecated memory fields have rules of their own. memory.kernel (kernel
+// memory, memory.kmem.limit_in_bytes) is charged to the memory limit as well,
+// has no limit of its own on cgroup v2, and Linux 6.x ignores writes to the v1
+// file; runtime-spec deprecates it and runc ignores it. It is accepted, and
+// not written, only when it limits nothing the memory limit does not: -1 (no
+// limit), or at least memory.limit; any other value is rejected.
+// memory.kernelTCP is honoured (see container.Resources.KernelTCPMemory), and
+// -1, no limit, is the default, so nothing is written for it.
 func ResourceOptions(r *specs.LinuxResources) ([]container.Option, error) {
+	l, err := resourceLimitsOf(r)
+	if err != nil {
+		return nil, err
+	}
 	var opts []container.Option
-	if len(r.Devices) > 0 {
-		return nil, fieldErr("linux.resources.devices", "device rules cannot be changed: %w", ErrUnsupported)
+	if l.memory > 0 {
+		opts = append(opts, container.WithMemory(l.memory))
 	}
-	if m := r.Memory; m != nil {
-		switch {
-		case m.Reservation != nil:
-			return nil, unsupported("linux.resources.memory.reservation")
-		case m.Kernel != nil:
-			return nil, unsupported("linux.resources.memory.kernel")
-		case m.KernelTCP != nil:
-			return nil, unsupported("linux.resources.memory.kernelTCP")
-		case m.Swappiness != nil:
-			return nil, unsupported("linux.resources.memory.swappiness")
-		case m.DisableOOMKiller != nil && *m.DisableOOMKiller:
-			return nil, unsupported("linux.resources.memory.disableOOMKiller")
-		case m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate:
-			return nil, unsupported("linux.resources.memory.checkBeforeUpdate")
-		}
-		if m.Limit != nil && *m.Limit > 0 {
-			// The library's limit covers memory and swap together: a swap
-			// limit (memory+swap) is honoured when it is the same, or larger
-			// (the container then gets less swap than it could have).
-			if m.Swap != nil && *m.Swap > 0 && *m.Swap < *m.Limit {
-				return nil, fieldErr("linux.resources.memory.swap", "%d is below the memory limit %d", *m.Swap, *m.Limit)
-			}
-			opts = append(opts, container.WithMemory(*m.Limit))
-		} else if m.Swap != nil && *m.Swap > 0 {
-			return nil, fieldErr("linux.resources.memory.swap", "a swap limit without a memory limit: %w", ErrUnsupported)
-		}
+	if l.shares > 0 {
+		opts = append(opts, container.WithCPUShares(l.shares))
 	}
-	if c := r.CPU; c != nil {
-		switch {
-		case c.Cpus != "":
-			return nil, unsupported("linux.resources.cpu.cpus")
-		case c.Mems != "":
-			return nil, unsupported("linux.resources.cpu.mems")
-		case c.RealtimeRuntime != nil && *c.RealtimeRuntime != 0, c.RealtimePeriod != nil && *c.RealtimePeriod != 0:
-			return nil, unsupported("linux.resources.cpu.realtimeRuntime")
-		case c.Burst != nil && *c.Burst != 0:
-			return nil, unsupported("linux.resources.cpu.burst")
-		case c.Idle != nil && *c.Idle != 0:
-			return nil, unsupported("linux.resources.cpu.idle")
-		}
-		if c.Shares != nil && *c.Shares > 0 {
-			opts = append(opts, container.WithCPUShares(*c.Shares))
-		}
-		if c.Quota != nil && *c.Quota > 0 {
-			period := uint64(100000)
-			if c.Period != nil && *c.Period != 0 {
-				period = *c.Period
-			}
-			if period != 100000 {
-				return nil, fieldErr("linux.resources.cpu.period", "%d: only the default 100000 µs period is supported", period)
-			}
-			opts = append(opts, container.WithCPU(float64(*c.Quota)/float64(period)))
-		}
+	if l.cpus > 0 {
+		opts = append(opts, container.WithCPU(l.cpus))
 	}
-	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
-		opts = append(opts, container.WithPids(*r.Pids.Limit))
+	if l.pids > 0 {
+		opts = append(opts, container.WithPids(l.pids))
 	}
-	switch {
-	case r.BlockIO != nil && !emptyBlockIO(r.BlockIO):
-		return nil, unsupported("linux.resources.blockIO")
-	case len(r.HugepageLimits) > 0:
-		return nil, unsupported("linux.resources.hugepageLimits")
-	case r.Network != nil && (r.Network.ClassID != nil || len(r.Network.Priorities) > 0):
-		return nil, unsupported("linux.resources.network")
-	case len(r.Rdma) > 0:
-		return nil, unsupported("linux.resources.rdma")
-	case len(r.Unified) > 0:
-		return nil, unsupported("linux.resources.unified")
+	if !reflect.ValueOf(l.res).IsZero() {
+		opts = append(opts, container.WithResources(l.res))
 	}
 	return opts, nil
 }
 
-func emptyBlockIO(b *specs.LinuxBlockIO) bool {
-	return b.Weight == nil && b.LeafWeight == nil && len(b.WeightDevice) == 0 && len(b.ThrottleReadBpsDevice) == 0 &&
-		len(b.ThrottleWriteBpsDevice) == 0 && len(b.ThrottleReadIOPSDevice) == 0 && len(b.ThrottleWriteIOPSDevice) == 0
+// resourceLimits is what linux.resources asks of the library, before it
+// becomes options.
+type resourceLimits struct {
+	memory int64   // container.WithMemory
+	cpus   float64 // container.WithCPU
+	shares uint64  // container.WithCPUShares
+	pids   int64   // container.WithPids
+	res    container.Resources
+}
+
+func resourceLimitsOf(r *specs.LinuxResources) (resourceLimits, error) {
+	var l resourceLimits
+	if len(r.Devices) > 0 {
+		return l, fieldErr("linux.resources.devices", "device rules cannot be changed: %w", ErrUnsupported)
+	}
+	if err := l.memoryOf(r.Memory); err != nil {
+		return l, err
+	}
+	if err := l.cpuOf(r.CPU); err != nil {
+		return l, err
+	}
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		l.pids = *r.Pids.Limit
+	}
+	if err := l.blockIOOf(r.BlockIO); err != nil {
+		return l, err
+	}
+	for _, h := range r.HugepageLimits {
+		l.res.HugepageLimits = append(l.res.HugepageLimits, container.HugepageLimit{PageSize: h.Pagesize, Bytes: h.Limit})
+	}
+	if n := r.Network; n != nil {
+		if n.ClassID != nil {
+			l.res.NetClassID = *n.ClassID
+		}
+		for _, p := range n.Priorities {
+			l.res.NetPriorities = append(l.res.NetPriorities, container.NetPriority{Interface: p.Name, Priority: p.Priority})
+		}
+	}
+	switch {
+	case len(r.Rdma) > 0:
+		return l, unsupported("linux.resources.rdma")
+	case len(r.Unified) > 0:
+		return l, unsupported("linux.resources.unified")
+	}
+	return l, nil
+}
+
+func (l *resourceLimits) memoryOf(m *specs.LinuxMemory) error {
+	if m == nil {
+		return nil
+	}
+	if m.CheckBeforeUpdate != nil && *m.CheckBeforeUpdate {
+		return unsupported("linux.resources.memory.checkBeforeUpdate")
+	}
+	if m.Limit != nil && *m.Limit > 0 {
+		// The library's limit covers memory and swap together: a swap
+		// limit (memory+swap) is honoured when it is the same, or larger
+		// (the container then gets less swap than it could have).
+		if m.Swap != nil && *m.Swap > 0 && *m.Swap < *m.Limit {
+			return fieldErr("linux.resources.memory.swap", "%d is below the memory limit %d", *m.Swap, *m.Limit)
+		}
+		l.memory = *m.Limit
+	} else if m.Swap != nil && *m.Swap > 0 {
+		return fieldErr("linux.resources.memory.swap", "a swap limit without a memory limit: %w", ErrUnsupported)
+	}
+	if v := m.Reservation; v != nil && *v != 0 {
+		if *v < 0 {
+			return fieldErr("linux.resources.memory.reservation", "%d: want a number of bytes", *v)
+		}
+		l.res.MemoryReservation = *v
+	}
+	if v := m.Kernel; v != nil && *v != -1 && (l.memory == 0 || *v < l.memory) {
+		return fieldErr("linux.resources.memory.kernel", "%d: kernel memory has no limit of its own (deprecated; charged to the memory limit): "+
+			"only -1 or a value of at least memory.limit is accepted: %w", *v, ErrUnsupported)
+	}
+	if v := m.KernelTCP; v != nil && *v != -1 {
+		if *v <= 0 {
+			return fieldErr("linux.resources.memory.kernelTCP", "%d: want a number of bytes or -1", *v)
+		}
+		l.res.KernelTCPMemory = *v
+	}
+	if v := m.Swappiness; v != nil {
+		if *v > 100 {
+			return fieldErr("linux.resources.memory.swappiness", "%d: must be at most 100", *v)
+		}
+		l.res.MemorySwappiness = v
+	}
+	if m.DisableOOMKiller != nil && *m.DisableOOMKiller {
+		l.res.DisableOOMKiller = true
+	}
+	return nil
+}
+
+func (l *resourceLimits) cpuOf(c *specs.LinuxCPU) error {
+	if c == nil {
+		return nil
+	}
+	switch {
+	case c.Burst != nil && *c.Burst != 0:
+		return unsupported("linux.resources.cpu.burst")
+	case c.Idle != nil && *c.Idle != 0:
+		return unsupported("linux.resources.cpu.idle")
+	}
+	if c.Shares != nil && *c.Shares > 0 {
+		l.shares = *c.Shares
+	}
+	period := uint64(100000)
+	if c.Period != nil && *c.Period != 0 {
+		period = *c.Period
+		if period < 1000 || period > 1000000 {
+			return fieldErr("linux.resources.cpu.period", "%d: must be between 1000 and 1000000 µs", period)
+		}
+		l.res.CPUPeriod = period
+	}
+	if c.Quota != nil && *c.Quota > 0 {
+		l.cpus = float64(*c.Quota) / float64(period)
+	}
+	l.res.CPUs, l.res.Mems = c.Cpus, c.Mems
+	if c.RealtimeRuntime != nil {
+		l.res.RealtimeRuntime = *c.RealtimeRuntime
+	}
+	if c.RealtimePeriod != nil {
+		l.res.RealtimePeriod = *c.RealtimePeriod
+	}
+	return nil
+}
+
+func (l *resourceLimits) blockIOOf(b *specs.LinuxBlockIO) error {
+	if b == nil {
+		return nil
+	}
+	weight := func(field string, w *uint16) (uint16, error) {
+		if w == nil || *w == 0 {
+			return 0, nil
+		}
+		if *w < 10 || *w > 1000 {
+			return 0, fieldErr(field, "%d: must be between 10 and 1000", *w)
+		}
+		return *w, nil
+	}
+	var err error
+	if l.res.BlockIOWeight, err = weight("linux.resources.blockIO.weight", b.Weight); err != nil {
+		return err
+	}
+	if l.res.BlockIOLeafWeight, err = weight("linux.resources.blockIO.leafWeight", b.LeafWeight); err != nil {
+		return err
+	}
+	// The spec lists weights and each throttle separately; the library
+	// takes one entry per device.
+	dev := func(major, minor int64) *container.BlockIODevice {
+		for i := range l.res.BlockIODevices {
+			if d := &l.res.BlockIODevices[i]; d.Major == major && d.Minor == minor {
+				return d
+			}
+		}
+		l.res.BlockIODevices = append(l.res.BlockIODevices, container.BlockIODevice{Major: major, Minor: minor})
+		return &l.res.BlockIODevices[len(l.res.BlockIODevices)-1]
+	}
+	for i, w := range b.WeightDevice {
+		field := fmt.Sprintf("linux.resources.blockIO.weightDevice[%d]", i)
+		wt, err := weight(field+".weight", w.Weight)
+		if err != nil {
+			return err
+		}
+		lw, err := weight(field+".leafWeight", w.LeafWeight)
+		if err != nil {
+			return err
+		}
+		d := dev(w.Major, w.Minor)
+		d.Weight, d.LeafWeight = wt, lw
+	}
+	for _, t := range []struct {
+		list []specs.LinuxThrottleDevice
+		set  func(d *container.BlockIODevice, rate uint64)
+	}{
+		{b.ThrottleReadBpsDevice, func(d *container.BlockIODevice, r uint64) { d.ReadBPS = r }},
+		{b.ThrottleWriteBpsDevice, func(d *container.BlockIODevice, r uint64) { d.WriteBPS = r }},
+		{b.ThrottleReadIOPSDevice, func(d *container.BlockIODevice, r uint64) { d.ReadIOPS = r }},
+		{b.ThrottleWriteIOPSDevice, func(d *container.BlockIODevice, r uint64) { d.WriteIOPS = r }},
+	} {
+		for _, td := range t.list {
+			t.set(dev(td.Major, td.Minor), td.Rate)
+		}
+	}
+	return nil
 }
 
 // deviceRules: a list that starts by denying every device, followed by

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -174,25 +175,52 @@ func TestFromSpec(t *testing.T) {
 		{"swap below limit", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Swap: p(int64(32 << 20))}}
 		}, "linux.resources.memory.swap", nil},
-		{"reservation", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: p(int64(1))}}
-		}, "linux.resources.memory.reservation", nil},
+		{"memory extras", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Reservation: p(int64(1 << 20)),
+				Kernel: p(int64(64 << 20)), KernelTCP: p(int64(1 << 20)), Swappiness: p(uint64(0)), DisableOOMKiller: p(true)}}
+		}, "", nil},
+		{"kernel memory below the limit", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Kernel: p(int64(32 << 20))}}
+		}, "linux.resources.memory.kernel", nil},
 		{"swappiness", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: p(uint64(1))}}
+			s.Linux.Resources = &specs.LinuxResources{Memory: &specs.LinuxMemory{Swappiness: p(uint64(101))}}
 		}, "linux.resources.memory.swappiness", nil},
-		{"cpuset", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0"}} }, "linux.resources.cpu.cpus", nil},
+		{"cpuset", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0", Mems: "0"}}
+		}, "", nil},
+		{"cpuset syntax", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Cpus: "0-"}} }, "new:CPUs", nil},
 		{"cpu period", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: p(int64(5000)), Period: p(uint64(10000))}}
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: p(int64(50000)), Period: p(uint64(500000))}}
+		}, "", nil},
+		{"cpu period out of range", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: p(int64(500)), Period: p(uint64(999))}}
 		}, "linux.resources.cpu.period", nil},
+		{"cpu burst", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{CPU: &specs.LinuxCPU{Burst: p(uint64(1))}}
+		}, "linux.resources.cpu.burst", nil},
 		{"device allow all", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}
 		}, "linux.resources.devices[0]", nil},
 		{"block io", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(10))}}
-		}, "linux.resources.blockIO", nil},
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(10)),
+				ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{Rate: 1}}}}
+		}, "", nil},
+		{"block io weight", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(1001))}}
+		}, "linux.resources.blockIO.weight", nil},
 		{"hugepages", func(s *specs.Spec) {
-			s.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB"}}}
-		}, "linux.resources.hugepageLimits", nil},
+			s.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 21}}}
+		}, "", nil},
+		{"hugepage size", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2 MB"}}}
+		}, "new:HugepageLimits", nil},
+		{"network", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: p(uint32(1)),
+				Priorities: []specs.LinuxInterfacePriority{{Name: "lo", Priority: 1}}}}
+		}, "", nil},
+		{"rdma", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx": {}}}
+		}, "linux.resources.rdma", nil},
 		{"unified", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"a": "b"}} }, "linux.resources.unified", nil},
 		// hooks
 		{"hooks", func(s *specs.Spec) {
@@ -261,5 +289,95 @@ func TestResourceOptions(t *testing.T) {
 	var fe *FieldError
 	if !errors.As(err, &fe) || fe.Field != "linux.resources.devices" {
 		t.Fatalf("devices: %v", err)
+	}
+}
+
+// TestResourceLimits checks what each linux.resources field becomes, and the
+// fields that stay rejected.
+func TestResourceLimits(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		r     specs.LinuxResources
+		want  resourceLimits
+		field string // the rejected field; "" means honoured
+	}{
+		{name: "empty"},
+		{name: "memory", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(50593792)), Reservation: p(int64(50593792)),
+			Swap: p(int64(50593792)), Kernel: p(int64(50593792)), KernelTCP: p(int64(50593792)), Swappiness: p(uint64(10)), DisableOOMKiller: p(true)}},
+			want: resourceLimits{memory: 50593792, res: container.Resources{MemoryReservation: 50593792, KernelTCPMemory: 50593792,
+				MemorySwappiness: p(uint64(10)), DisableOOMKiller: true}}},
+		{name: "no limits asked: -1 and false", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: p(int64(-1)), KernelTCP: p(int64(-1)),
+			DisableOOMKiller: p(false), Reservation: p(int64(0))}}},
+		{name: "kernel memory above the limit", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Kernel: p(int64(128 << 20))}},
+			want: resourceLimits{memory: 64 << 20}},
+		{name: "kernel memory below the limit", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(64 << 20)), Kernel: p(int64(1 << 20))}},
+			field: "linux.resources.memory.kernel"},
+		{name: "kernel memory without a limit", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: p(int64(1 << 30))}},
+			field: "linux.resources.memory.kernel"},
+		{name: "kernel TCP zero", r: specs.LinuxResources{Memory: &specs.LinuxMemory{KernelTCP: p(int64(0))}},
+			field: "linux.resources.memory.kernelTCP"},
+		{name: "negative reservation", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: p(int64(-1))}},
+			field: "linux.resources.memory.reservation"},
+		{name: "check before update", r: specs.LinuxResources{Memory: &specs.LinuxMemory{CheckBeforeUpdate: p(true)}},
+			field: "linux.resources.memory.checkBeforeUpdate"},
+		{name: "swap without limit", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Swap: p(int64(1 << 20))}},
+			field: "linux.resources.memory.swap"},
+		{name: "cpu", r: specs.LinuxResources{CPU: &specs.LinuxCPU{Shares: p(uint64(2048)), Quota: p(int64(200000)), Period: p(uint64(500000)),
+			Cpus: "0-1", Mems: "0", RealtimeRuntime: p(int64(950000)), RealtimePeriod: p(uint64(1000000))}},
+			want: resourceLimits{cpus: 0.4, shares: 2048, res: container.Resources{CPUPeriod: 500000, CPUs: "0-1", Mems: "0",
+				RealtimeRuntime: 950000, RealtimePeriod: 1000000}}},
+		{name: "cpu default period", r: specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: p(int64(50000)), Period: p(uint64(0))}},
+			want: resourceLimits{cpus: 0.5}},
+		{name: "unlimited quota", r: specs.LinuxResources{CPU: &specs.LinuxCPU{Quota: p(int64(-1))}}},
+		{name: "cpu idle", r: specs.LinuxResources{CPU: &specs.LinuxCPU{Idle: p(int64(1))}}, field: "linux.resources.cpu.idle"},
+		{name: "pids", r: specs.LinuxResources{Pids: &specs.LinuxPids{Limit: p(int64(7))}}, want: resourceLimits{pids: 7}},
+		{name: "block io", r: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(500)), LeafWeight: p(uint16(300)),
+			WeightDevice: []specs.LinuxWeightDevice{
+				{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Weight: p(uint16(500)), LeafWeight: p(uint16(300))}},
+			ThrottleReadBpsDevice:   []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 1}},
+			ThrottleWriteBpsDevice:  []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 16}, Rate: 2}},
+			ThrottleReadIOPSDevice:  []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 0}, Rate: 3}},
+			ThrottleWriteIOPSDevice: []specs.LinuxThrottleDevice{{LinuxBlockIODevice: specs.LinuxBlockIODevice{Major: 8, Minor: 16}, Rate: 4}},
+		}},
+			want: resourceLimits{res: container.Resources{BlockIOWeight: 500, BlockIOLeafWeight: 300, BlockIODevices: []container.BlockIODevice{
+				{Major: 8, Minor: 0, Weight: 500, LeafWeight: 300, ReadBPS: 1, ReadIOPS: 3},
+				{Major: 8, Minor: 16, WriteBPS: 2, WriteIOPS: 4},
+			}}}},
+		{name: "block io leaf weight", r: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{LeafWeight: p(uint16(5))}},
+			field: "linux.resources.blockIO.leafWeight"},
+		{name: "block io device weight", r: specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{WeightDevice: []specs.LinuxWeightDevice{{}, {Weight: p(uint16(2000))}}}},
+			field: "linux.resources.blockIO.weightDevice[1].weight"},
+		{name: "hugepages", r: specs.LinuxResources{HugepageLimits: []specs.LinuxHugepageLimit{{Pagesize: "2MB", Limit: 1 << 30}, {Pagesize: "1GB", Limit: 1 << 30}}},
+			want: resourceLimits{res: container.Resources{HugepageLimits: []container.HugepageLimit{{PageSize: "2MB", Bytes: 1 << 30}, {PageSize: "1GB", Bytes: 1 << 30}}}}},
+		{name: "network", r: specs.LinuxResources{Network: &specs.LinuxNetwork{ClassID: p(uint32(0x100001)),
+			Priorities: []specs.LinuxInterfacePriority{{Name: "lo", Priority: 10}, {Name: "eth0", Priority: 30}}}},
+			want: resourceLimits{res: container.Resources{NetClassID: 0x100001,
+				NetPriorities: []container.NetPriority{{Interface: "lo", Priority: 10}, {Interface: "eth0", Priority: 30}}}}},
+		{name: "rdma", r: specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"x": {}}}, field: "linux.resources.rdma"},
+		{name: "unified", r: specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, field: "linux.resources.unified"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := resourceLimitsOf(&tc.r)
+			if tc.field != "" {
+				var fe *FieldError
+				if !errors.As(err, &fe) || fe.Field != tc.field {
+					t.Fatalf("got %v, want an error naming %s", err, tc.field)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			}
+			opts, err := ResourceOptions(&tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := container.New(t.TempDir(), []string{"true"}, opts...); err != nil {
+				t.Fatalf("New refused the options: %v", err)
+			}
+		})
 	}
 }
