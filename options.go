@@ -185,7 +185,8 @@ func checkIDMaps(maps []IDMap) error {
 }
 
 // WithNamespaces replaces the set of namespaces the container gets new instances
-// of. The mount namespace is always required. NSUser also needs id maps: the
+// of. The mount namespace is always required, new or joined (WithNamespacePath);
+// a namespace joined by path must not be listed. NSUser also needs id maps: the
 // default maps the caller's uid and gid to the container's user.
 func WithNamespaces(ns ...Namespace) Option {
 	return optionFunc(func(c *config) error {
