@@ -20,8 +20,10 @@ func setupRootfs(cfg *initConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|prop, ""); err != nil {
 		return &SetupError{Op: "set propagation " + propagationName(prop) + " on", Path: "/", Err: err}
 	}
-	if err := privateRootfsParent(cfg.Rootfs); err != nil {
-		return err
+	if prop == unix.MS_SHARED { // otherwise no mount is shared any more
+		if err := privateRootfsParent(cfg.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
@@ -70,8 +72,8 @@ func propagationName(p uintptr) string {
 }
 
 // privateRootfsParent makes the mount that holds the rootfs private when it
-// is shared (with WithRootfsPropagation shared; the other settings made it a
-// slave or private already). Otherwise binding the rootfs onto itself would
+// is shared (with WithRootfsPropagation shared; the other settings leave no
+// mount shared). Otherwise binding the rootfs onto itself would
 // propagate that mount to the mount's peers, the host's among them, and
 // pivot_root(2) refuses a new root whose parent mount is shared.
 func privateRootfsParent(rootfs string) error {

@@ -230,6 +230,28 @@ func sharedRootfs(t *testing.T) (rootfs, mnt, group string) {
 	return
 }
 
+// sharedMountWithChild mounts a shared tmpfs with another tmpfs below it,
+// for the test, and returns the child's mount point.
+func sharedMountWithChild(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	child := filepath.Join(dir, "child")
+	if err := os.Mkdir(child, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", child, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	return child
+}
+
 func hostMountinfo(t *testing.T) string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
@@ -294,6 +316,10 @@ func TestRootfsPropagation(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			rootfs, mnt, group := sharedRootfs(t)
+			// A shared mount elsewhere on the host, with a mount below it: the
+			// container's copy of it goes with the old root, and that unmount
+			// must not propagate back.
+			other := sharedMountWithChild(t)
 			var opts []container.Option
 			if tc.mode != "" {
 				opts = append(opts, container.WithRootfsPropagation(tc.mode))
@@ -312,6 +338,9 @@ func TestRootfsPropagation(t *testing.T) {
 			out, err := finish()
 			if err != nil {
 				t.Fatal(err)
+			}
+			if propagationOf(hostMountinfo(t), other) == nil {
+				t.Errorf("the host's mount at %s was unmounted by the container's setup", other)
 			}
 			if f := propagationOf(out, "/"); !tc.want(f, group) {
 				t.Errorf("root mount's propagation %q (host's shared:%s)\n%s", f, group, out)

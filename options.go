@@ -220,7 +220,8 @@ func WithNamespaces(ns ...Namespace) Option {
 // a joined mount namespace gets the container's mounts and its pivot_root(2),
 // which moves the root of every process of that namespace whose root was the
 // old one (so Start refuses the caller's own mount namespace and that of pid
-// 1); the rootfs and the bind sources are looked up in it. A joined UTS
+// 1); the rootfs and the bind sources are looked up in it, and the init is
+// executed through its /proc (/proc/self/fd), which must be mounted. A joined UTS
 // namespace gets the names of WithHostname and WithDomainname, and only
 // those; a joined IPC namespace is what /dev/mqueue shows; a joined cgroup
 // namespace is kept (no new one is made below the container's cgroup).
