@@ -16,12 +16,15 @@ type config struct {
 	env            []string
 	dir            string
 	hostname       string
+	hostnameSet    bool // WithHostname: set in a joined UTS namespace too
 	domainname     string
 	uid, gid       uint32
 	uidMap, gidMap []IDMap
 	namespaces     Namespace
 	nsExplicit     bool
 	nsDropped      Namespace
+	nsPaths        map[Namespace]string // WithNamespacePath (but NSNet: net.nsPath)
+	rootProp       uintptr              // WithRootfsPropagation: propagation flags of the root mount
 	mounts         []userMount
 	readonlyRootfs bool
 	rootless       bool // the caller's effective uid is not 0
@@ -110,7 +113,7 @@ func sameFile(a, b string) (bool, error) {
 
 // finish checks the options against each other and fills in derived values.
 func (c *config) finish() error {
-	if c.nsDropped&NSMount != 0 || c.namespaces&NSMount == 0 {
+	if c.nsDropped&NSMount != 0 {
 		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
 	}
 	if err := c.net.finish(c); err != nil {
@@ -122,10 +125,14 @@ func (c *config) finish() error {
 		}
 		c.namespaces |= NSUser
 	}
-	if c.namespaces&NSUTS == 0 && c.hostname != "container" {
+	if err := c.finishNamespaces(); err != nil { // options.go: WithNamespacePath
+		return err
+	}
+	utsJoined := c.nsPaths[NSUTS] != ""
+	if c.namespaces&NSUTS == 0 && !utsJoined && c.hostname != "container" {
 		return optErr("WithHostname", c.hostname, "conflicts with WithoutNamespace(NSUTS)")
 	}
-	if c.namespaces&NSUTS == 0 && c.domainname != "" {
+	if c.namespaces&NSUTS == 0 && !utsJoined && c.domainname != "" {
 		return optErr("WithDomainname", c.domainname, "conflicts with WithoutNamespace(NSUTS)")
 	}
 	if c.namespaces&NSUser != 0 {
@@ -193,7 +200,7 @@ func (c *config) initConfig() *initConfig {
 		Args:           c.args,
 		Env:            c.env,
 		Dir:            c.dir,
-		Hostname:       c.hostname,
+		Hostname:       c.hostnameOf(),
 		Domainname:     c.domainname,
 		UID:            c.uid,
 		GID:            c.gid,
@@ -204,11 +211,21 @@ func (c *config) initConfig() *initConfig {
 		Devices:        append(append([]device(nil), defaultDevices...), c.oci.devices...), // options_oci.go: WithDevices
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
+		RootProp:       c.rootProp,
 		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities
 		Limits:         c.oci.limits(c.limits.initConfig()),            // options_oci.go: no handshake with a parent that is gone
 		OCI:            c.oci.initConfig(),
 		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}
+}
+
+// hostnameOf is the hostname the init sets: the container's own UTS
+// namespace always gets one, a joined one only WithHostname's.
+func (c *config) hostnameOf() string {
+	if c.namespaces&NSUTS != 0 || c.hostnameSet && c.nsPaths[NSUTS] != "" {
+		return c.hostname
+	}
+	return ""
 }
 
 // mapsRoot reports whether maps make hostID the namespace's root.

@@ -21,6 +21,9 @@ type running struct {
 	cg      *cgroupState
 	net     *netState
 	console *os.File // WithTerminal: the terminal's master, for Terminal
+	// joinThread is the thread the init is cloned from when it joins
+	// existing namespaces (ns_linux.go).
+	joinThread *nsThread
 
 	mu       sync.Mutex
 	waited   bool
@@ -73,6 +76,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {
+		return err
+	}
+	if err := r.joinNamespaces(c.cfg, &rel); err != nil { // ns_linux.go: WithNamespacePath, WithNetNS
 		return err
 	}
 
@@ -206,6 +212,7 @@ func (c *Container) Wait() error {
 	r.killCgroup()
 	oom, cgErr := r.removeCgroup()
 	r.releaseNetwork()
+	r.releaseNamespaces()
 
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

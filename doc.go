@@ -45,6 +45,9 @@
 // loads a seccomp filter equivalent to Docker's default profile; WithSeccomp,
 // WithCapabilities and their relatives change that. WithVeth, NewNetwork with
 // WithNetwork, and WithNetNS connect containers to the host and to each other.
+// WithNamespacePath runs a container in existing namespaces (joined by path)
+// instead of new ones, and WithRootfsPropagation sets how its root mount
+// propagates mount events.
 //
 // # Lifecycle
 //

@@ -84,6 +84,9 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := becomeRoot(cfg); err != nil {
 		return err
 	}
+	if err := armParentDeath(cfg); err != nil { // ns_linux.go
+		return err
+	}
 	if err := unshareCgroupNS(cfg); err != nil {
 		return err
 	}
@@ -96,7 +99,7 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := setupRootfs(cfg); err != nil {
 		return err
 	}
-	if err := pivotRoot(cfg.Rootfs); err != nil {
+	if err := pivotRoot(cfg.Rootfs, cfg.RootProp); err != nil {
 		return err
 	}
 	if err := setHostname(cfg); err != nil {

@@ -103,7 +103,7 @@ func planMounts(c *config) []mountEntry {
 		mountEntry{Kind: mountFS, FSType: "devpts", Source: "devpts", Dest: "/dev/pts", Flags: msNosuid | msNoexec, Data: ptsData, Strict: true},
 		mountEntry{Kind: mountFS, FSType: "tmpfs", Source: "shm", Dest: "/dev/shm", Flags: msNosuid | msNoexec | msNodev, Data: "mode=1777,size=65536k", Strict: true},
 	)
-	if c.namespaces&NSIPC != 0 {
+	if c.namespaces&NSIPC != 0 || c.nsPaths[NSIPC] != "" { // a joined IPC namespace's queues
 		plan = append(plan, mountEntry{Kind: mountFS, FSType: "mqueue", Source: "mqueue", Dest: "/dev/mqueue", Flags: msNosuid | msNoexec | msNodev, Strict: true})
 	}
 	// /sys after /dev, in the order of runtime-spec's default mounts.
@@ -140,3 +140,47 @@ func planMounts(c *config) []mountEntry {
 }
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
+
+// mountOf finds the mount with the given id in the text of a
+// /proc/PID/mountinfo: its mount point (unescaped) and whether it is shared
+// (has a "shared:N" optional field).
+func mountOf(mountinfo string, id uint64) (point string, shared, ok bool) {
+	want := strconv.FormatUint(id, 10)
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		// id parent major:minor root mount-point options [optional...] - type source super-options
+		if len(f) < 7 || f[0] != want {
+			continue
+		}
+		for _, opt := range f[6:] {
+			if opt == "-" {
+				break
+			}
+			if strings.HasPrefix(opt, "shared:") {
+				shared = true
+			}
+		}
+		return unescapeMountinfo(f[4]), shared, true
+	}
+	return "", false, false
+}
+
+// unescapeMountinfo undoes the octal escapes (\040 for a space) of a path in
+// mountinfo.
+func unescapeMountinfo(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}

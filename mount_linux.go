@@ -16,8 +16,14 @@ import (
 // /proc/self/fd/N of the opened destination, so no symlink in the rootfs can
 // redirect a mount onto the host.
 func setupRootfs(cfg *initConfig) error {
-	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-		return &SetupError{Op: "make mounts private on", Path: "/", Err: err}
+	prop := setupPropagation(cfg.RootProp)
+	if err := unix.Mount("", "/", "", unix.MS_REC|prop, ""); err != nil {
+		return &SetupError{Op: "set propagation " + propagationName(prop) + " on", Path: "/", Err: err}
+	}
+	if prop == unix.MS_SHARED { // otherwise no mount is shared any more
+		if err := privateRootfsParent(cfg.Rootfs); err != nil {
+			return err
+		}
 	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
@@ -38,6 +44,56 @@ func setupRootfs(cfg *initConfig) error {
 		if err := setReadonly(int(root.Fd()), false); err != nil {
 			return &SetupError{Op: "make rootfs read-only", Path: "/", Err: err}
 		}
+	}
+	return nil
+}
+
+// setupPropagation is the propagation every mount of the container's mount
+// namespace gets while the init sets it up (WithRootfsPropagation): slaves of
+// the host's for slave, left shared for shared, private otherwise (an
+// unbindable root could not be bound onto itself; it becomes unbindable after
+// pivot_root, see pivotRoot).
+func setupPropagation(root uintptr) uintptr {
+	switch {
+	case root&unix.MS_SHARED != 0:
+		return unix.MS_SHARED
+	case root&unix.MS_SLAVE != 0:
+		return unix.MS_SLAVE
+	}
+	return unix.MS_PRIVATE
+}
+
+func propagationName(p uintptr) string {
+	name := map[uintptr]string{unix.MS_SHARED: "shared", unix.MS_SLAVE: "slave", unix.MS_PRIVATE: "private", unix.MS_UNBINDABLE: "unbindable"}[p&^unix.MS_REC]
+	if p&unix.MS_REC != 0 {
+		return "r" + name
+	}
+	return name
+}
+
+// privateRootfsParent makes the mount that holds the rootfs private when it
+// is shared (with WithRootfsPropagation shared; the other settings leave no
+// mount shared). Otherwise binding the rootfs onto itself would
+// propagate that mount to the mount's peers, the host's among them, and
+// pivot_root(2) refuses a new root whose parent mount is shared.
+func privateRootfsParent(rootfs string) error {
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, rootfs, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_MNT_ID, &stx); err != nil {
+		return &SetupError{Op: "statx", Path: rootfs, Err: err}
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return &SetupError{Op: "read", Path: "/proc/self/mountinfo", Err: underlying(err)}
+	}
+	point, shared, ok := mountOf(string(info), stx.Mnt_id)
+	if !ok {
+		return &SetupError{Op: "find the mount of", Path: rootfs, Err: unix.ENOENT}
+	}
+	if !shared {
+		return nil
+	}
+	if err := unix.Mount("", point, "", unix.MS_PRIVATE, ""); err != nil {
+		return &SetupError{Op: "make private the mount of the rootfs at", Path: point, Err: err}
 	}
 	return nil
 }

@@ -21,14 +21,13 @@ import (
 // The network steps of the start sequence:
 //
 //	parent, before the clone   createNetwork: reap what killed parents left; write the
-//	                           container's /etc files; take a Network address; for
-//	                           WithNetNS, a thread that has entered the namespace
-//	parent, clone              onCloneThread: from that thread for WithNetNS
+//	                           container's /etc files; take a Network address
+//	                           (WithNetNS: joinNamespaces in ns_linux.go)
 //	parent, before "go"        attachNetwork: the veth pair, its container end created
 //	                           straight in the child's namespace and configured
 //	                           through a netlink socket opened there
 //	init                       setupNetworkInside: lo up
-//	parent, Wait               releaseNetwork: files, address, thread; the veth pair
+//	parent, Wait               releaseNetwork: files, address; the veth pair
 //	                           is not deleted: it dies with the child's namespace
 //
 // Every netlink call goes through a handle of our own (never the package's
@@ -39,27 +38,18 @@ type netState struct {
 	dir     string     // the container's generated /etc files
 	network *Network   // WithNetwork
 	addr    netip.Addr // the container's address on network
-	thread  *nsThread  // WithNetNS: the thread the init is cloned from
 	once    sync.Once
 }
 
 // createNetwork runs before the clone.
 func (r *running) createNetwork(c *config, icfg *initConfig, rel *releaser) error {
 	nc := &c.net
-	if nc.nsPath == "" && !nc.hasVeth() {
+	if !nc.hasVeth() { // WithNetNS: the namespace is joined by joinNamespaces (ns_linux.go)
 		return nil
 	}
 	st := &netState{}
 	r.net = st
 	rel.add(st.release)
-	if nc.nsPath != "" {
-		t, err := enterNetNSThread(nc.nsPath)
-		if err != nil {
-			return err
-		}
-		st.thread = t
-		return nil
-	}
 
 	reapStale()
 	dir, err := os.MkdirTemp("", tempDirPattern())
@@ -101,17 +91,6 @@ func (r *running) createNetwork(c *config, icfg *initConfig, rel *releaser) erro
 	}
 	fillNetFiles(icfg.Mounts, dir, hostsPath)
 	return nil
-}
-
-// onCloneThread runs f, the clone of the init, on the thread it must be
-// cloned from: one that has entered the namespace of WithNetNS, or else one
-// of the process's fork threads.
-func (r *running) onCloneThread(f func()) {
-	if r.net != nil && r.net.thread != nil {
-		r.net.thread.run(f)
-		return
-	}
-	onForkThread(f)
 }
 
 // attachNetwork runs between the clone and "go": it creates the veth pair,
@@ -216,9 +195,6 @@ func (r *running) releaseNetwork() {
 // release undoes createNetwork; it runs once, from Wait or a failed Start.
 func (st *netState) release() {
 	st.once.Do(func() {
-		if st.thread != nil {
-			st.thread.stop()
-		}
 		if st.network != nil {
 			st.network.leave(st.addr)
 		}
@@ -305,67 +281,6 @@ func threadNetNS() (uint64, error) {
 	}
 	return st.Ino, nil
 }
-
-// nsThread is a goroutine locked for good to an OS thread that has entered a
-// network namespace. Inits cloned from it start in that namespace. It ends
-// (and the runtime ends its thread, which never runs anything else) once the
-// container it cloned has been reaped: the thread is the init's parent for
-// its parent-death signal.
-type nsThread struct {
-	work chan func()
-	quit chan struct{}
-	once sync.Once
-}
-
-// enterNetNSThread starts an nsThread in the network namespace at path.
-func enterNetNSThread(path string) (*nsThread, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("container: network namespace: %w", err)
-	}
-	defer f.Close()
-	typ, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
-	if err != nil {
-		return nil, fmt.Errorf("container: network namespace %s: %w", path, err)
-	}
-	if typ != unix.CLONE_NEWNET {
-		return nil, fmt.Errorf("container: %s is not a network namespace: %w", path, unix.EINVAL)
-	}
-	t := &nsThread{work: make(chan func()), quit: make(chan struct{})}
-	errc := make(chan error, 1)
-	fd := int(f.Fd())
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread leaves the process's namespace
-		if err := unix.Setns(fd, unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		errc <- nil
-		for {
-			select {
-			case fn := <-t.work:
-				fn()
-			case <-t.quit:
-				return
-			}
-		}
-	}()
-	if err := <-errc; err != nil {
-		return nil, fmt.Errorf("container: enter network namespace %s: %w", path, err)
-	}
-	return t, nil
-}
-
-func (t *nsThread) run(f func()) {
-	done := make(chan struct{})
-	t.work <- func() {
-		defer close(done)
-		f()
-	}
-	<-done
-}
-
-func (t *nsThread) stop() { t.once.Do(func() { close(t.quit) }) }
 
 // Reaping. Every veth host end and bridge the library makes carries an alias
 // naming its owner, the process that made it, by pid namespace, pid and start

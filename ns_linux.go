@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -41,6 +42,12 @@ func sysProcAttr(c *config) *syscall.SysProcAttr {
 	}
 	if c.detached() {
 		attr.Pdeathsig = 0 // WithExecFIFO: the container outlives its creator
+	}
+	if c.nsPaths[NSPID] != "" {
+		// In a joined PID namespace the init cannot see its parent: getppid(2)
+		// returns 0, and the runtime's child would take that for its parent's
+		// death and kill itself. The init arms the signal itself (armParentDeath).
+		attr.Pdeathsig = 0
 	}
 	if c.namespaces&NSUser != 0 {
 		attr.UidMappings = toSysMaps(c.uidMap)
@@ -109,18 +116,32 @@ func onForkThread(f func()) {
 	<-done
 }
 
-// setHostname sets the hostname and domain name in the container's UTS namespace.
+// setHostname sets the hostname and domain name in the container's UTS
+// namespace, its own or a joined one (config.hostnameOf decides).
 func setHostname(cfg *initConfig) error {
-	if cfg.Namespaces&NSUTS == 0 {
-		return nil
-	}
-	if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
-		return &SetupError{Op: "sethostname", Path: cfg.Hostname, Err: err}
+	if cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return &SetupError{Op: "sethostname", Path: cfg.Hostname, Err: err}
+		}
 	}
 	if cfg.Domainname != "" {
 		if err := unix.Setdomainname([]byte(cfg.Domainname)); err != nil {
 			return &SetupError{Op: "setdomainname", Path: cfg.Domainname, Err: err}
 		}
+	}
+	return nil
+}
+
+// armParentDeath sets the init's parent-death signal again, once its
+// credentials are settled (becomeRoot clears it), for the containers that are
+// cloned without it (WithNamespacePath(NSPID)). Should the parent die before,
+// the init finds the sync channel closed and exits.
+func armParentDeath(cfg *initConfig) error {
+	if cfg.OCI.Detached {
+		return nil
+	}
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return &SetupError{Op: "prctl PR_SET_PDEATHSIG", Err: err}
 	}
 	return nil
 }
@@ -194,4 +215,189 @@ func setUser(cfg *initConfig) error {
 		return &SetupError{Op: "prctl PR_CAP_AMBIENT_CLEAR_ALL", Err: err}
 	}
 	return nil
+}
+
+// The joined namespaces (WithNamespacePath, WithNetNS), in the order they are
+// entered. The mount namespace goes last: entering it changes the thread's
+// root and working directory. All are opened before any is entered.
+var joinOrder = []struct {
+	ns   Namespace
+	flag int
+}{
+	{NSCgroup, unix.CLONE_NEWCGROUP}, {NSIPC, unix.CLONE_NEWIPC}, {NSUTS, unix.CLONE_NEWUTS},
+	{NSNet, unix.CLONE_NEWNET}, {NSPID, unix.CLONE_NEWPID}, {NSMount, unix.CLONE_NEWNS},
+}
+
+// joinNamespaces runs before the clone: it starts the thread the init is
+// cloned from when the container joins existing namespaces. The thread lives
+// until Wait (or a failed Start) releases it.
+func (r *running) joinNamespaces(c *config, rel *releaser) error {
+	if c.joined() == 0 {
+		return nil
+	}
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var fds []nsFD
+	for _, e := range joinOrder {
+		path := c.nsPaths[e.ns]
+		if e.ns == NSNet {
+			path = c.net.nsPath
+		}
+		if path == "" {
+			continue
+		}
+		f, err := openNamespace(e.ns, e.flag, path)
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		fds = append(fds, nsFD{ns: e.ns, flag: e.flag, fd: int(f.Fd()), path: path})
+	}
+	t, err := enterNSThread(fds)
+	if err != nil {
+		return err
+	}
+	r.joinThread = t
+	rel.add(r.releaseNamespaces)
+	return nil
+}
+
+// releaseNamespaces ends the thread of joinNamespaces, once the init it
+// cloned is gone (or was never started).
+func (r *running) releaseNamespaces() {
+	if r.joinThread != nil {
+		r.joinThread.stop()
+	}
+}
+
+// openNamespace opens the namespace file at path and checks that it is a
+// namespace of kind ns. A mount namespace must not be the caller's own, nor
+// that of pid 1: the init's mounts and pivot_root would change the host's.
+func openNamespace(ns Namespace, flag int, path string) (*os.File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("container: %v namespace: %w", ns, err)
+	}
+	typ, err := unix.IoctlRetInt(int(f.Fd()), unix.NS_GET_NSTYPE)
+	if err == nil && typ != flag {
+		err = &detailedErrno{detail: "not a " + ns.String() + " namespace", errno: unix.EINVAL}
+	}
+	if err == nil && ns == NSMount {
+		for _, own := range []string{"/proc/thread-self/ns/mnt", "/proc/1/ns/mnt"} {
+			if same, _ := sameFile(path, own); same {
+				err = &detailedErrno{detail: "the mount namespace of " + own + ": the container's mounts and pivot_root would change it", errno: unix.EINVAL}
+				break
+			}
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("container: %v namespace %s: %w", ns, path, err)
+	}
+	return f, nil
+}
+
+type nsFD struct {
+	ns   Namespace
+	flag int
+	fd   int
+	path string
+}
+
+// nsThread is a goroutine locked for good to an OS thread that has entered
+// existing namespaces. Inits cloned from it start in them. It ends (and the
+// runtime ends its thread, which never runs anything else, as it may no longer
+// share the process's namespaces, root or working directory) once the
+// container it cloned has been reaped: the thread is the init's parent for
+// its parent-death signal.
+type nsThread struct {
+	work chan func()
+	quit chan struct{}
+	once sync.Once
+}
+
+// enterNSThread starts an nsThread in the namespaces of fds, which the caller
+// keeps open until it returns.
+func enterNSThread(fds []nsFD) (*nsThread, error) {
+	t := &nsThread{work: make(chan func()), quit: make(chan struct{})}
+	errc := make(chan error, 1)
+	onOwnThread(func() {
+		for _, n := range fds {
+			if n.ns == NSMount {
+				// setns(2) refuses a mount namespace to a thread that shares
+				// its file system attributes (root, cwd) with others.
+				if err := unix.Unshare(unix.CLONE_FS); err != nil {
+					errc <- fmt.Errorf("container: unshare(CLONE_FS) to enter mount namespace %s: %w", n.path, err)
+					return
+				}
+			}
+			if err := unix.Setns(n.fd, n.flag); err != nil {
+				errc <- fmt.Errorf("container: enter %v namespace %s: %w", n.ns, n.path, err)
+				return
+			}
+		}
+		errc <- nil
+		for {
+			select {
+			case fn := <-t.work:
+				fn()
+			case <-t.quit:
+				return
+			}
+		}
+	})
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// onOwnThread runs f on a new goroutine locked to an OS thread that is not
+// the process's main thread, and never unlocks it: when f returns the runtime
+// ends the thread, and with it whatever f changed (namespaces, root, working
+// directory). On the main thread, which the runtime keeps instead (and
+// whose namespaces /proc/self shows), f would leave its changes behind for
+// good: a goroutine that finds itself there holds it while f starts elsewhere.
+func onOwnThread(f func()) {
+	go func() {
+		runtime.LockOSThread()
+		if unix.Gettid() != unix.Getpid() {
+			f()
+			return
+		}
+		started := make(chan struct{})
+		go func() {
+			runtime.LockOSThread() // not on the main thread: it is locked to the goroutine below
+			close(started)
+			f()
+		}()
+		<-started
+		runtime.UnlockOSThread()
+	}()
+}
+
+func (t *nsThread) run(f func()) {
+	done := make(chan struct{})
+	t.work <- func() {
+		defer close(done)
+		f()
+	}
+	<-done
+}
+
+func (t *nsThread) stop() { t.once.Do(func() { close(t.quit) }) }
+
+// onCloneThread runs f, the clone of the init, on the thread it must be
+// cloned from: the one that has entered the joined namespaces, or else one of
+// the process's fork threads.
+func (r *running) onCloneThread(f func()) {
+	if r.joinThread != nil {
+		r.joinThread.run(f)
+		return
+	}
+	onForkThread(f)
 }

@@ -70,6 +70,7 @@ func WithHostname(name string) Option {
 			return optErr("WithHostname", name, "%w", err)
 		}
 		c.hostname = name
+		c.hostnameSet = true
 		return nil
 	})
 }
@@ -184,7 +185,8 @@ func checkIDMaps(maps []IDMap) error {
 }
 
 // WithNamespaces replaces the set of namespaces the container gets new instances
-// of. The mount namespace is always required. NSUser also needs id maps: the
+// of. The mount namespace is always required, new or joined (WithNamespacePath);
+// a namespace joined by path must not be listed. NSUser also needs id maps: the
 // default maps the caller's uid and gid to the container's user.
 func WithNamespaces(ns ...Namespace) Option {
 	return optionFunc(func(c *config) error {
@@ -197,6 +199,136 @@ func WithNamespaces(ns ...Namespace) Option {
 		}
 		c.namespaces = set | c.namespaces&NSUser
 		c.nsExplicit = true
+		return nil
+	})
+}
+
+// WithNamespacePath runs the container in the existing namespace of kind ns
+// at path (/proc/PID/ns/KIND, or a bind mount of one, such as /run/netns/NAME
+// made by `ip netns add`) instead of a new one. ns is one of NSMount, NSUTS,
+// NSIPC, NSPID, NSNet and NSCgroup; WithNamespacePath(NSNet, path) is
+// WithNetNS(path).
+//
+// The init is cloned from a thread of the caller that has entered the
+// namespaces with setns(2) (after unshare(CLONE_FS), for a mount namespace),
+// so it starts in them; the thread runs nothing else and ends with the
+// container (it is the init's parent for its parent-death signal). Entering
+// needs CAP_SYS_ADMIN (root); when path cannot be opened or is not a
+// namespace of that kind, Start fails.
+//
+// What the library does inside a new namespace it does inside the joined one:
+// a joined mount namespace gets the container's mounts and its pivot_root(2),
+// which moves the root of every process of that namespace whose root was the
+// old one (so Start refuses the caller's own mount namespace and that of pid
+// 1); the rootfs and the bind sources are looked up in it, and the init is
+// executed through its /proc (/proc/self/fd), which must be mounted. A joined UTS
+// namespace gets the names of WithHostname and WithDomainname, and only
+// those; a joined IPC namespace is what /dev/mqueue shows; a joined cgroup
+// namespace is kept (no new one is made below the container's cgroup).
+//
+// Joining a user namespace is not supported: setns(2) refuses a
+// multi-threaded process, and the namespaces made when the init is cloned
+// would belong to the caller's user namespace anyway. For the same reason a
+// container with a user namespace (a rootless caller, WithUIDMap) can join
+// only network and cgroup namespaces: its root has no privilege over the
+// others. It conflicts with WithoutNamespace and WithNamespaces naming ns.
+func WithNamespacePath(ns Namespace, path string) Option {
+	return optionFunc(func(c *config) error {
+		switch ns {
+		case NSNet:
+			return WithNetNS(path).apply(c)
+		case NSMount, NSUTS, NSIPC, NSPID, NSCgroup:
+		case NSUser:
+			return optErr("WithNamespacePath", ns, "joining a user namespace is not supported: setns(2) refuses a multi-threaded process")
+		default:
+			return optErr("WithNamespacePath", ns, "want one of NSMount, NSUTS, NSIPC, NSPID, NSNet, NSCgroup")
+		}
+		if !filepath.IsAbs(path) {
+			return optErr("WithNamespacePath", path, "must be an absolute path")
+		}
+		if strings.ContainsRune(path, 0) {
+			return optErr("WithNamespacePath", path, "contains a NUL byte")
+		}
+		p := filepath.Clean(path)
+		if old, ok := c.nsPaths[ns]; ok && old != p {
+			return optErr("WithNamespacePath", path, "a container joins one %v namespace (already %q)", ns, old)
+		}
+		if c.nsPaths == nil {
+			c.nsPaths = map[Namespace]string{}
+		}
+		c.nsPaths[ns] = p
+		return nil
+	})
+}
+
+// finishNamespaces checks the joined namespaces (WithNamespacePath) against
+// the other namespace options and takes them out of the set the container
+// gets new instances of; it runs from config.finish, after the user
+// namespace is settled.
+func (c *config) finishNamespaces() error {
+	for _, e := range nsNames {
+		p, ok := c.nsPaths[e.ns]
+		if !ok {
+			continue
+		}
+		switch {
+		case c.nsDropped&e.ns != 0:
+			return optErr("WithNamespacePath", p, "conflicts with WithoutNamespace(%v)", e.ns)
+		case c.nsExplicit && c.namespaces&e.ns != 0:
+			return optErr("WithNamespacePath", p, "conflicts with WithNamespaces(%v)", e.ns)
+		case c.namespaces&NSUser != 0 && e.ns != NSCgroup:
+			return optErr("WithNamespacePath", p, "the %v namespace conflicts with a user namespace: the container's root has no privilege over a namespace its user namespace does not own", e.ns)
+		case c.oci.joinPID != 0:
+			return optErr("WithJoin", c.oci.joinPID, "conflicts with WithNamespacePath")
+		}
+		c.namespaces &^= e.ns
+	}
+	if c.namespaces&NSMount == 0 && c.nsPaths[NSMount] == "" {
+		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
+	}
+	return nil
+}
+
+// joined is the set of namespaces the container joins by path.
+func (c *config) joined() Namespace {
+	var n Namespace
+	for ns := range c.nsPaths {
+		n |= ns
+	}
+	if c.net.nsPath != "" {
+		n |= NSNet
+	}
+	return n
+}
+
+// WithRootfsPropagation sets the propagation of the container's root mount,
+// as rootfsPropagation of an OCI runtime spec: "private" or "rprivate" (the
+// default), "slave" or "rslave", "shared" or "rshared", "unbindable" or
+// "runbindable"; an "r" applies it to every mount below the root as well.
+//
+// The container's mount namespace is set up as runc does it: its mounts are
+// made recursively slaves of the caller's for slave (mounts and unmounts of
+// the host then reach the container, none go back), left shared for shared
+// (only what a bind with "rshared" brings in is shared with the host; the
+// rootfs's own mount is made from a private copy so that the container's
+// mounts do not propagate back, and pivot_root(2) accepts it), and made
+// private otherwise. After pivot_root the root mount gets the propagation
+// asked for: shared among the container's own mounts, or unbindable (a bind
+// of / fails with EINVAL). A change the kernel refuses fails Start.
+func WithRootfsPropagation(mode string) Option {
+	return optionFunc(func(c *config) error {
+		switch mode {
+		case "private":
+			c.rootProp = msPrivate
+		case "rprivate":
+			c.rootProp = msPrivate | msRec
+		default:
+			p, ok := propagationNames[mode]
+			if !ok {
+				return optErr("WithRootfsPropagation", mode, "want private, slave, shared or unbindable, each optionally with an r prefix")
+			}
+			c.rootProp = p
+		}
 		return nil
 	})
 }

@@ -8,8 +8,12 @@ import (
 
 // pivotRoot makes the rootfs the root of the mount namespace with
 // pivot_root(".", ".") (never chroot), then detaches the old root stacked on
-// top of it, so no path leads back to the host's file system.
-func pivotRoot(rootfs string) error {
+// top of it, so no path leads back to the host's file system. With
+// WithRootfsPropagation shared or slave the old root is made a slave first:
+// its mounts may still be the host's peers, and detaching them must not
+// unmount the host's.
+// Last, the new root gets the propagation of WithRootfsPropagation (prop).
+func pivotRoot(rootfs string, prop uintptr) error {
 	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &SetupError{Op: "open old root", Path: "/", Err: err}
@@ -29,11 +33,22 @@ func pivotRoot(rootfs string) error {
 	if err := unix.Fchdir(oldRoot); err != nil {
 		return &SetupError{Op: "chdir", Path: "old root", Err: err}
 	}
+	if setupPropagation(prop) != unix.MS_PRIVATE { // private: setupRootfs made it so
+		if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			return &SetupError{Op: "make the old root a slave", Err: err}
+		}
+	}
 	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
 		return &SetupError{Op: "unmount old root", Err: err}
 	}
 	if err := unix.Chdir("/"); err != nil {
 		return &SetupError{Op: "chdir", Path: "/", Err: err}
+	}
+	// Private is what setupRootfs made every mount already.
+	if prop != 0 && prop&unix.MS_PRIVATE == 0 {
+		if err := unix.Mount("", "/", "", prop, ""); err != nil {
+			return &SetupError{Op: "set propagation " + propagationName(prop) + " on", Path: "/", Err: err}
+		}
 	}
 	return nil
 }

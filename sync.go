@@ -53,6 +53,7 @@ type initConfig struct {
 	Devices        []device
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
+	RootProp       uintptr // WithRootfsPropagation
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // options_oci.go

@@ -292,16 +292,21 @@ func (b *builder) namespaces(s *specs.Spec) error {
 		}
 		b.ns[n.Type] = true
 		if n.Path != "" {
-			if n.Type != specs.NetworkNamespace {
-				return fieldErr(field+".path", "joining an existing %s namespace: %w", n.Type, ErrUnsupported)
+			if n.Type == specs.UserNamespace {
+				// setns(2) refuses a multi-threaded process, and the other
+				// namespaces, made at clone, would not belong to it.
+				return fieldErr(field+".path", "joining an existing user namespace: %w", ErrUnsupported)
 			}
-			b.add(container.WithNetNS(n.Path)) // joined, not created
+			b.add(container.WithNamespacePath(ns, n.Path)) // joined, not created
 			continue
 		}
 		set = append(set, ns)
 	}
 	if !b.ns[specs.MountNamespace] {
-		return fieldErr("linux.namespaces", "a mount namespace is required")
+		// runc then sets the rootfs up in the caller's mount namespace, leaving
+		// its mounts there, and enters it with chroot(2): this runtime does
+		// neither.
+		return fieldErr("linux.namespaces", "a mount namespace (new or joined by path) is required: without one the container's mounts would be made on the host and its root entered with chroot: %w", ErrUnsupported)
 	}
 	b.add(container.WithNamespaces(set...))
 	// A network namespace with a path is joined; one without is created
@@ -375,6 +380,9 @@ func (b *builder) mounts(s *specs.Spec) error {
 	return nil
 }
 
+// rootfsPropagations are the values of linux.rootfsPropagation.
+var rootfsPropagations = []string{"private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"}
+
 // defaultDevices are the device nodes every container of the library gets.
 var defaultDevices = map[string][2]int64{
 	"/dev/null": {1, 3}, "/dev/zero": {1, 5}, "/dev/full": {1, 7}, "/dev/random": {1, 8},
@@ -429,10 +437,11 @@ func (b *builder) linux(s *specs.Spec) error {
 	if len(devs) > 0 {
 		b.add(container.WithDevices(devs...))
 	}
-	switch l.RootfsPropagation {
-	case "", "private", "rprivate":
-	default:
-		return fieldErr("linux.rootfsPropagation", "%q: %w (mounts are private)", l.RootfsPropagation, ErrUnsupported)
+	if l.RootfsPropagation != "" {
+		if !slices.Contains(rootfsPropagations, l.RootfsPropagation) {
+			return fieldErr("linux.rootfsPropagation", "%q: want one of %s", l.RootfsPropagation, strings.Join(rootfsPropagations, ", "))
+		}
+		b.add(container.WithRootfsPropagation(l.RootfsPropagation))
 	}
 	if l.MaskedPaths != nil {
 		b.add(container.WithMaskedPaths(l.MaskedPaths...))

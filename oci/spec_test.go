@@ -90,7 +90,28 @@ func TestFromSpec(t *testing.T) {
 		// namespaces and id maps
 		{"no linux", func(s *specs.Spec) { s.Linux = nil }, "linux", nil},
 		{"network namespace path", func(s *specs.Spec) { s.Linux.Namespaces[1].Path = "/proc/1/ns/net" }, "", nil},
-		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[2].Path = "/proc/1/ns/ipc" }, "linux.namespaces[2].path", nil},
+		{"namespace paths", func(s *specs.Spec) {
+			for i := range s.Linux.Namespaces {
+				s.Linux.Namespaces[i].Path = "/proc/1/ns/" + procNS(s.Linux.Namespaces[i].Type)
+			}
+		}, "", nil},
+		{"user namespace path", func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user", Path: "/proc/1/ns/user"})
+		}, "linux.namespaces[6].path", nil},
+		{"user namespace and a joined mount namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces[4].Path = "/proc/1/ns/mnt"
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "new:the mount namespace conflicts with a user namespace", nil},
+		{"user namespace and a joined cgroup namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces[5].Path = "/proc/1/ns/cgroup"
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "", nil},
+		{"joined uts namespace with a hostname", func(s *specs.Spec) { s.Linux.Namespaces[3].Path = "/proc/1/ns/uts" }, "", nil},
+		{"no namespaces", func(s *specs.Spec) { s.Linux.Namespaces, s.Hostname = nil, "" }, "linux.namespaces", nil},
 		{"time namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
 		}, "linux.namespaces[6].type", nil},
@@ -145,7 +166,10 @@ func TestFromSpec(t *testing.T) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "s"}}
 		}, "linux.devices[0].type", nil},
 		{"rprivate", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rprivate" }, "", nil},
-		{"rshared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, "linux.rootfsPropagation", nil},
+		{"rshared", func(s *specs.Spec) { s.Linux.RootfsPropagation = "rshared" }, "", nil},
+		{"slave", func(s *specs.Spec) { s.Linux.RootfsPropagation = "slave" }, "", nil},
+		{"unbindable", func(s *specs.Spec) { s.Linux.RootfsPropagation = "unbindable" }, "", nil},
+		{"unknown propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "master" }, "linux.rootfsPropagation", nil},
 		{"masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = []string{"/proc/x"}, []string{} }, "", nil},
 		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "linux.mountLabel", nil},
 		{"intel rdt", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt", nil},
@@ -268,6 +292,17 @@ func TestFromSpec(t *testing.T) {
 			}
 		})
 	}
+}
+
+// procNS is a namespace's file name in /proc/PID/ns.
+func procNS(t specs.LinuxNamespaceType) string {
+	switch t {
+	case specs.MountNamespace:
+		return "mnt"
+	case specs.NetworkNamespace:
+		return "net"
+	}
+	return string(t)
 }
 
 func TestResourceOptions(t *testing.T) {

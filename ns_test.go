@@ -1,0 +1,142 @@
+package container
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNamespacePathRejections(t *testing.T) {
+	dir := t.TempDir()
+	userns := []Option{WithUIDMap(IDMap{0, 100000, 1000}), WithGIDMap(IDMap{0, 100000, 1000})}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		want string
+	}{
+		{"user", []Option{WithNamespacePath(NSUser, "/proc/1/ns/user")}, `WithNamespacePath "user": joining a user namespace is not supported`},
+		{"two kinds at once", []Option{WithNamespacePath(NSUTS|NSIPC, "/proc/1/ns/uts")}, "want one of"},
+		{"unknown kind", []Option{WithNamespacePath(0, "/proc/1/ns/uts")}, "want one of"},
+		{"relative", []Option{WithNamespacePath(NSIPC, "proc/1/ns/ipc")}, "must be an absolute path"},
+		{"NUL", []Option{WithNamespacePath(NSIPC, "/proc/1/ns/ipc\x00")}, "NUL"},
+		{"two paths", []Option{WithNamespacePath(NSPID, "/a"), WithNamespacePath(NSPID, "/b")}, `joins one pid namespace (already "/a")`},
+		{"dropped too", []Option{WithNamespacePath(NSIPC, "/a"), WithoutNamespace(NSIPC)}, "conflicts with WithoutNamespace(ipc)"},
+		{"listed too", []Option{WithNamespacePath(NSUTS, "/a"), WithNamespaces(NSMount, NSUTS)}, "conflicts with WithNamespaces(uts)"},
+		{"mount with userns", append([]Option{WithNamespacePath(NSMount, "/a")}, userns...), "the mount namespace conflicts with a user namespace"},
+		{"pid with userns", append([]Option{WithNamespacePath(NSPID, "/a")}, userns...), "the pid namespace conflicts with a user namespace"},
+		{"with WithJoin", []Option{WithNamespacePath(NSIPC, "/a"), WithJoin(1)}, "WithJoin \"1\": conflicts with WithNamespacePath"},
+		{"no mount namespace", []Option{WithNamespaces(NSUTS)}, "the mount namespace is required"},
+		{"hostname, uts neither own nor joined", []Option{WithHostname("h"), WithoutNamespace(NSUTS)}, "conflicts with WithoutNamespace(NSUTS)"},
+		{"propagation", []Option{WithRootfsPropagation("rmaster")}, `WithRootfsPropagation "rmaster"`},
+		{"empty propagation", []Option{WithRootfsPropagation("")}, "WithRootfsPropagation"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New(dir, []string{"/bin/true"}, tc.opts...)
+			var oe *OptionError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an *OptionError containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestNamespacePathConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		name       string
+		opts       []Option
+		wantNS     Namespace // the namespaces the container gets new instances of
+		wantJoined Namespace
+		hostname   string // what the init sets
+		mqueue     bool
+	}{
+		{"none", nil, defaultNamespaces, 0, "container", true},
+		{"ipc", []Option{WithNamespacePath(NSIPC, "/run/ipc")}, defaultNamespaces &^ NSIPC, NSIPC, "container", true},
+		{"mount", []Option{WithNamespacePath(NSMount, "/run/mnt")}, defaultNamespaces &^ NSMount, NSMount, "container", true},
+		{"uts keeps its name", []Option{WithNamespacePath(NSUTS, "/run/uts")}, defaultNamespaces &^ NSUTS, NSUTS, "", true},
+		{"uts gets WithHostname", []Option{WithNamespacePath(NSUTS, "/run/uts"), WithHostname("h")}, defaultNamespaces &^ NSUTS, NSUTS, "h", true},
+		{"net is WithNetNS", []Option{WithNamespacePath(NSNet, "/run/netns/x")}, defaultNamespaces &^ NSNet, NSNet, "container", true},
+		{"all", []Option{WithNamespacePath(NSMount, "/m"), WithNamespacePath(NSUTS, "/u"), WithNamespacePath(NSIPC, "/i"),
+			WithNamespacePath(NSPID, "/p"), WithNamespacePath(NSNet, "/n"), WithNamespacePath(NSCgroup, "/c")},
+			0, defaultNamespaces, "", true},
+		{"ipc shared with the caller", []Option{WithoutNamespace(NSIPC)}, defaultNamespaces &^ NSIPC, 0, "container", false},
+		{"cgroup with a user namespace", []Option{WithNamespacePath(NSCgroup, "/c"), WithUIDMap(IDMap{0, 100000, 1000}), WithGIDMap(IDMap{0, 100000, 1000})},
+			defaultNamespaces&^NSCgroup | NSUser, NSCgroup, "container", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New(dir, []string{"/bin/true"}, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := c.cfg
+			if cfg.rootless {
+				t.Skip("the expectations are a root caller's (no user namespace by default)")
+			}
+			if cfg.namespaces != tc.wantNS || cfg.joined() != tc.wantJoined {
+				t.Fatalf("namespaces %v joined %v, want %v and %v", cfg.namespaces, cfg.joined(), tc.wantNS, tc.wantJoined)
+			}
+			icfg := cfg.initConfig()
+			if icfg.Hostname != tc.hostname {
+				t.Fatalf("hostname %q, want %q", icfg.Hostname, tc.hostname)
+			}
+			mq := false
+			for _, m := range icfg.Mounts {
+				mq = mq || m.FSType == "mqueue"
+			}
+			if mq != tc.mqueue {
+				t.Fatalf("mqueue mounted: %v, want %v", mq, tc.mqueue)
+			}
+		})
+	}
+}
+
+func TestRootfsPropagationFlags(t *testing.T) {
+	dir := t.TempDir()
+	for mode, want := range map[string]uintptr{
+		"private": msPrivate, "rprivate": msPrivate | msRec, "slave": msSlave, "rslave": msSlave | msRec,
+		"shared": msShared, "rshared": msShared | msRec, "unbindable": msUnbindable, "runbindable": msUnbindable | msRec,
+	} {
+		c, err := New(dir, []string{"/bin/true"}, WithRootfsPropagation(mode))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.cfg.initConfig().RootProp; got != want {
+			t.Errorf("%s: flags %#x, want %#x", mode, got, want)
+		}
+	}
+	c, err := New(dir, []string{"/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.cfg.initConfig().RootProp; got != 0 {
+		t.Errorf("default: flags %#x, want 0 (private)", got)
+	}
+}
+
+func TestMountOf(t *testing.T) {
+	info := `21 26 0:20 / /proc rw,relatime - proc proc rw
+26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+40 26 0:37 / /tmp/with\040space rw,relatime master:3 - tmpfs tmpfs rw
+41 26 0:38 / /tmp/b\134ack rw,relatime shared:7 master:3 - tmpfs tmpfs rw
+42 26 0:39 / /tmp/trail\04 rw - tmpfs shared:9 rw
+`
+	for _, tc := range []struct {
+		id     uint64
+		point  string
+		shared bool
+		ok     bool
+	}{
+		{21, "/proc", false, true},
+		{26, "/", true, true},
+		{40, "/tmp/with space", false, true},
+		{41, `/tmp/b\ack`, true, true},
+		{42, `/tmp/trail\04`, false, true}, // "shared:9" after the separator is the source, not a field
+		{2, "", false, false},
+		{4, "", false, false},
+	} {
+		point, shared, ok := mountOf(info, tc.id)
+		if point != tc.point || shared != tc.shared || ok != tc.ok {
+			t.Errorf("mount %d: %q %v %v, want %q %v %v", tc.id, point, shared, ok, tc.point, tc.shared, tc.ok)
+		}
+	}
+}
