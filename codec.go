@@ -58,6 +58,7 @@ func (c *initConfig) marshal() []byte {
 	}
 	e.bool(c.BindDevices)
 	e.bool(c.ReadonlyRootfs)
+	e.uint(uint64(c.RootProp))
 
 	s := &c.Security
 	e.bytes(s.Seccomp)
@@ -152,6 +153,7 @@ func (c *initConfig) unmarshal(b []byte) error {
 	}
 	c.BindDevices = d.bool()
 	c.ReadonlyRootfs = d.bool()
+	c.RootProp = uintptr(d.uint())
 
 	s := &c.Security
 	s.Seccomp = d.bytes()
