@@ -173,10 +173,7 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 		initReserve: initReserve(runtime.NumCPU()),
 	})
 	if s.limits.devices != nil {
-		files = append(files, cgroupFile{"devices", "devices.deny", "a"})
-		for _, r := range append(standardDeviceRules(), s.limits.devices...) {
-			files = append(files, cgroupFile{"devices", "devices.allow", r.String()})
-		}
+		files = append(files, deviceFiles(s.limits.devices)...)
 	}
 	return s.writeFiles(files)
 }
