@@ -51,6 +51,7 @@ type ociInit struct {
 	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
 	Terminal    bool              // WithTerminal: a pty made in the container is the command's stdio
 	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
+	fifoDir     int               // the init's O_PATH descriptor of the host's /proc/self/fd, for fifoFD
 }
 
 func (o *ociConfig) initConfig() ociInit {
