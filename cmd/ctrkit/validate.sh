@@ -17,15 +17,21 @@
 # runs in a private mount namespace where an empty file is bound over the
 # cgroup2 mount's cgroup.controllers.
 #
-# Counting: a program's TAP assertions are its top-level "ok N" / "not ok N"
-# lines; "ok N # SKIP" lines are counted as ok and also reported apart. A
-# program that prints no TAP plan at all counts as one "not ok" (it crashed or
-# could not create its container). Nested results (runtimetest's own TAP
-# inside a YAML "stdout" block) are reported in their own columns, not in the
-# totals.
+# Counting: a program's assertions are its top-level TAP lines. "ok N" lines
+# (skips included, also reported apart) count as passed, unless the program
+# exits non-zero: it then failed as a whole (it could not create its
+# container, or util.Fatal reported that the check it exists for failed, as
+# process_capabilities_fail does after printing a container's results), so
+# its ok lines count for nothing (they stay in raw_ok) and it counts one "not
+# ok". "not ok N" lines count as failed, and so does an error diagnostic
+# printed before any result line (hooks, prestart, poststart_fail report
+# failures that way under an empty plan). Nested results (runtimetest's TAP
+# inside a YAML "stdout" string: hostname, masked and readonly paths,
+# seccomp) are reported in their own columns, not in the totals.
 #
 # Output: a table per runtime and the totals; OUT/RUNTIME.tsv with one row per
-# program (program, ok, notok, skip, nested_ok, nested_notok, exit, seconds);
+# program (program, ok, notok, skip, raw_ok, nested_ok, nested_notok, exit,
+# seconds);
 # OUT/RUNTIME/PROG.tap and .err keep each program's output.
 #
 # Environment:
@@ -121,6 +127,10 @@ fi
 # 2. The busybox root file system, laid out like runtime-tools' own.
 if [ ! -s "$bin/rootfs-amd64.tar.gz" ]; then
   rfs=$(mktemp -d "$cache/rootfs.XXXXXX")
+  # The root directory's mode goes into the tarball ("./") and onto each
+  # bundle: 0755, as in runtime-tools' own, so that a container user other
+  # than root (process_user, user namespaces) can enter it.
+  chmod 0755 "$rfs"
   mkdir -p "$rfs"/{bin,dev,etc,proc,sys}
   cp /bin/busybox "$rfs/bin/busybox"
   for applet in $("$rfs/bin/busybox" --list); do
@@ -153,15 +163,22 @@ else
   done
 fi
 
-# count FILE: ok notok skip nested_ok nested_notok (see Counting above).
+# count FILE EXIT: ok notok skip raw_ok nested_ok nested_notok (see Counting).
 count() {
-  awk '
-    /^ok [0-9]+/ { ok++; if ($0 ~ /# [Ss][Kk][Ii][Pp]/) skip++; next }
-    /^not ok [0-9]+/ { notok++; next }
-    /^1\.\.[0-9]+/ { plan = 1; next }
-    /^[ \t]+ok [0-9]+/ { nok++; next }
-    /^[ \t]+not ok [0-9]+/ { nnot++; next }
-    END { if (!plan && ok + notok == 0) notok = 1; printf "%d\t%d\t%d\t%d\t%d\n", ok, notok, skip, nok, nnot }
+  awk -v rc="$2" '
+    /^ok [0-9]+/ { raw++; if ($0 ~ /# [Ss][Kk][Ii][Pp]/) skip++; seen = 1; next }
+    /^not ok [0-9]+/ { notok++; seen = 1; next }
+    # An error diagnostic before any result line: a failure the program
+    # reports without a "not ok" line (hooks, prestart, poststart_fail...).
+    /^    "error": "[^"]/ { if (!seen) silent++ }
+    /^    "stdout": "/ {
+      s = $0; nok += gsub(/\\nok [0-9]+/, "", s); s = $0; nnot += gsub(/\\nnot ok [0-9]+/, "", s)
+    }
+    END {
+      ok = rc == 0 ? raw : 0
+      notok += silent + (rc != 0)
+      printf "%d\t%d\t%d\t%d\t%d\t%d\n", ok, notok, skip, raw, nok, nnot
+    }
   ' "$1"
 }
 
@@ -172,17 +189,22 @@ run_suite() {
   # copies: the programs copy runtimetest into each bundle, a symlink as a symlink
   cp "$bin/runtimetest" "$work/runtimetest"
   cp "$bin/rootfs-amd64.tar.gz" "$work/rootfs-amd64.tar.gz"
-  mkdir -p "$out/$name"
+  mkdir -p "$out/$name" "$work/tmp"
   local tsv=$out/$name.tsv
-  printf 'program\tok\tnotok\tskip\tnested_ok\tnested_notok\texit\tseconds\n' >"$tsv"
+  printf 'program\tok\tnotok\tskip\traw_ok\tnested_ok\tnested_notok\texit\tseconds\n' >"$tsv"
   for prog in "${programs[@]}"; do
     local start rc=0
     start=$(date +%s)
-    (cd "$work" && RUNTIME=$path timeout -k 10 "$timeout_s" "$bin/$prog" \
+    (cd "$work" && TMPDIR=$work/tmp RUNTIME=$path timeout -k 10 "$timeout_s" "$bin/$prog" \
       >"$out/$name/$prog.tap" 2>"$out/$name/$prog.err" </dev/null) || rc=$?
-    printf '%s\t%s\t%s\t%s\n' "$prog" "$(count "$out/$name/$prog.tap")" "$rc" \
+    printf '%s\t%s\t%s\t%s\n' "$prog" "$(count "$out/$name/$prog.tap" $rc)" "$rc" \
       "$(($(date +%s) - start))" >>"$tsv"
   done
+  # A runtime that mounts in the caller's namespace (a spec without a mount
+  # namespace: linux_ns_itype) or a program killed by the timeout leaves
+  # mounts and bundles in TMPDIR.
+  awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m" || true; done
   rm -rf "$work"
 }
 
@@ -216,9 +238,9 @@ done
 # Report: per-program table and totals.
 summary() {
   awk -F'\t' -v rt="$1" '
-    NR > 1 { ok += $2; notok += $3; skip += $4; nok += $5; nnot += $6; secs += $8 }
-    NR > 1 && ($3 > 0 || $7 != 0) { printf "  %-36s ok %4d  not ok %3d  skip %3d  exit %s\n", $1, $2, $3, $4, $7 }
-    END { printf "%-8s ok %d (skip %d)  not ok %d  nested ok %d  nested not ok %d  (%ds)\n", rt, ok, skip, notok, nok, nnot, secs }
+    NR > 1 { ok += $2; notok += $3; skip += $4; raw += $5; nok += $6; nnot += $7; secs += $9 }
+    NR > 1 && ($3 > 0 || $8 != 0) { printf "  %-36s ok %4d  not ok %3d  skip %3d  raw ok %4d  exit %s\n", $1, $2, $3, $4, $5, $8 }
+    END { printf "%-8s ok %d (skip %d)  not ok %d  raw ok %d  nested ok %d  nested not ok %d  (%ds)\n", rt, ok, skip, notok, raw, nok, nnot, secs }
   ' "$out/$1.tsv"
 }
 for rt in "${runtimes[@]}"; do
