@@ -282,11 +282,7 @@ func cmdStart(g *globals, args []string) (int, error) {
 			return 1, err
 		}
 	}
-	for _, h := range s.Hooks.Poststart {
-		if err := g.runHook(h, s); err != nil {
-			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
-		}
-	}
+	g.runHooksWarn("poststart", s.Hooks.Poststart, s)
 	return 0, nil
 }
 
@@ -399,11 +395,7 @@ func cmdDelete(g *globals, args []string) (int, error) {
 	if err := os.RemoveAll(g.dir(id)); err != nil {
 		return 1, fmt.Errorf("remove state: %w", err)
 	}
-	for _, h := range s.Hooks.Poststop {
-		if err := g.runHook(h, s); err != nil {
-			return 1, fmt.Errorf("poststop hook %s: %w", h.Path, err)
-		}
-	}
+	g.runHooksWarn("poststop", s.Hooks.Poststop, s)
 	return 0, nil
 }
 
@@ -437,15 +429,9 @@ func cmdRun(g *globals, args []string) (int, error) {
 	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
 		return 1, err
 	}
-	for _, h := range s.Hooks.Poststart {
-		if err := g.runHook(h, s); err != nil {
-			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
-		}
-	}
+	g.runHooksWarn("poststart", s.Hooks.Poststart, s)
 	err = c.Wait()
-	for _, h := range s.Hooks.Poststop {
-		g.runHook(h, s)
-	}
+	g.runHooksWarn("poststop", s.Hooks.Poststop, s)
 	var ee *container.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), nil
@@ -560,6 +546,16 @@ func freeze(g *globals, args []string, frozen bool) (int, error) {
 		return 1, fmt.Errorf("container %s is %s", id, st)
 	}
 	return 0, container.FreezeCgroup(s.CgroupPath, frozen)
+}
+
+// runHooksWarn runs poststart or poststop hooks: one that fails is logged as
+// a warning and the others, and the verb, go on, as the runtime spec says.
+func (g *globals) runHooksWarn(kind string, hooks []specs.Hook, s *state) {
+	for _, h := range hooks {
+		if err := g.runHook(h, s); err != nil {
+			warn(g, fmt.Errorf("%s hook %s: %w", kind, h.Path, err))
+		}
+	}
 }
 
 // runHook runs a hook with the container's state on its stdin, as the spec says.
