@@ -185,11 +185,16 @@ count() {
 # run_suite RUNTIME_NAME RUNTIME_PATH: runs every program, writes OUT/NAME.tsv.
 run_suite() {
   local name=$1 path=$2 work
-  work=$(mktemp -d "$cache/run.XXXXXX")
+  # The bundles go in $work/tmp, open to every user on the way as /tmp is (the
+  # cache may be under a private directory), for containers whose root is not
+  # the host's (user namespaces).
+  work=$(mktemp -d /tmp/ctrkit-validate-run.XXXXXX)
+  chmod 0755 "$work"
   # copies: the programs copy runtimetest into each bundle, a symlink as a symlink
   cp "$bin/runtimetest" "$work/runtimetest"
   cp "$bin/rootfs-amd64.tar.gz" "$work/rootfs-amd64.tar.gz"
   mkdir -p "$out/$name" "$work/tmp"
+  chmod 1777 "$work/tmp"
   local tsv=$out/$name.tsv
   printf 'program\tok\tnotok\tskip\traw_ok\tnested_ok\tnested_notok\texit\tseconds\n' >"$tsv"
   for prog in "${programs[@]}"; do
@@ -206,6 +211,27 @@ run_suite() {
   awk -v w="$work/" 'index($5, w) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
     while read -r m; do umount -l "$m" || true; done
   rm -rf "$work"
+}
+
+# The cgroups the programs ask for (cgroupsPath /cgrouptest, or relative
+# testdir/cgrouptest/container, which runtimes put under their own parent)
+# are removed by the runtimes, their parents are not: remove those the run
+# made, once it is over.
+cgroup_leftovers() {
+  local h p
+  for h in /sys/fs/cgroup/*/; do
+    for p in ctrkit/testdir/cgrouptest/container ctrkit/testdir/cgrouptest ctrkit/testdir \
+      testdir/cgrouptest/container testdir/cgrouptest testdir cgrouptest; do
+      [ -d "$h$p" ] && echo "$h$p"
+    done
+  done
+}
+cgroups_before=$(cgroup_leftovers)
+remove_cgroup_leftovers() {
+  local d
+  for d in $(cgroup_leftovers); do
+    grep -qxF "$d" <<<"$cgroups_before" || rmdir "$d" 2>/dev/null || true
+  done
 }
 
 # crun refuses a hybrid layout whose cgroup2 mount has controllers: run it
@@ -234,6 +260,8 @@ for rt in "${runtimes[@]}"; do
     run_suite "$rt" "$path"
   fi
 done
+
+remove_cgroup_leftovers
 
 # Report: per-program table and totals.
 summary() {
