@@ -141,6 +141,9 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string) (*
 	if err := checkConsole(cfg.Terminal, consoleSocket); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := checkMountLabel(cfg); err != nil {
+		return nil, nil, nil, err
+	}
 	if cfg.Terminal {
 		cfg.Options = append(cfg.Options, container.WithTerminal())
 	}
@@ -546,6 +549,34 @@ func freeze(g *globals, args []string, frozen bool) (int, error) {
 		return 1, fmt.Errorf("container %s is %s", id, st)
 	}
 	return 0, container.FreezeCgroup(s.CgroupPath, frozen)
+}
+
+// checkMountLabel refuses the spec's linux.mountLabel on a host where SELinux
+// is enabled: this runtime does not apply labels. Without SELinux nothing is
+// labelled, and the label has no effect.
+func checkMountLabel(cfg *oci.Config) error {
+	if cfg.MountLabel == "" {
+		return nil
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	if selinuxMounted(string(mi)) {
+		return fmt.Errorf("oci: linux.mountLabel: SELinux is enabled on this host and this runtime does not apply labels: %w", oci.ErrUnsupported)
+	}
+	return nil
+}
+
+// selinuxMounted reports whether a mountinfo lists selinuxfs, which the
+// kernel has (and userspace mounts) only where SELinux is enabled.
+func selinuxMounted(mountinfo string) bool {
+	for _, line := range strings.Split(mountinfo, "\n") {
+		if _, after, ok := strings.Cut(line, " - "); ok && strings.HasPrefix(after, "selinuxfs ") {
+			return true
+		}
+	}
+	return false
 }
 
 // runHooksWarn runs poststart or poststop hooks: one that fails is logged as
