@@ -222,7 +222,7 @@ cgroup_leftovers() {
   for h in /sys/fs/cgroup/*/; do
     for p in ctrkit/testdir/cgrouptest/container ctrkit/testdir/cgrouptest ctrkit/testdir \
       testdir/cgrouptest/container testdir/cgrouptest testdir cgrouptest; do
-      [ -d "$h$p" ] && echo "$h$p"
+      if [ -d "$h$p" ]; then echo "$h$p"; fi
     done
   done
 }
