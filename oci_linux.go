@@ -81,9 +81,9 @@ func setKernelParams(cfg *initConfig) error {
 // parkUntilStart is where a WithExecFIFO container waits between "created"
 // and "started": it tells the parent it is parked, opens the FIFO for writing
 // through holdExecFIFO's /proc/self/fd (blocking until a reader opens it),
-// writes "0", and
-// goes on to the final privilege drop and execve. The parent stops reading the
-// channel after msgParked, so a failure from here on is reported on stderr too.
+// writes "0", and goes on to the final privilege drop and execve. The parent
+// stops reading the channel after msgParked, so a failure from here on is
+// reported on stderr too.
 func parkUntilStart(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.ExecFIFO == "" {
 		return nil
