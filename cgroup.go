@@ -45,11 +45,11 @@ const cpuPeriod = 100000
 const minCPUQuota = 1000
 
 // initTaskReserve is the fixed part of how many tasks (threads) pids.max
-// allows on top of the WithPids value for the container's init, a Go program
-// with threads of its own; the other part is one per CPU, since the Go
-// runtime's thread count grows with GOMAXPROCS. Without WithInit the reserve is
-// taken away again as soon as the command has been exec'd (the init's threads
-// end with execve); with WithInit the init stays, so the reserve stays.
+// allows the container's init, a Go program with threads of its own; the
+// other part is one per CPU, since the Go runtime's thread count grows with
+// GOMAXPROCS. Without WithInit pids.max is at least the reserve until the
+// command is exec'd (the init's threads end with execve), then the WithPids
+// value; with WithInit the init stays, so the reserve stays on top of it.
 const initTaskReserve = 32
 
 // WithMemory limits the memory the container may use, in bytes: user memory
@@ -125,9 +125,10 @@ func WithCPUShares(shares uint64) Option {
 // WithPids limits the number of tasks in the container: n is how many
 // processes and threads the command and everything it starts may have at
 // once (pids.max counts threads). The container's own setup does not eat into
-// n: while the init sets the container up, the limit is n plus a reserve for the
-// init's threads, and the parent lowers it to exactly n when the init is about
-// to execve (the init waits for it), so the command never sees the reserve.
+// n: while the init sets the container up, the limit is at least a reserve for
+// the init's threads (n itself when n is larger), and the parent lowers it to
+// exactly n when the init is about to execve (the init waits for it), so the
+// command never sees the reserve.
 // With WithInit the init stays as PID 1, so its reserve (32 tasks plus one per
 // CPU) stays on top of n: the command can always start n tasks, and may start a
 // few more when the init uses fewer threads.
@@ -219,10 +220,18 @@ func (l *limitsConfig) v2Controllers() []string {
 	return append(cs, l.res.v2Controllers()...)
 }
 
-// pidsMax is the pids.max value: the user's n plus reserve, the tasks the
-// init may use while it runs.
+// pidsMax is the pids.max value while the init runs, with reserve the tasks
+// it may need. Without WithInit the init's tasks end with its execve, before
+// the command starts any: n covers them unless it is smaller than the reserve
+// (the parent lowers pids.max to n right before the execve), so pids.max is
+// exactly n from the start for any n at least the reserve, as a runtime that
+// reads it back between create and start expects. With WithInit the init
+// stays, and its reserve is added to n.
 func (l *limitsConfig) pidsMax(reserve int64) string {
-	return strconv.FormatInt(l.pids+reserve, 10)
+	if l.init {
+		return strconv.FormatInt(l.pids+reserve, 10)
+	}
+	return strconv.FormatInt(max(l.pids, reserve), 10)
 }
 
 // initReserve is the init's reserve of tasks on a host with ncpu CPUs.

@@ -117,9 +117,9 @@ func TestCgroupFiles(t *testing.T) {
 			v1Ctrl: []string{"cpu", "cpuacct", "freezer"}, v2Ctrl: []string{"cpu"},
 		},
 		{
-			name: "pids include the init's reserve", l: limitsConfig{pids: 32}, h: cgroupHost{initReserve: 40},
-			v1:     []cgroupFile{{"pids", "pids.max", "72"}},
-			v2:     []cgroupFile{{"pids", "pids.max", "72"}},
+			name: "pids at least the init's reserve", l: limitsConfig{pids: 32}, h: cgroupHost{initReserve: 40},
+			v1:     []cgroupFile{{"pids", "pids.max", "40"}},
+			v2:     []cgroupFile{{"pids", "pids.max", "40"}},
 			v1Ctrl: []string{"pids", "freezer"}, v2Ctrl: []string{"pids"},
 		},
 		{
@@ -130,14 +130,14 @@ func TestCgroupFiles(t *testing.T) {
 				{"cpu", "cpu.cfs_period_us", "100000"},
 				{"cpu", "cpu.cfs_quota_us", "50000"},
 				{"cpu", "cpu.shares", "512"},
-				{"pids", "pids.max", "66"},
+				{"pids", "pids.max", "34"},
 			},
 			v2: []cgroupFile{
 				{"memory", "memory.max", "67108864"},
 				{"memory", "memory.swap.max", "0"},
 				{"cpu", "cpu.max", "50000 100000"},
 				{"cpu", "cpu.weight", "20"},
-				{"pids", "pids.max", "66"},
+				{"pids", "pids.max", "34"},
 			},
 			v1Ctrl: []string{"memory", "cpu", "cpuacct", "pids", "freezer"}, v2Ctrl: []string{"cpu", "memory", "pids"},
 		},
@@ -160,12 +160,20 @@ func TestCgroupFiles(t *testing.T) {
 }
 
 func TestPidsMax(t *testing.T) {
-	l := limitsConfig{pids: 10}
-	if got := l.pidsMax(32); got != "42" {
-		t.Errorf("pidsMax(32) = %s, want 42", got)
-	}
-	if got := l.pidsMax(0); got != "10" {
-		t.Errorf("pidsMax(0) = %s, want 10", got)
+	for _, tc := range []struct {
+		l       limitsConfig
+		reserve int64
+		want    string
+	}{
+		{limitsConfig{pids: 10}, 32, "32"},     // the init's threads need the reserve until execve
+		{limitsConfig{pids: 1000}, 32, "1000"}, // n covers them: pids.max is n from the start
+		{limitsConfig{pids: 10}, 0, "10"},      // lowered right before execve
+		{limitsConfig{pids: 10, init: true}, 32, "42"},
+		{limitsConfig{pids: 1000, init: true}, 32, "1032"}, // WithInit: the init stays beside the command
+	} {
+		if got := tc.l.pidsMax(tc.reserve); got != tc.want {
+			t.Errorf("%+v: pidsMax(%d) = %s, want %s", tc.l, tc.reserve, got, tc.want)
+		}
 	}
 }
 

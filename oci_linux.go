@@ -34,7 +34,12 @@ func checkExecFIFO(path string) error {
 
 // holdExecFIFO opens the exec FIFO in the init while the host's file system is
 // still reachable (before pivot_root): O_PATH, so that opening it neither
-// blocks nor counts as a reader or writer.
+// blocks nor counts as a reader or writer. It also opens the host /proc's
+// directory of the init's descriptors, through which parkUntilStart reopens
+// the FIFO for writing: once the init has become another user, the
+// container's root directory may be closed to it (a bundle's root is often
+// mode 0700, and the user's capabilities come back only with the final
+// privilege drop), while a process may always look up its own descriptors.
 func holdExecFIFO(cfg *initConfig) error {
 	if cfg.OCI.ExecFIFO == "" {
 		return nil
@@ -44,6 +49,11 @@ func holdExecFIFO(cfg *initConfig) error {
 		return &SetupError{Op: "open exec FIFO", Path: cfg.OCI.ExecFIFO, Err: err}
 	}
 	cfg.OCI.fifoFD = fd
+	dir, err := unix.Open("/proc/self/fd", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &SetupError{Op: "open exec FIFO", Path: "/proc/self/fd", Err: err}
+	}
+	cfg.OCI.fifoDir = dir
 	return nil
 }
 
@@ -69,9 +79,10 @@ func setKernelParams(cfg *initConfig) error {
 
 // parkUntilStart is where a WithExecFIFO container waits between "created"
 // and "started": it tells the parent it is parked, opens the FIFO for writing
-// through /proc/self/fd (blocking until a reader opens it), writes "0", and
-// goes on to the final privilege drop and execve. The parent stops reading the
-// channel after msgParked, so a failure from here on is reported on stderr too.
+// through holdExecFIFO's /proc/self/fd (blocking until a reader opens it),
+// writes "0", and goes on to the final privilege drop and execve. The parent
+// stops reading the channel after msgParked, so a failure from here on is
+// reported on stderr too.
 func parkUntilStart(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.ExecFIFO == "" {
 		return nil
@@ -79,11 +90,12 @@ func parkUntilStart(cfg *initConfig, ch *os.File) error {
 	if err := writeMsg(ch, msgParked, nil); err != nil {
 		return fmt.Errorf("report parked: %w", err)
 	}
-	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(cfg.OCI.fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Openat(cfg.OCI.fifoDir, strconv.Itoa(cfg.OCI.fifoFD), unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &SetupError{Op: "open exec FIFO", Err: err}
 	}
 	unix.Close(cfg.OCI.fifoFD)
+	unix.Close(cfg.OCI.fifoDir)
 	if _, err := unix.Write(fd, []byte("0")); err != nil {
 		unix.Close(fd)
 		return &SetupError{Op: "write exec FIFO", Err: err}
@@ -175,10 +187,7 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 		return err
 	}
 	if s.limits.devices != nil {
-		files = append(files, cgroupFile{"devices", "devices.deny", "a"})
-		for _, r := range append(standardDeviceRules(), s.limits.devices...) {
-			files = append(files, cgroupFile{"devices", "devices.allow", r.String()})
-		}
+		files = append(files, deviceFiles(s.limits.devices)...)
 	}
 	return s.writeFiles(files)
 }

@@ -80,6 +80,61 @@ func TestExecFIFOLifecycle(t *testing.T) {
 	}
 }
 
+// TestExecFIFOAsUser: a parked init that has become another user still opens
+// the exec FIFO when the container's root directory is closed to that user
+// (mode 0700, as a bundle made with mkdtemp often is): the user's
+// capabilities (CAP_DAC_OVERRIDE, which lets the command in) are raised only
+// after the park.
+func TestExecFIFOAsUser(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	if err := os.Chmod(rootfs, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(t.TempDir(), "exec.fifo")
+	if err := unix.Mkfifo(fifo, 0o622); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(fifo, 0o622); err != nil { // writable by uid 10 whatever the umask
+		t.Fatal(err)
+	}
+	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "id -u"}, container.WithExecFIFO(fifo), container.WithUser(10, 10), container.WithCapabilities("CAP_DAC_OVERRIDE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	c.Stdout, c.Stderr = &out, &errOut
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan string, 1)
+	go func() {
+		b, err := os.ReadFile(fifo) // blocks until the init opens it for writing
+		read <- fmt.Sprintf("%q %v", b, err)
+	}()
+	waited := make(chan error, 1)
+	go func() { waited <- c.Wait() }()
+	select {
+	case got := <-read:
+		if got != `"0" <nil>` {
+			t.Errorf("exec FIFO gave %s; want \"0\"", got)
+		}
+		if err := <-waited; err != nil {
+			t.Fatalf("%v (stderr %q)", err, errOut.String())
+		}
+	case err := <-waited:
+		// The init ended without opening the FIFO: unblock the reader.
+		if w, werr := os.OpenFile(fifo, os.O_WRONLY|unix.O_NONBLOCK, 0); werr == nil {
+			w.Close()
+		}
+		<-read
+		t.Fatalf("the init ended while parked: %v (stderr %q)", err, errOut.String())
+	}
+	if out.String() != "10\n" {
+		t.Fatalf("output %q, want the command run as uid 10", out.String())
+	}
+}
+
 // TestRemoveCgroupKillsParked: deleting a created container kills its
 // parked init and removes its cgroup from every hierarchy.
 func TestRemoveCgroupKillsParked(t *testing.T) {

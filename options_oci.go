@@ -51,6 +51,7 @@ type ociInit struct {
 	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
 	Terminal    bool              // WithTerminal: a pty made in the container is the command's stdio
 	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
+	fifoDir     int               // the init's O_PATH descriptor of the host's /proc/self/fd, for fifoFD
 }
 
 func (o *ociConfig) initConfig() ociInit {
@@ -422,9 +423,9 @@ func (d DeviceRule) String() string {
 
 // WithDeviceRules confines the container to the device nodes the rules allow,
 // with the cgroup v1 devices controller: every device is denied
-// (devices.deny "a"), then the standard devices every container gets are
-// allowed (null, zero, full, random, urandom, tty, ptmx and the pts
-// terminals), then each rule is written to devices.allow, before the
+// (devices.deny "a"), then each rule is written to devices.allow, in order,
+// then the standard devices every container gets are allowed (null, zero,
+// full, random, urandom, tty, ptmx and the pts terminals), before the
 // container's first process runs. It needs a cgroup at a fixed path
 // (WithCgroupPath). On a cgroup v2 host, where device access is controlled by
 // eBPF programs, Start fails.
@@ -479,6 +480,19 @@ func WithDevices(devs ...Device) Option {
 		}
 		return nil
 	})
+}
+
+// deviceFiles renders WithDeviceRules into cgroup v1 devices files, in the
+// order they are written: deny everything, allow the caller's rules in their
+// order, then the standard devices. The kernel lists its exceptions
+// (devices.list) in the order they were added, merging a rule for the same
+// device into the first, so the caller's rules come first there, as runc's do.
+func deviceFiles(rules []DeviceRule) []cgroupFile {
+	fs := []cgroupFile{{"devices", "devices.deny", "a"}}
+	for _, r := range append(append([]DeviceRule(nil), rules...), standardDeviceRules()...) {
+		fs = append(fs, cgroupFile{"devices", "devices.allow", r.String()})
+	}
+	return fs
 }
 
 // standardDeviceRules allow the device nodes every container gets.

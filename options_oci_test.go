@@ -77,3 +77,23 @@ func TestOCIOptionsPlan(t *testing.T) {
 		t.Fatalf("defaults: %+v", ic2.OCI)
 	}
 }
+
+// The caller's device rules are written before the standard devices, in
+// their order: devices.list shows them first (runtime-tools'
+// linux_cgroups_devices reads them back by position).
+func TestDeviceFiles(t *testing.T) {
+	got := deviceFiles([]DeviceRule{{'c', 10, 229, "rwm"}, {'b', 8, 20, "rw"}, {'b', 10, -1, "r"}})
+	want := []string{"devices.deny a", "devices.allow c 10:229 rwm", "devices.allow b 8:20 rw", "devices.allow b 10:* r",
+		"devices.allow c 1:3 rwm", "devices.allow c 1:5 rwm", "devices.allow c 1:7 rwm", "devices.allow c 1:8 rwm",
+		"devices.allow c 1:9 rwm", "devices.allow c 5:0 rwm", "devices.allow c 5:2 rwm", "devices.allow c 136:* rwm"}
+	var s []string
+	for _, f := range got {
+		if f.Controller != "devices" {
+			t.Errorf("%+v: not in the devices controller", f)
+		}
+		s = append(s, f.Name+" "+f.Value)
+	}
+	if strings.Join(s, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("deviceFiles:\n%s\nwant:\n%s", strings.Join(s, "\n"), strings.Join(want, "\n"))
+	}
+}

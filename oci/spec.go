@@ -37,6 +37,11 @@ type Config struct {
 	Terminal bool
 	// ConsoleSize is process.consoleSize: the terminal's initial size.
 	ConsoleSize *specs.Box
+	// MountLabel is linux.mountLabel, the SELinux label of the container's
+	// mounts. The library applies no SELinux labels: a runtime must refuse it
+	// on a host where SELinux is enabled. On a host without SELinux nothing is
+	// labelled and it has no effect (runc and crun ignore it there).
+	MountLabel string
 	// Hooks the runtime runs in its own namespaces: Prestart and
 	// CreateRuntime once the container is created, Poststart after start,
 	// Poststop after delete. The others are rejected by FromSpec.
@@ -449,9 +454,8 @@ func (b *builder) linux(s *specs.Spec) error {
 	if l.ReadonlyPaths != nil {
 		b.add(container.WithReadonlyPaths(l.ReadonlyPaths...))
 	}
+	b.cfg.MountLabel = l.MountLabel
 	switch {
-	case l.MountLabel != "":
-		return unsupported("linux.mountLabel")
 	case l.IntelRdt != nil:
 		return unsupported("linux.intelRdt")
 	case l.Personality != nil:

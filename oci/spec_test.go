@@ -171,7 +171,11 @@ func TestFromSpec(t *testing.T) {
 		{"unbindable", func(s *specs.Spec) { s.Linux.RootfsPropagation = "unbindable" }, "", nil},
 		{"unknown propagation", func(s *specs.Spec) { s.Linux.RootfsPropagation = "master" }, "linux.rootfsPropagation", nil},
 		{"masked paths", func(s *specs.Spec) { s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = []string{"/proc/x"}, []string{} }, "", nil},
-		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "linux.mountLabel", nil},
+		{"mount label", func(s *specs.Spec) { s.Linux.MountLabel = "x" }, "", func(t *testing.T, c *Config) {
+			if c.MountLabel != "x" {
+				t.Errorf("MountLabel %q, want the runtime to decide about it", c.MountLabel)
+			}
+		}},
 		{"intel rdt", func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{} }, "linux.intelRdt", nil},
 		{"personality", func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{} }, "linux.personality", nil},
 		{"time offsets", func(s *specs.Spec) { s.Linux.TimeOffsets = map[string]specs.LinuxTimeOffset{"boottime": {}} }, "linux.timeOffsets", nil},

@@ -141,6 +141,9 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string) (*
 	if err := checkConsole(cfg.Terminal, consoleSocket); err != nil {
 		return nil, nil, nil, err
 	}
+	if err := checkMountLabel(cfg); err != nil {
+		return nil, nil, nil, err
+	}
 	if cfg.Terminal {
 		cfg.Options = append(cfg.Options, container.WithTerminal())
 	}
@@ -282,11 +285,7 @@ func cmdStart(g *globals, args []string) (int, error) {
 			return 1, err
 		}
 	}
-	for _, h := range s.Hooks.Poststart {
-		if err := g.runHook(h, s); err != nil {
-			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
-		}
-	}
+	g.runHooksWarn("poststart", s.Hooks.Poststart, s)
 	return 0, nil
 }
 
@@ -399,11 +398,7 @@ func cmdDelete(g *globals, args []string) (int, error) {
 	if err := os.RemoveAll(g.dir(id)); err != nil {
 		return 1, fmt.Errorf("remove state: %w", err)
 	}
-	for _, h := range s.Hooks.Poststop {
-		if err := g.runHook(h, s); err != nil {
-			return 1, fmt.Errorf("poststop hook %s: %w", h.Path, err)
-		}
-	}
+	g.runHooksWarn("poststop", s.Hooks.Poststop, s)
 	return 0, nil
 }
 
@@ -437,15 +432,9 @@ func cmdRun(g *globals, args []string) (int, error) {
 	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
 		return 1, err
 	}
-	for _, h := range s.Hooks.Poststart {
-		if err := g.runHook(h, s); err != nil {
-			return 1, fmt.Errorf("poststart hook %s: %w", h.Path, err)
-		}
-	}
+	g.runHooksWarn("poststart", s.Hooks.Poststart, s)
 	err = c.Wait()
-	for _, h := range s.Hooks.Poststop {
-		g.runHook(h, s)
-	}
+	g.runHooksWarn("poststop", s.Hooks.Poststop, s)
 	var ee *container.ExitError
 	if errors.As(err, &ee) {
 		return ee.ExitCode(), nil
@@ -560,6 +549,44 @@ func freeze(g *globals, args []string, frozen bool) (int, error) {
 		return 1, fmt.Errorf("container %s is %s", id, st)
 	}
 	return 0, container.FreezeCgroup(s.CgroupPath, frozen)
+}
+
+// checkMountLabel refuses the spec's linux.mountLabel on a host where SELinux
+// is enabled: this runtime does not apply labels. Without SELinux nothing is
+// labelled, and the label has no effect.
+func checkMountLabel(cfg *oci.Config) error {
+	if cfg.MountLabel == "" {
+		return nil
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	if selinuxMounted(string(mi)) {
+		return fmt.Errorf("oci: linux.mountLabel: SELinux is enabled on this host and this runtime does not apply labels: %w", oci.ErrUnsupported)
+	}
+	return nil
+}
+
+// selinuxMounted reports whether a mountinfo lists selinuxfs, which the
+// kernel has (and userspace mounts) only where SELinux is enabled.
+func selinuxMounted(mountinfo string) bool {
+	for _, line := range strings.Split(mountinfo, "\n") {
+		if _, after, ok := strings.Cut(line, " - "); ok && strings.HasPrefix(after, "selinuxfs ") {
+			return true
+		}
+	}
+	return false
+}
+
+// runHooksWarn runs poststart or poststop hooks: one that fails is logged as
+// a warning and the others, and the verb, go on, as the runtime spec says.
+func (g *globals) runHooksWarn(kind string, hooks []specs.Hook, s *state) {
+	for _, h := range hooks {
+		if err := g.runHook(h, s); err != nil {
+			warn(g, fmt.Errorf("%s hook %s: %w", kind, h.Path, err))
+		}
+	}
 }
 
 // runHook runs a hook with the container's state on its stdin, as the spec says.

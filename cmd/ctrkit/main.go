@@ -122,12 +122,7 @@ func notYet(name string) func(*globals, []string) (int, error) {
 // fail logs err as runc does and exits with status 1.
 func fail(g *globals, err error) {
 	msg := err.Error()
-	if g.log != "" {
-		if f, ferr := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); ferr == nil {
-			writeLog(f, g.logFormat, msg)
-			f.Close()
-		}
-	}
+	g.logLine("error", msg)
 	if g.log == "" || g.logFormat != "json" {
 		fmt.Fprintln(os.Stderr, "ctrkit: "+msg)
 	} else {
@@ -136,14 +131,33 @@ func fail(g *globals, err error) {
 	os.Exit(1)
 }
 
-func writeLog(w io.Writer, format, msg string) {
+// warn logs a failure that the verb goes on after (a poststart or poststop
+// hook's, which the runtime spec says must only be logged as a warning): in
+// the log file at level "warning", as runc's, and on stderr.
+func warn(g *globals, err error) {
+	g.logLine("warning", err.Error())
+	fmt.Fprintln(os.Stderr, "ctrkit: warning: "+err.Error())
+}
+
+// logLine appends msg at level to the --log file, if any.
+func (g *globals) logLine(level, msg string) {
+	if g.log == "" {
+		return
+	}
+	if f, err := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+		writeLog(f, g.logFormat, level, msg)
+		f.Close()
+	}
+}
+
+func writeLog(w io.Writer, format, level, msg string) {
 	now := time.Now().UTC().Format(time.RFC3339Nano)
 	if format == "json" {
-		b, _ := json.Marshal(map[string]string{"level": "error", "msg": msg, "time": now})
+		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now})
 		w.Write(append(b, '\n'))
 		return
 	}
-	fmt.Fprintf(w, "time=%q level=error msg=%q\n", now, msg)
+	fmt.Fprintf(w, "time=%q level=%s msg=%q\n", now, level, msg)
 }
 
 // flagSet is a minimal parser for a verb's flags: --name value, --name=value,

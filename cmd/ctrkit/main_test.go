@@ -307,3 +307,109 @@ func TestKillAllAndForceDelete(t *testing.T) {
 	cgroupGone(t, "/ctrkit/"+id)
 	cgroupGone(t, "/ctrkit/"+id2)
 }
+
+// A failing poststart or poststop hook is a warning: start and delete
+// succeed, the hooks after it run, and the log file has the warning.
+func TestFailingHooksWarn(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	id := fmt.Sprintf("hookwarn-%d", os.Getpid())
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	s := oci.DefaultSpec()
+	s.Root.Path = containertest.Rootfs(t)
+	s.Process.Args = []string{"true"}
+	s.Process.Terminal = false
+	record := func(name string) specs.Hook {
+		return specs.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo " + name + " >> " + ran}}
+	}
+	fails := specs.Hook{Path: "/bin/false"}
+	s.Hooks = &specs.Hooks{Poststart: []specs.Hook{fails, record("poststart")}, Poststop: []specs.Hook{fails, record("poststop")}}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(dir, "log.json")
+	t.Cleanup(func() { c.run("delete", "--force", id) })
+	c.ok("create", "--bundle", dir, id)
+	c.ok("--log", log, "--log-format", "json", "start", id)
+	for i := 0; c.status(id) != "stopped"; i++ {
+		if i > 100 {
+			t.Fatal("container did not stop")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.ok("--log", log, "--log-format", "json", "delete", id)
+	if got, _ := os.ReadFile(ran); string(got) != "poststart\npoststop\n" {
+		t.Errorf("hooks after the failing ones ran: %q, want poststart and poststop", got)
+	}
+	lines := strings.Split(strings.TrimSpace(readFileName(t, log)), "\n")
+	for i, want := range []string{"poststart hook /bin/false", "poststop hook /bin/false"} {
+		var l struct{ Level, Msg string }
+		if i >= len(lines) || json.Unmarshal([]byte(lines[i]), &l) != nil || l.Level != "warning" || !strings.Contains(l.Msg, want) {
+			t.Errorf("log %q: want a warning %q", lines, want)
+		}
+	}
+	cgroupGone(t, "/ctrkit/"+id)
+}
+
+func readFileName(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestSelinuxMounted(t *testing.T) {
+	for _, tc := range []struct {
+		mountinfo string
+		want      bool
+	}{
+		{"21 26 0:20 / /proc rw,relatime - proc proc rw\n", false},
+		{"21 26 0:20 / /proc rw,relatime - proc proc rw\n30 21 0:25 / /sys/fs/selinux rw,relatime - selinuxfs selinuxfs rw\n", true},
+		{"40 21 0:30 / /mnt/selinuxfs rw - tmpfs selinuxfs rw\n", false}, // a tmpfs whose source is named so
+	} {
+		if got := selinuxMounted(tc.mountinfo); got != tc.want {
+			t.Errorf("selinuxMounted(%q) = %v, want %v", tc.mountinfo, got, tc.want)
+		}
+	}
+}
+
+// linux.mountLabel: refused where SELinux is enabled (this runtime applies no
+// labels), without effect and accepted where it is not, as runc and crun do.
+func TestMountLabel(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	dir := t.TempDir()
+	s := oci.DefaultSpec()
+	s.Root.Path = containertest.Rootfs(t)
+	s.Process.Args = []string{"echo", "labelled"}
+	s.Process.Terminal = false
+	s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2"
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errOut, code := c.run("run", "--bundle", dir, fmt.Sprintf("label-%d", os.Getpid()))
+	if selinuxMounted(string(mi)) {
+		if code == 0 || !strings.Contains(errOut, "linux.mountLabel") {
+			t.Fatalf("SELinux host: exit %d, stderr %q; want an error naming linux.mountLabel", code, errOut)
+		}
+		return
+	}
+	if code != 0 || out != "labelled\n" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
