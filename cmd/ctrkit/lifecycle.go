@@ -106,12 +106,12 @@ func (g *globals) status(s *state) specs.ContainerState {
 	return specs.StateRunning
 }
 
+// ociState is what `state` prints. A stopped container keeps the pid its
+// process had (the runtime spec requires pid only while created or running
+// and allows it after): hooks got that pid on stdin, and a caller matching
+// the two finds the same number; runc and crun print 0.
 func (g *globals) ociState(s *state) *specs.State {
-	st := &specs.State{Version: specs.Version, ID: s.ID, Status: g.status(s), Bundle: s.Bundle, Annotations: s.Annotations}
-	if st.Status != specs.StateStopped {
-		st.Pid = s.Pid
-	}
-	return st
+	return &specs.State{Version: specs.Version, ID: s.ID, Status: g.status(s), Pid: s.Pid, Bundle: s.Bundle, Annotations: s.Annotations}
 }
 
 // prepare reads a bundle and builds its container, registering it under ROOT/ID.

@@ -268,6 +268,10 @@ func TestLifecycle(t *testing.T) {
 	if _, _, code := c.run("kill", id, "KILL"); code == 0 {
 		t.Fatal("kill of a stopped container succeeded")
 	}
+	var st specs.State
+	if err := json.Unmarshal([]byte(c.ok("state", id)), &st); err != nil || fmt.Sprint(st.Pid) != strings.TrimSpace(string(pid)) {
+		t.Fatalf("state of the stopped container: pid %d (%v), want the pid file's %s", st.Pid, err, pid)
+	}
 	c.ok("delete", id)
 	if _, err := os.Stat(filepath.Join(c.root, id)); err == nil {
 		t.Error("state left behind")
