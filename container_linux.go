@@ -57,10 +57,11 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := checkHostCaps(&icfg.Security); err != nil {
 		return err
 	}
-	exe, err := initPath()
+	exe, releaseExe, err := initPath(syncFD + 1 + len(c.cfg.oci.extraFiles)) // exe_linux.go
 	if err != nil {
 		return err
 	}
+	defer releaseExe()
 
 	if c.cfg.oci.execFIFO != "" {
 		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // oci_linux.go
@@ -92,7 +93,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		Stdin:       c.Stdin,
 		Stdout:      c.Stdout,
 		Stderr:      c.Stderr,
-		ExtraFiles:  []*os.File{childEnd},
+		ExtraFiles:  append([]*os.File{childEnd}, c.cfg.oci.extraFiles...), // WithExtraFiles: fd 4 on
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
 	r.cgroupAttr(r.cmd.SysProcAttr)
@@ -112,6 +113,8 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	// below then sees EOF and reports the context's error.
 	stop := context.AfterFunc(ctx, r.kill)
 	rel.add(func() { stop() })
+
+	c.cfg.oci.hookInput(icfg, c.cfg.namespaces, r.cmd.Process.Pid) // options_oci.go: WithCreateHook, WithStartHook
 
 	// The plan goes first, so that the init decodes it while the parent does
 	// its steps below.

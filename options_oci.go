@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Options that an OCI runtime needs (package oci builds them from a runtime
@@ -32,6 +33,9 @@ type ociConfig struct {
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
 	devices     []device
+	extraFiles  []*os.File // WithExtraFiles
+	createHooks []Hook     // WithCreateHook
+	startHooks  []Hook     // WithStartHook
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -50,7 +54,20 @@ type ociInit struct {
 	JoinPID     int               // WithJoin: the container's init, whose namespaces the init must be in
 	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
 	Terminal    bool              // WithTerminal: a pty made in the container is the command's stdio
+	ExtraFiles  int               // WithExtraFiles: how many descriptors follow the sync channel (fd 4 on)
+	CreateHooks []hookEntry       // WithCreateHook: run after the mounts, before pivot_root
+	StartHooks  []hookEntry       // WithStartHook: run after the privilege drop, before the command
 	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
+	fifoWrite   int               // the init's write end of ExecFIFO once unparked (0: not open)
+}
+
+// hookEntry is a Hook as the init runs it; Stdin is filled in by Start.
+type hookEntry struct {
+	Path    string
+	Args    []string
+	Env     []string
+	Timeout time.Duration
+	Stdin   []byte
 }
 
 func (o *ociConfig) initConfig() ociInit {
@@ -58,7 +75,8 @@ func (o *ociConfig) initConfig() ociInit {
 	if o.umaskSet {
 		um = o.umask
 	}
-	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal}
+	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal,
+		ExtraFiles: len(o.extraFiles), CreateHooks: hookEntries(o.createHooks), StartHooks: hookEntries(o.startHooks)}
 }
 
 // detached reports whether the container outlives the process that started it.
@@ -381,6 +399,122 @@ func WithInheritedCapabilities() Option {
 	})
 }
 
+// WithExtraFiles passes open files to the container's command, as
+// exec.Cmd.ExtraFiles does: files[i] becomes its descriptor 3+i (what runc's
+// --preserve-fds passes on). The command gets exactly these descriptors
+// besides stdin, stdout and stderr. The files stay the caller's: Start
+// duplicates them into the init and does not close them. Later WithExtraFiles
+// options add to earlier ones; a nil file makes New fail.
+func WithExtraFiles(files ...*os.File) Option {
+	return optionFunc(func(c *config) error {
+		for i, f := range files {
+			if f == nil {
+				return optErr("WithExtraFiles", i, "nil file")
+			}
+		}
+		c.oci.extraFiles = append(c.oci.extraFiles, files...)
+		return nil
+	})
+}
+
+// Hook is a program the container's init runs inside the container during
+// its start (WithCreateHook, WithStartHook), as an OCI runtime runs its
+// createContainer and startContainer hooks.
+type Hook struct {
+	Path    string        // absolute path of the program
+	Args    []string      // its arguments, argv[0] included; empty means [Path]
+	Env     []string      // its whole environment, as KEY=value strings
+	Timeout time.Duration // kill it and fail the start after this long; 0: no limit
+	// Stdin, when not nil, returns what the hook reads on its standard
+	// input (an OCI runtime passes the container's state). Start calls it,
+	// in the caller's process, with the pid of the container's first process
+	// as the container sees it: 1 in a PID namespace of its own.
+	Stdin func(pid int) []byte
+}
+
+// WithCreateHook runs h in the container's namespaces once its file systems
+// are mounted, before pivot_root (an OCI createContainer hook): its path is
+// resolved in the caller's file system, the container's root is still at
+// the rootfs path, and it runs with the init's privileges (root of the
+// container's namespaces, every capability of the bounding set the caller
+// has). Hooks run in the order of the options; one that fails, exits with a
+// status other than 0 or times out makes Start fail, with its output.
+func WithCreateHook(h Hook) Option {
+	return optionFunc(func(c *config) error {
+		h, err := checkHook("WithCreateHook", h)
+		if err != nil {
+			return err
+		}
+		c.oci.createHooks = append(c.oci.createHooks, h)
+		return nil
+	})
+}
+
+// WithStartHook runs h inside the container right before its command (an OCI
+// startContainer hook; with WithExecFIFO, once the FIFO is opened): after
+// pivot_root, in the command's working directory, with the command's user,
+// groups, capabilities, no_new_privs, seccomp policy and umask; its path is
+// resolved in the container's file system. Hooks run in the order of the
+// options; one that fails, exits with a status other than 0 or times out
+// stops the start: Start fails with its output, or, with WithExecFIFO, the
+// init writes the failure to the FIFO and exits.
+func WithStartHook(h Hook) Option {
+	return optionFunc(func(c *config) error {
+		h, err := checkHook("WithStartHook", h)
+		if err != nil {
+			return err
+		}
+		c.oci.startHooks = append(c.oci.startHooks, h)
+		return nil
+	})
+}
+
+func checkHook(option string, h Hook) (Hook, error) {
+	if !filepath.IsAbs(h.Path) {
+		return h, optErr(option, h.Path, "must be an absolute path")
+	}
+	if h.Timeout < 0 {
+		return h, optErr(option, h.Path, "negative timeout %v", h.Timeout)
+	}
+	for _, s := range append(append([]string{h.Path}, h.Args...), h.Env...) {
+		if strings.ContainsRune(s, 0) {
+			return h, optErr(option, h.Path, "argument or variable contains a NUL byte")
+		}
+	}
+	h.Args = append([]string(nil), h.Args...)
+	if len(h.Args) == 0 {
+		h.Args = []string{h.Path}
+	}
+	h.Env = append([]string(nil), h.Env...)
+	return h, nil
+}
+
+func hookEntries(hs []Hook) []hookEntry {
+	var out []hookEntry
+	for _, h := range hs {
+		out = append(out, hookEntry{Path: h.Path, Args: h.Args, Env: h.Env, Timeout: h.Timeout})
+	}
+	return out
+}
+
+// hookInput fills in what each hook reads on its stdin, once the init's pid
+// is known: pid is the init's pid on the host.
+func (o *ociConfig) hookInput(icfg *initConfig, ns Namespace, pid int) {
+	if ns&NSPID != 0 {
+		pid = 1
+	}
+	for i, h := range o.createHooks {
+		if h.Stdin != nil {
+			icfg.OCI.CreateHooks[i].Stdin = h.Stdin(pid)
+		}
+	}
+	for i, h := range o.startHooks {
+		if h.Stdin != nil {
+			icfg.OCI.StartHooks[i].Stdin = h.Stdin(pid)
+		}
+	}
+}
+
 // limits adjusts the init's limits plan: a WithExecFIFO container's creator
 // may be gone when the command is about to run, so the init does not ask it
 // to lower pids.max (UpdateCgroup does, after the start).
@@ -504,6 +638,8 @@ func (o *ociConfig) finish(c *config) error {
 			return optErr("WithJoin", o.joinPID, "conflicts with limits and WithCgroupPath")
 		case o.execFIFO != "" || len(o.sysctls) > 0:
 			return optErr("WithJoin", o.joinPID, "conflicts with WithExecFIFO and WithSysctl")
+		case len(o.createHooks)+len(o.startHooks) > 0:
+			return optErr("WithJoin", o.joinPID, "conflicts with WithCreateHook and WithStartHook")
 		}
 		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
 		c.uidMap, c.gidMap = nil, nil
