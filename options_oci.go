@@ -327,7 +327,10 @@ func WithCgroupPath(path string) Option {
 // reading. Start checks that it is a FIFO. Start returns once the init waits there: the container is created
 // but not started, as in the OCI lifecycle. Whoever opens the FIFO starts the
 // command (the init writes one byte, "0", to it; a reader that gets it knows
-// the init went on; the init's end closes at execve).
+// the init went on; the init's end closes at execve). When a step after that
+// fails (a WithStartHook hook, the final privilege drop, the execve), the init
+// writes the error's text after the "0" and exits: a reader that reads to EOF
+// gets exactly "0" when the command runs.
 //
 // Such a container outlives its creator: the init gets no parent-death signal,
 // and the caller may exit after Start without calling Wait. Its cgroup (see
@@ -403,8 +406,9 @@ func WithInheritedCapabilities() Option {
 // exec.Cmd.ExtraFiles does: files[i] becomes its descriptor 3+i (what runc's
 // --preserve-fds passes on). The command gets exactly these descriptors
 // besides stdin, stdout and stderr. The files stay the caller's: Start
-// duplicates them into the init and does not close them. Later WithExtraFiles
-// options add to earlier ones; a nil file makes New fail.
+// duplicates them into the init and does not close them. It works with
+// WithInit and WithJoin too. Later WithExtraFiles options add to earlier ones;
+// a nil file makes New fail.
 func WithExtraFiles(files ...*os.File) Option {
 	return optionFunc(func(c *config) error {
 		for i, f := range files {
@@ -457,7 +461,9 @@ func WithCreateHook(h Hook) Option {
 // resolved in the container's file system. Hooks run in the order of the
 // options; one that fails, exits with a status other than 0 or times out
 // stops the start: Start fails with its output, or, with WithExecFIFO, the
-// init writes the failure to the FIFO and exits.
+// init writes the failure to the FIFO and exits. The init starts and waits
+// for it under the seccomp policy (clone, execve, pipe2, wait4 and waitid
+// must be allowed, as for a command that runs programs).
 func WithStartHook(h Hook) Option {
 	return optionFunc(func(c *config) error {
 		h, err := checkHook("WithStartHook", h)
