@@ -197,3 +197,55 @@ func TestHookFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestExecFIFOReports: with WithExecFIFO, a reader of the FIFO reads exactly
+// "0" once the command runs (WithInit too, where the init does not exec), and
+// the failure after it otherwise (a start hook's).
+func TestExecFIFOReports(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	for _, tc := range []struct {
+		name string
+		opts []container.Option
+		fifo string // what the FIFO gives until EOF
+		exit int    // the init's exit status
+	}{
+		{"exec", nil, "0", 0},
+		{"WithInit", []container.Option{container.WithInit()}, "0", 0},
+		{"failing start hook", []container.Option{container.WithStartHook(container.Hook{Path: "/bin/false"})},
+			"0startContainer hook /bin/false: exit status 1: ", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fifo := filepath.Join(t.TempDir(), "exec.fifo")
+			if err := unix.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := container.New(rootfs, []string{"/bin/true"}, append(tc.opts, container.WithExecFIFO(fifo))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			c.Stdout, c.Stderr = &out, &out
+			if err := c.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Open(fifo)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(f)
+			f.Close()
+			if err != nil || string(got) != tc.fifo {
+				t.Errorf("exec FIFO gave %q, %v; want %q", got, err, tc.fifo)
+			}
+			err = c.Wait()
+			var ee *container.ExitError
+			switch {
+			case tc.exit == 0 && err != nil:
+				t.Errorf("Wait: %v (%s)", err, out.String())
+			case tc.exit != 0 && (!errors.As(err, &ee) || ee.ExitCode() != tc.exit):
+				t.Errorf("Wait: %v, want exit status %d", err, tc.exit)
+			}
+		})
+	}
+}

@@ -176,7 +176,7 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 		return err
 	}
 	if cfg.Limits.Init {
-		return reapCommand(cfg.Args, cfg.Env, cfg.OCI.ExtraFiles, ch) // reaper_linux.go
+		return reapCommand(cfg, ch) // reaper_linux.go
 	}
 	if err := awaitExec(cfg, ch); err != nil {
 		return err

@@ -21,9 +21,11 @@ import (
 // channel. Once the command runs, the init lets go of the channel, so the
 // parent reads EOF just as it does after an execve.
 //
-// extra is the number of WithExtraFiles descriptors (3 to 2+extra), which the
-// command gets and the init then lets go of too; ch is the channel.
-func reapCommand(args, env []string, extra int, ch *os.File) error {
+// The command also gets the WithExtraFiles descriptors (3 on), which the init
+// then lets go of, as it does of the exec FIFO (WithExecFIFO): its reader
+// reads EOF once the command runs.
+func reapCommand(cfg *initConfig, ch *os.File) error {
+	args, env, extra := cfg.Args, cfg.Env, cfg.OCI.ExtraFiles
 	// The init was started with GOGC=off (initEnv: it normally execs within
 	// milliseconds); as a long-lived reaper it needs its collector back.
 	debug.SetGCPercent(100)
@@ -44,6 +46,10 @@ func reapCommand(args, env []string, extra int, ch *os.File) error {
 		return err
 	}
 	releaseFDs(int(ch.Fd()), extra)
+	if cfg.OCI.fifoWrite > 0 {
+		unix.Close(cfg.OCI.fifoWrite)
+		cfg.OCI.fifoWrite = 0
+	}
 	go forwardSignals(sigs, pid)
 	os.Exit(reap(pid))
 	return nil
