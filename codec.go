@@ -105,6 +105,7 @@ func (c *initConfig) marshal() []byte {
 	e.int(int64(o.ExtraFiles))
 	e.hooks(o.CreateHooks)
 	e.hooks(o.StartHooks)
+	e.bool(o.BeforePivot)
 
 	e.bool(c.Net.LoopbackUp)
 	return e.b
@@ -211,6 +212,7 @@ func (c *initConfig) unmarshal(b []byte) error {
 	o.ExtraFiles = int(d.int())
 	o.CreateHooks = d.hooks()
 	o.StartHooks = d.hooks()
+	o.BeforePivot = d.bool()
 
 	c.Net.LoopbackUp = d.bool()
 	if d.err == nil && len(d.b) != 0 {

@@ -143,6 +143,15 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		}
 	})
 	t, body, err := r.readInitMsg(parentEnd) // oci_linux.go: takes the terminal's master first
+	if err == nil && t == msgMounted {       // WithBeforePivot
+		if err := c.cfg.oci.beforePivot(r.cmd.Process.Pid); err != nil {
+			return fmt.Errorf("container: before pivot_root: %w", err)
+		}
+		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
+			return fmt.Errorf("container: signal init: %w", err)
+		}
+		t, body, err = r.readInitMsg(parentEnd)
+	}
 	if err == nil && t == msgExecReady {
 		if err := r.lowerPids(); err != nil {
 			return err

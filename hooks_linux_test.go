@@ -249,3 +249,47 @@ func TestExecFIFOReports(t *testing.T) {
 		})
 	}
 }
+
+// TestBeforePivot: WithBeforePivot's function runs while the init waits with
+// the container's file systems mounted and its root not yet pivoted, before
+// the create hooks; its error fails Start.
+func TestBeforePivot(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	var sawPid int
+	var mounted, unpivoted bool
+	before := func(pid int) error {
+		sawPid = pid
+		// The init's view: the host's root, with the rootfs's /proc mounted.
+		var st unix.Statfs_t
+		mounted = unix.Statfs(fmt.Sprintf("/proc/%d/root%s/proc", pid, rootfs), &st) == nil && st.Type == unix.PROC_SUPER_MAGIC
+		_, err := os.Stat(fmt.Sprintf("/proc/%d/root%s/bin/sh", pid, rootfs))
+		unpivoted = err == nil
+		return os.WriteFile(filepath.Join(rootfs, "before"), nil, 0o644)
+	}
+	hook := container.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "test -f " + rootfs + "/before && echo ordered > " + rootfs + "/created"}}
+	c, err := container.New(rootfs, []string{"/bin/cat", "/created"}, container.WithBeforePivot(before), container.WithCreateHook(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if sawPid != c.Pid() || !mounted || !unpivoted {
+		t.Errorf("before pivot: pid %d (init %d), rootfs's /proc mounted %v, root not pivoted %v", sawPid, c.Pid(), mounted, unpivoted)
+	}
+	if err := c.Wait(); err != nil || out.String() != "ordered\n" {
+		t.Errorf("Wait: %v, output %q: want the create hook to run after the function", err, out.String())
+	}
+
+	errBefore := errors.New("refused")
+	c, err = container.New(rootfs, []string{"/bin/true"}, container.WithBeforePivot(func(int) error { return errBefore }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); !errors.Is(err, errBefore) {
+		t.Fatalf("Start: %v, want the function's error", err)
+	}
+}

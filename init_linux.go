@@ -136,6 +136,9 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := setupRootfs(cfg); err != nil {
 		return err
 	}
+	if err := awaitParent(cfg.OCI.BeforePivot, msgMounted, ch); err != nil { // WithBeforePivot
+		return err
+	}
 	if err := runHooks("createContainer hook", cfg.OCI.CreateHooks); err != nil { // WithCreateHook
 		return err
 	}
@@ -189,14 +192,20 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 // runtime's threads, which execve ends) to exactly n, and only then lets the
 // command run, so no fork of the command ever sees the reserve.
 func awaitExec(cfg *initConfig, ch *os.File) error {
-	if !cfg.Limits.PidsHandshake {
+	return awaitParent(cfg.Limits.PidsHandshake, msgExecReady, ch)
+}
+
+// awaitParent, when on, tells the parent that the init reached the point of
+// t and waits for its "go".
+func awaitParent(on bool, t msgType, ch *os.File) error {
+	if !on {
 		return nil
 	}
-	if err := writeMsg(ch, msgExecReady, nil); err != nil {
+	if err := writeMsg(ch, t, nil); err != nil {
 		return &SetupError{Op: "tell the parent", Err: underlying(err)}
 	}
-	if t, _, err := readMsg(ch); err != nil || t != msgGo {
-		return fmt.Errorf("wait for the parent before exec: type %q: %v", t, err)
+	if got, _, err := readMsg(ch); err != nil || got != msgGo {
+		return fmt.Errorf("wait for the parent at %q: type %q: %v", t, got, err)
 	}
 	return nil
 }

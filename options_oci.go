@@ -33,9 +33,10 @@ type ociConfig struct {
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
 	devices     []device
-	extraFiles  []*os.File // WithExtraFiles
-	createHooks []Hook     // WithCreateHook
-	startHooks  []Hook     // WithStartHook
+	extraFiles  []*os.File          // WithExtraFiles
+	createHooks []Hook              // WithCreateHook
+	startHooks  []Hook              // WithStartHook
+	beforePivot func(pid int) error // WithBeforePivot
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -57,6 +58,7 @@ type ociInit struct {
 	ExtraFiles  int               // WithExtraFiles: how many descriptors follow the sync channel (fd 4 on)
 	CreateHooks []hookEntry       // WithCreateHook: run after the mounts, before pivot_root
 	StartHooks  []hookEntry       // WithStartHook: run after the privilege drop, before the command
+	BeforePivot bool              // WithBeforePivot: wait for the parent after the mounts
 	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
 	fifoWrite   int               // the init's write end of ExecFIFO once unparked (0: not open)
 }
@@ -76,7 +78,7 @@ func (o *ociConfig) initConfig() ociInit {
 		um = o.umask
 	}
 	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal,
-		ExtraFiles: len(o.extraFiles), CreateHooks: hookEntries(o.createHooks), StartHooks: hookEntries(o.startHooks)}
+		ExtraFiles: len(o.extraFiles), CreateHooks: hookEntries(o.createHooks), StartHooks: hookEntries(o.startHooks), BeforePivot: o.beforePivot != nil}
 }
 
 // detached reports whether the container outlives the process that started it.
@@ -475,6 +477,22 @@ func WithStartHook(h Hook) Option {
 	})
 }
 
+// WithBeforePivot calls f in the caller's process during Start, once the
+// init has mounted the container's file systems and before pivot_root and the
+// WithCreateHook hooks, while the init waits: pid is the init's pid (on the
+// caller's side). It is where an OCI runtime runs its prestart and
+// createRuntime hooks. An error from f makes Start fail with it. Later
+// WithBeforePivot options replace earlier ones.
+func WithBeforePivot(f func(pid int) error) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return optErr("WithBeforePivot", nil, "nil function")
+		}
+		c.oci.beforePivot = f
+		return nil
+	})
+}
+
 func checkHook(option string, h Hook) (Hook, error) {
 	if !filepath.IsAbs(h.Path) {
 		return h, optErr(option, h.Path, "must be an absolute path")
@@ -644,8 +662,8 @@ func (o *ociConfig) finish(c *config) error {
 			return optErr("WithJoin", o.joinPID, "conflicts with limits and WithCgroupPath")
 		case o.execFIFO != "" || len(o.sysctls) > 0:
 			return optErr("WithJoin", o.joinPID, "conflicts with WithExecFIFO and WithSysctl")
-		case len(o.createHooks)+len(o.startHooks) > 0:
-			return optErr("WithJoin", o.joinPID, "conflicts with WithCreateHook and WithStartHook")
+		case len(o.createHooks)+len(o.startHooks) > 0 || o.beforePivot != nil:
+			return optErr("WithJoin", o.joinPID, "conflicts with WithCreateHook, WithStartHook and WithBeforePivot")
 		}
 		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
 		c.uidMap, c.gidMap = nil, nil

@@ -33,6 +33,9 @@ const (
 	// msgExecReady (init → parent, answered with msgGo): about to execve; sent
 	// only when the parent has a step for that moment (limitsInit.PidsHandshake).
 	msgExecReady msgType = 'x'
+	// msgMounted (init → parent, answered with msgGo): the file systems are
+	// mounted, pivot_root is next; sent only with WithBeforePivot.
+	msgMounted msgType = 'm'
 )
 
 const maxMsg = 16 << 20

@@ -144,8 +144,8 @@ func readLine(r io.Reader) (string, error) {
 
 // TestContainerHooks: the createContainer hook runs before pivot_root (it
 // resolves its path and writes on the host, and sees the rootfs's /proc
-// mount), the startContainer hook inside the container's root; each reads the
-// state; the command sees what both wrote.
+// mount) and after the createRuntime hook, the startContainer hook inside the
+// container's root; each reads the state; the command sees what both wrote.
 func TestContainerHooks(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	c := newCLI(t)
@@ -153,8 +153,10 @@ func TestContainerHooks(t *testing.T) {
 	var rootfs string
 	b, rootfs := specBundle(t, func(s *specs.Spec) {
 		s.Root.Readonly = false
-		create := `cat > "$R/created"; echo >> "$R/created"; grep -c " $R/proc " /proc/self/mountinfo >> "$R/created"`
+		create := `cat > "$R/created"; echo >> "$R/created"; grep -c " $R/proc " /proc/self/mountinfo >> "$R/created"; ` +
+			`test -f "$R/runtime" && echo after-createRuntime >> "$R/created"`
 		s.Hooks = &specs.Hooks{
+			CreateRuntime:   []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", `cat > "$R/runtime"`}, Env: []string{"R=" + s.Root.Path}}},
 			CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", create}, Env: []string{"R=" + s.Root.Path}}},
 			StartContainer:  []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "cat > /tmp/started"}}},
 		}
@@ -163,11 +165,11 @@ func TestContainerHooks(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := c.ok("run", "--bundle", b, id)
-	lines := strings.SplitN(out, "\n", 3)
-	if len(lines) != 3 || lines[1] != "1" {
-		t.Fatalf("run: %q: want the createContainer hook's state, a 1 and the startContainer hook's state", out)
+	lines := strings.SplitN(out, "\n", 4)
+	if len(lines) != 4 || lines[1] != "1" || lines[2] != "after-createRuntime" {
+		t.Fatalf("run: %q: want the createContainer hook's state, a 1, after-createRuntime and the startContainer hook's state", out)
 	}
-	for i, want := range map[int]string{0: "creating", 2: "created"} {
+	for i, want := range map[int]string{0: "creating", 3: "created"} {
 		var st specs.State
 		if err := json.Unmarshal([]byte(lines[i]), &st); err != nil || st.ID != id || st.Pid != 1 || st.Bundle != b || string(st.Status) != want {
 			t.Errorf("hook state %q (%v): want id %s, pid 1, bundle %s, status %s", lines[i], err, id, b, want)

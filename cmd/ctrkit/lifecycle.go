@@ -154,7 +154,8 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 		}
 		return nil, nil, nil, fmt.Errorf("create state directory: %w", err)
 	}
-	opts := cfg.Options
+	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
+	opts := append(cfg.Options, container.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
 	if len(extra) > 0 {
 		opts = append(opts, container.WithExtraFiles(extra...))
 	}
@@ -175,14 +176,27 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 		return nil, nil, nil, err
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
 	if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		s.PidsLimit = *r.Pids.Limit
 	}
 	return c, s, cfg, nil
 }
 
-// started records a started init and runs the hooks of the created state.
+// createRuntimeHooks runs the prestart and createRuntime hooks while the init
+// waits between its mounts and pivot_root (container.WithBeforePivot), before
+// the createContainer hooks, as the spec orders them.
+func (g *globals) createRuntimeHooks(s *state, pid int) error {
+	s.Pid = pid
+	s.PidStart = pidStart(pid)
+	for _, h := range append(append([]specs.Hook(nil), s.Hooks.Prestart...), s.Hooks.CreateRuntime...) {
+		if err := g.runHook(h, s); err != nil {
+			return fmt.Errorf("createRuntime hook %s: %w", h.Path, err)
+		}
+	}
+	return nil
+}
+
+// started records a started init.
 func (g *globals) started(c *container.Container, s *state, pidFile string) error {
 	s.Pid = c.Pid()
 	s.PidStart = pidStart(s.Pid)
@@ -192,11 +206,6 @@ func (g *globals) started(c *container.Container, s *state, pidFile string) erro
 	if pidFile != "" {
 		if err := os.WriteFile(pidFile, []byte(itoa(s.Pid)), 0o644); err != nil {
 			return fmt.Errorf("write pid file: %w", err)
-		}
-	}
-	for _, h := range append(append([]specs.Hook(nil), s.Hooks.Prestart...), s.Hooks.CreateRuntime...) {
-		if err := g.runHook(h, s); err != nil {
-			return fmt.Errorf("createRuntime hook %s: %w", h.Path, err)
 		}
 	}
 	return nil
