@@ -293,3 +293,23 @@ func TestBeforePivot(t *testing.T) {
 		t.Fatalf("Start: %v, want the function's error", err)
 	}
 }
+
+// TestHookDaemon: a hook that exits 0 but leaves a process holding its output
+// open does not hold up the start, nor fail it.
+func TestHookDaemon(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	hook := container.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "sleep 30 & echo started"}}
+	c, err := container.New(rootfs, []string{"/bin/echo", "command ran"}, container.WithStartHook(hook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Wait(); err != nil || out.String() != "command ran\n" {
+		t.Fatalf("Wait: %v, output %q", err, out.String())
+	}
+}

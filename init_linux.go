@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -259,9 +260,9 @@ func runHooks(op string, hooks []hookEntry) error {
 }
 
 func runHook(h hookEntry) error {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
 	if h.Timeout > 0 {
-		ctx, cancel = context.WithTimeout(context.Background(), h.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, h.Timeout)
 	}
 	defer cancel()
 	var out bytes.Buffer
@@ -271,8 +272,13 @@ func runHook(h hookEntry) error {
 		cmd.Env = []string{} // nil would pass the init's own
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(h.Stdin), &out, &out
-	cmd.WaitDelay = time.Second // a child of the hook holding its output open
+	// A daemon the hook started may hold its output open: once the hook has
+	// exited 0, give up on the rest of its output after a second.
+	cmd.WaitDelay = time.Second
 	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
 	if ctx.Err() == context.DeadlineExceeded {
 		return fmt.Errorf("timed out after %v: %s", h.Timeout, bytes.TrimSpace(out.Bytes()))
 	}
