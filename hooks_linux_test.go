@@ -313,3 +313,53 @@ func TestHookDaemon(t *testing.T) {
 		t.Fatalf("Wait: %v, output %q", err, out.String())
 	}
 }
+
+// TestExtraFilesReleased: once the command runs, it holds the only copies of
+// its extra files (with WithInit too, where the init lives on): a pipe whose
+// write end the command closes reads EOF while the command still runs.
+func TestExtraFilesReleased(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	for _, tc := range []struct {
+		name string
+		opts []container.Option
+	}{
+		{"exec", nil},
+		{"WithInit", []container.Option{container.WithInit()}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			stdinR, stdinW, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer stdinW.Close()
+			// The pipe is the last extra file (fd 4).
+			c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo x >&4; exec 3>&- 4>&-; read line; exit 0"},
+				append(tc.opts, container.WithExtraFiles(os.Stdin, w))...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Stdin = stdinR
+			err = c.Start(context.Background())
+			w.Close()
+			stdinR.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.SetReadDeadline(time.Now().Add(time.Minute)) // a copy left would block forever
+			got, err := io.ReadAll(r)                      // returns at EOF: no copy of w is left
+			stdinW.Close()
+			if werr := c.Wait(); werr != nil {
+				t.Fatal(werr)
+			}
+			if err != nil || string(got) != "x\n" {
+				t.Errorf("pipe carried %q, %v", got, err)
+			}
+		})
+	}
+}

@@ -235,6 +235,9 @@ func closeExtraFDs(cfg *initConfig) error {
 			return &SetupError{Op: "dup3", Path: "extra file " + strconv.Itoa(fd-syncFD), Err: err}
 		}
 	}
+	if n > 0 {
+		unix.Close(syncFD + n) // the last one's first copy: with WithInit, the init would keep it
+	}
 	err := unix.CloseRange(uint(syncFD+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	if err == unix.EPERM || err == unix.ENOSYS {
 		// A seccomp policy without close_range (older OCI profiles): mark
