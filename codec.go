@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 )
 
 // The init's configuration crosses the socket in a compact binary form written
@@ -102,6 +103,10 @@ func (c *initConfig) marshal() []byte {
 		e.uint(o.JoinNS[k])
 	}
 	e.bool(o.Terminal)
+	e.int(int64(o.ExtraFiles))
+	e.hooks(o.CreateHooks)
+	e.hooks(o.StartHooks)
+	e.bool(o.BeforePivot)
 
 	e.bool(c.Net.LoopbackUp)
 	return e.b
@@ -206,6 +211,10 @@ func (c *initConfig) unmarshal(b []byte) error {
 		}
 	}
 	o.Terminal = d.bool()
+	o.ExtraFiles = int(d.int())
+	o.CreateHooks = d.hooks()
+	o.StartHooks = d.hooks()
+	o.BeforePivot = d.bool()
 
 	c.Net.LoopbackUp = d.bool()
 	if d.err == nil && len(d.b) != 0 {
@@ -215,6 +224,34 @@ func (c *initConfig) unmarshal(b []byte) error {
 }
 
 type encoder struct{ b []byte }
+
+func (e *encoder) hooks(hs []hookEntry) {
+	e.uint(uint64(len(hs)))
+	for _, h := range hs {
+		e.str(h.Path)
+		e.strs(h.Args)
+		e.strs(h.Env)
+		e.int(int64(h.Timeout))
+		e.bytes(h.Stdin)
+	}
+}
+
+func (d *decoder) hooks() []hookEntry {
+	n := d.count()
+	if n == 0 {
+		return nil
+	}
+	hs := make([]hookEntry, n)
+	for i := range hs {
+		h := &hs[i]
+		h.Path = d.str()
+		h.Args = d.strs()
+		h.Env = d.strs()
+		h.Timeout = time.Duration(d.int())
+		h.Stdin = d.bytes()
+	}
+	return hs
+}
 
 func (e *encoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *encoder) int(v int64)   { e.b = binary.AppendVarint(e.b, v) }

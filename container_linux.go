@@ -60,10 +60,11 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := checkHostCaps(&icfg.Security); err != nil {
 		return err
 	}
-	exe, err := initPath()
+	exe, releaseExe, err := initPath(syncFD + 1 + len(c.cfg.oci.extraFiles)) // exe_linux.go
 	if err != nil {
 		return err
 	}
+	defer releaseExe()
 
 	if c.cfg.oci.execFIFO != "" {
 		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // oci_linux.go
@@ -98,7 +99,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		Stdin:       c.Stdin,
 		Stdout:      c.Stdout,
 		Stderr:      c.Stderr,
-		ExtraFiles:  []*os.File{childEnd},
+		ExtraFiles:  append([]*os.File{childEnd}, c.cfg.oci.extraFiles...), // WithExtraFiles: fd 4 on
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
 	r.cgroupAttr(r.cmd.SysProcAttr)
@@ -118,6 +119,8 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	// below then sees EOF and reports the context's error.
 	stop := context.AfterFunc(ctx, r.kill)
 	rel.add(func() { stop() })
+
+	c.cfg.oci.hookInput(icfg, c.cfg.namespaces, r.cmd.Process.Pid) // options_oci.go: WithCreateHook, WithStartHook
 
 	// The plan goes first, so that the init decodes it while the parent does
 	// its steps below.
@@ -146,6 +149,15 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		}
 	})
 	t, body, err := r.readInitMsg(parentEnd) // oci_linux.go: takes the terminal's master first
+	if err == nil && t == msgMounted {       // WithBeforePivot
+		if err := c.cfg.oci.beforePivot(r.cmd.Process.Pid); err != nil {
+			return fmt.Errorf("container: before pivot_root: %w", err)
+		}
+		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
+			return fmt.Errorf("container: signal init: %w", err)
+		}
+		t, body, err = r.readInitMsg(parentEnd)
+	}
 	if err == nil && t == msgExecReady {
 		if err := r.lowerPids(); err != nil {
 			return err

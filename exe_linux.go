@@ -92,13 +92,23 @@ func copyFile(dst, src *os.File) error {
 
 // initPath returns the path Start execs as the init: the sealed copy of this
 // binary, through this process's descriptor of it (still open in the child
-// when it calls execve).
-func initPath() (string, error) {
+// when it calls execve). The child resolves the path after its descriptors 3
+// to min-1 are in place (the sync channel, WithExtraFiles), so the copy must
+// not be among them: when it is, the path names a close-on-exec duplicate at
+// min or above, which release closes once the child has exec'd.
+func initPath(min int) (path string, release func(), err error) {
 	f, err := sealedSelf()
 	if err != nil {
-		return "", fmt.Errorf("container: sealed copy of the binary: %w", err)
+		return "", nil, fmt.Errorf("container: sealed copy of the binary: %w", err)
 	}
-	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())), nil
+	if int(f.Fd()) >= min {
+		return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())), func() {}, nil
+	}
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, min)
+	if err != nil {
+		return "", nil, fmt.Errorf("container: duplicate the sealed copy of the binary: %w", err)
+	}
+	return "/proc/self/fd/" + strconv.Itoa(fd), func() { unix.Close(fd) }, nil
 }
 
 // makeUndumpable is the init's first step: see the comment at the top.

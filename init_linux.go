@@ -1,10 +1,16 @@
 package container
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -52,7 +58,7 @@ func runInit() int {
 		if err := makeUndumpable(); err != nil {
 			return err
 		}
-		return initMain(ch)
+		return initMain(&ch) // may move the channel (WithExtraFiles)
 	}()
 	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
 		fmt.Fprintf(os.Stderr, "container init: %v (and reporting it failed: %v)\n", err, werr)
@@ -60,8 +66,8 @@ func runInit() int {
 	return 1
 }
 
-func initMain(ch *os.File) error {
-	t, body, err := readMsg(ch)
+func initMain(ch **os.File) error {
+	t, body, err := readMsg(*ch)
 	if err != nil || t != msgConfig {
 		return fmt.Errorf("read configuration: type %q: %v", t, err)
 	}
@@ -69,11 +75,46 @@ func initMain(ch *os.File) error {
 	if err := cfg.unmarshal(body); err != nil {
 		return fmt.Errorf("decode configuration: %w", err)
 	}
+	if err := moveSyncFD(&cfg, ch); err != nil {
+		return err
+	}
 	// Wait until the parent has done its part (id maps, cgroup, network).
-	if t, _, err := readMsg(ch); err != nil || t != msgGo {
+	if t, _, err := readMsg(*ch); err != nil || t != msgGo {
 		return fmt.Errorf("wait for the parent: type %q: %v", t, err)
 	}
-	return initContainer(&cfg, ch)
+	err = initContainer(&cfg, *ch)
+	reportToFIFO(&cfg, err) // oci_linux.go: WithExecFIFO, whose reader no longer reads the channel
+	return err
+}
+
+// heldSync keeps the *os.File of syncFD alive once moveSyncFD has moved the
+// channel: its finalizer must never close the number, which the command's
+// first extra file takes.
+var heldSync *os.File
+
+// moveSyncFD makes room for WithExtraFiles. The parent passes them after the
+// channel, as fds 4 to 3+n; the command must get them as 3 to 2+n. The
+// channel moves to a close-on-exec descriptor above them (fd 3 stays open
+// and close-on-exec until closeExtraFDs reuses its number, so no descriptor
+// the init opens lands in 3 to 3+n), and the extra files become close-on-exec
+// until then, so that no hook inherits them.
+func moveSyncFD(cfg *initConfig, ch **os.File) error {
+	n := cfg.OCI.ExtraFiles
+	if n == 0 {
+		return nil
+	}
+	for fd := syncFD + 1; fd <= syncFD+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return &SetupError{Op: "fcntl F_SETFD", Path: "extra file " + strconv.Itoa(fd-syncFD-1), Err: err}
+		}
+	}
+	fd, err := unix.FcntlInt(uintptr(syncFD), unix.F_DUPFD_CLOEXEC, syncFD+n+1)
+	if err != nil {
+		return &SetupError{Op: "fcntl F_DUPFD_CLOEXEC", Path: "sync channel", Err: err}
+	}
+	heldSync = *ch
+	*ch = os.NewFile(uintptr(fd), "sync")
+	return nil
 }
 
 // initContainer is the init's start sequence, top to bottom (see DESIGN.md).
@@ -97,6 +138,12 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 		return err
 	}
 	if err := setupRootfs(cfg); err != nil {
+		return err
+	}
+	if err := awaitParent(cfg.OCI.BeforePivot, msgMounted, ch); err != nil { // WithBeforePivot
+		return err
+	}
+	if err := runHooks("createContainer hook", cfg.OCI.CreateHooks); err != nil { // WithCreateHook
 		return err
 	}
 	if err := pivotRoot(cfg.Rootfs, cfg.RootProp); err != nil {
@@ -129,11 +176,14 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := setUmask(cfg); err != nil { // oci_linux.go
 		return err
 	}
-	if err := closeExtraFDs(); err != nil {
+	if err := runHooks("startContainer hook", cfg.OCI.StartHooks); err != nil { // WithStartHook
+		return err
+	}
+	if err := closeExtraFDs(cfg); err != nil {
 		return err
 	}
 	if cfg.Limits.Init {
-		return reapCommand(cfg.Args, cfg.Env) // reaper_linux.go
+		return reapCommand(cfg, ch) // reaper_linux.go
 	}
 	if err := awaitExec(cfg, ch); err != nil {
 		return err
@@ -146,14 +196,20 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 // runtime's threads, which execve ends) to exactly n, and only then lets the
 // command run, so no fork of the command ever sees the reserve.
 func awaitExec(cfg *initConfig, ch *os.File) error {
-	if !cfg.Limits.PidsHandshake {
+	return awaitParent(cfg.Limits.PidsHandshake, msgExecReady, ch)
+}
+
+// awaitParent, when on, tells the parent that the init reached the point of
+// t and waits for its "go".
+func awaitParent(on bool, t msgType, ch *os.File) error {
+	if !on {
 		return nil
 	}
-	if err := writeMsg(ch, msgExecReady, nil); err != nil {
+	if err := writeMsg(ch, t, nil); err != nil {
 		return &SetupError{Op: "tell the parent", Err: underlying(err)}
 	}
-	if t, _, err := readMsg(ch); err != nil || t != msgGo {
-		return fmt.Errorf("wait for the parent before exec: type %q: %v", t, err)
+	if got, _, err := readMsg(ch); err != nil || got != msgGo {
+		return fmt.Errorf("wait for the parent at %q: type %q: %v", t, got, err)
 	}
 	return nil
 }
@@ -170,17 +226,70 @@ func unshareCgroupNS(cfg *initConfig) error {
 	return nil
 }
 
-// closeExtraFDs marks every descriptor above stderr close-on-exec, so nothing
-// of the parent's or the init's reaches the command (CVE-2024-21626).
-func closeExtraFDs() error {
-	err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+// closeExtraFDs puts the extra files (WithExtraFiles: fds 4 to 3+n, see
+// moveSyncFD) at 3 to 2+n, inheritable, and marks every descriptor above them
+// close-on-exec, so nothing else of the parent's or the init's reaches the
+// command (CVE-2024-21626).
+func closeExtraFDs(cfg *initConfig) error {
+	n := cfg.OCI.ExtraFiles
+	for fd := syncFD; fd < syncFD+n; fd++ {
+		// Ascending: each step overwrites the copy the previous one made.
+		if err := unix.Dup3(fd+1, fd, 0); err != nil {
+			return &SetupError{Op: "dup3", Path: "extra file " + strconv.Itoa(fd-syncFD), Err: err}
+		}
+	}
+	if n > 0 {
+		unix.Close(syncFD + n) // the last one's first copy: with WithInit, the init would keep it
+	}
+	err := unix.CloseRange(uint(syncFD+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	if err == unix.EPERM || err == unix.ENOSYS {
 		// A seccomp policy without close_range (older OCI profiles): mark
 		// each open descriptor with fcntl instead (oci_linux.go).
-		err = cloexecEach()
+		err = cloexecEach(syncFD + n)
 	}
 	if err != nil {
 		return &SetupError{Op: "close_range", Err: err}
+	}
+	return nil
+}
+
+// runHooks runs the hooks of one point of the sequence (WithCreateHook,
+// WithStartHook) in order, each a child of the init's locked thread, so it
+// has that thread's credentials and seccomp filter.
+func runHooks(op string, hooks []hookEntry) error {
+	for _, h := range hooks {
+		if err := runHook(h); err != nil {
+			return &SetupError{Op: op, Path: h.Path, Err: err}
+		}
+	}
+	return nil
+}
+
+func runHook(h hookEntry) error {
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if h.Timeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, h.Timeout)
+	}
+	defer cancel()
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, h.Path) // absolute: no PATH search
+	cmd.Args, cmd.Env = h.Args, h.Env
+	if cmd.Env == nil {
+		cmd.Env = []string{} // nil would pass the init's own
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(h.Stdin), &out, &out
+	// A daemon the hook started may hold its output open: once the hook has
+	// exited 0, give up on the rest of its output after a second.
+	cmd.WaitDelay = time.Second
+	err := cmd.Run()
+	if errors.Is(err, exec.ErrWaitDelay) {
+		err = nil
+	}
+	if ctx.Err() == context.DeadlineExceeded {
+		return fmt.Errorf("timed out after %v: %s", h.Timeout, bytes.TrimSpace(out.Bytes()))
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
 	}
 	return nil
 }

@@ -101,8 +101,19 @@ func parkUntilStart(cfg *initConfig, ch *os.File) error {
 		return &SetupError{Op: "write exec FIFO", Err: err}
 	}
 	// fd stays open until execve closes it: a reader that waits for EOF
-	// knows the command was exec'd (or the init failed).
+	// knows the command was exec'd (or the init failed: see reportToFIFO).
+	cfg.OCI.fifoWrite = fd
 	return nil
+}
+
+// reportToFIFO writes the failure of a step after parkUntilStart to the exec
+// FIFO, after the "0": the process that opened it (the OCI start) reads it
+// before EOF, and knows the command will not run. Its creator, which read the
+// channel, may be gone by then.
+func reportToFIFO(cfg *initConfig, err error) {
+	if err != nil && cfg.OCI.fifoWrite > 0 {
+		unix.Write(cfg.OCI.fifoWrite, []byte(err.Error()))
+	}
 }
 
 // setUmask sets the umask the command inherits (WithUmask).
@@ -500,7 +511,7 @@ func joinContainer(cfg *initConfig, ch *os.File) error {
 	if err := setUmask(cfg); err != nil {
 		return err
 	}
-	if err := closeExtraFDs(); err != nil {
+	if err := closeExtraFDs(cfg); err != nil {
 		return err
 	}
 	return execCommand(cfg.Args, cfg.Env)
@@ -606,10 +617,10 @@ func (c *Container) Terminal() *os.File {
 	return c.run.console
 }
 
-// cloexecEach marks every descriptor above stderr close-on-exec, one by one,
+// cloexecEach marks every descriptor from from on close-on-exec, one by one,
 // for a seccomp policy that denies close_range. It lists them in
 // /proc/self/fd (the container's /proc by now) with getdents64.
-func cloexecEach() error {
+func cloexecEach(from int) error {
 	d, err := os.Open("/proc/self/fd")
 	if err != nil {
 		return err
@@ -621,7 +632,7 @@ func cloexecEach() error {
 	}
 	for _, n := range names {
 		fd, err := strconv.Atoi(n)
-		if err != nil || fd < 3 || fd == int(d.Fd()) {
+		if err != nil || fd < from || fd == int(d.Fd()) {
 			continue
 		}
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && err != unix.EBADF {

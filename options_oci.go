@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Options that an OCI runtime needs (package oci builds them from a runtime
@@ -32,6 +33,10 @@ type ociConfig struct {
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
 	devices     []device
+	extraFiles  []*os.File          // WithExtraFiles
+	createHooks []Hook              // WithCreateHook
+	startHooks  []Hook              // WithStartHook
+	beforePivot func(pid int) error // WithBeforePivot
 }
 
 // sysctlEntry is one kernel parameter the init writes under /proc/sys.
@@ -50,8 +55,22 @@ type ociInit struct {
 	JoinPID     int               // WithJoin: the container's init, whose namespaces the init must be in
 	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
 	Terminal    bool              // WithTerminal: a pty made in the container is the command's stdio
+	ExtraFiles  int               // WithExtraFiles: how many descriptors follow the sync channel (fd 4 on)
+	CreateHooks []hookEntry       // WithCreateHook: run after the mounts, before pivot_root
+	StartHooks  []hookEntry       // WithStartHook: run after the privilege drop, before the command
+	BeforePivot bool              // WithBeforePivot: wait for the parent after the mounts
 	fifoFD      int               // the init's O_PATH descriptor of ExecFIFO, opened before pivot_root
 	fifoDir     int               // the init's O_PATH descriptor of the host's /proc/self/fd, for fifoFD
+	fifoWrite   int               // the init's write end of ExecFIFO once unparked (0: not open)
+}
+
+// hookEntry is a Hook as the init runs it; Stdin is filled in by Start.
+type hookEntry struct {
+	Path    string
+	Args    []string
+	Env     []string
+	Timeout time.Duration
+	Stdin   []byte
 }
 
 func (o *ociConfig) initConfig() ociInit {
@@ -59,7 +78,8 @@ func (o *ociConfig) initConfig() ociInit {
 	if o.umaskSet {
 		um = o.umask
 	}
-	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal}
+	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal,
+		ExtraFiles: len(o.extraFiles), CreateHooks: hookEntries(o.createHooks), StartHooks: hookEntries(o.startHooks), BeforePivot: o.beforePivot != nil}
 }
 
 // detached reports whether the container outlives the process that started it.
@@ -310,7 +330,10 @@ func WithCgroupPath(path string) Option {
 // reading. Start checks that it is a FIFO. Start returns once the init waits there: the container is created
 // but not started, as in the OCI lifecycle. Whoever opens the FIFO starts the
 // command (the init writes one byte, "0", to it; a reader that gets it knows
-// the init went on; the init's end closes at execve).
+// the init went on; the init's end closes at execve). When a step after that
+// fails (a WithStartHook hook, the final privilege drop, the execve), the init
+// writes the error's text after the "0" and exits: a reader that reads to EOF
+// gets exactly "0" when the command runs.
 //
 // Such a container outlives its creator: the init gets no parent-death signal,
 // and the caller may exit after Start without calling Wait. Its cgroup (see
@@ -380,6 +403,141 @@ func WithInheritedCapabilities() Option {
 		c.oci.inherited = true
 		return nil
 	})
+}
+
+// WithExtraFiles passes open files to the container's command, as
+// exec.Cmd.ExtraFiles does: files[i] becomes its descriptor 3+i (what runc's
+// --preserve-fds passes on). The command gets exactly these descriptors
+// besides stdin, stdout and stderr. The files stay the caller's: Start
+// duplicates them into the init and does not close them. It works with
+// WithInit and WithJoin too. Later WithExtraFiles options add to earlier ones;
+// a nil file makes New fail.
+func WithExtraFiles(files ...*os.File) Option {
+	return optionFunc(func(c *config) error {
+		for i, f := range files {
+			if f == nil {
+				return optErr("WithExtraFiles", i, "nil file")
+			}
+		}
+		c.oci.extraFiles = append(c.oci.extraFiles, files...)
+		return nil
+	})
+}
+
+// Hook is a program the container's init runs inside the container during
+// its start (WithCreateHook, WithStartHook), as an OCI runtime runs its
+// createContainer and startContainer hooks.
+type Hook struct {
+	Path    string        // absolute path of the program
+	Args    []string      // its arguments, argv[0] included; empty means [Path]
+	Env     []string      // its whole environment, as KEY=value strings
+	Timeout time.Duration // kill it and fail the start after this long; 0: no limit
+	// Stdin, when not nil, returns what the hook reads on its standard
+	// input (an OCI runtime passes the container's state). Start calls it,
+	// in the caller's process, with the pid of the container's first process
+	// as the container sees it: 1 in a PID namespace of its own.
+	Stdin func(pid int) []byte
+}
+
+// WithCreateHook runs h in the container's namespaces once its file systems
+// are mounted, before pivot_root (an OCI createContainer hook): its path is
+// resolved in the caller's file system, the container's root is still at
+// the rootfs path, and it runs with the init's privileges (root of the
+// container's namespaces, every capability of the bounding set the caller
+// has). Hooks run in the order of the options; one that fails, exits with a
+// status other than 0 or times out makes Start fail, with its output.
+func WithCreateHook(h Hook) Option {
+	return optionFunc(func(c *config) error {
+		h, err := checkHook("WithCreateHook", h)
+		if err != nil {
+			return err
+		}
+		c.oci.createHooks = append(c.oci.createHooks, h)
+		return nil
+	})
+}
+
+// WithStartHook runs h inside the container right before its command (an OCI
+// startContainer hook; with WithExecFIFO, once the FIFO is opened): after
+// pivot_root, in the command's working directory, with the command's user,
+// groups, capabilities, no_new_privs, seccomp policy and umask; its path is
+// resolved in the container's file system. Hooks run in the order of the
+// options; one that fails, exits with a status other than 0 or times out
+// stops the start: Start fails with its output, or, with WithExecFIFO, the
+// init writes the failure to the FIFO and exits. The init starts and waits
+// for it under the seccomp policy (clone, execve, pipe2, wait4 and waitid
+// must be allowed, as for a command that runs programs).
+func WithStartHook(h Hook) Option {
+	return optionFunc(func(c *config) error {
+		h, err := checkHook("WithStartHook", h)
+		if err != nil {
+			return err
+		}
+		c.oci.startHooks = append(c.oci.startHooks, h)
+		return nil
+	})
+}
+
+// WithBeforePivot calls f in the caller's process during Start, once the
+// init has mounted the container's file systems and before pivot_root and the
+// WithCreateHook hooks, while the init waits: pid is the init's pid (on the
+// caller's side). It is where an OCI runtime runs its prestart and
+// createRuntime hooks. An error from f makes Start fail with it. Later
+// WithBeforePivot options replace earlier ones.
+func WithBeforePivot(f func(pid int) error) Option {
+	return optionFunc(func(c *config) error {
+		if f == nil {
+			return optErr("WithBeforePivot", nil, "nil function")
+		}
+		c.oci.beforePivot = f
+		return nil
+	})
+}
+
+func checkHook(option string, h Hook) (Hook, error) {
+	if !filepath.IsAbs(h.Path) {
+		return h, optErr(option, h.Path, "must be an absolute path")
+	}
+	if h.Timeout < 0 {
+		return h, optErr(option, h.Path, "negative timeout %v", h.Timeout)
+	}
+	for _, s := range append(append([]string{h.Path}, h.Args...), h.Env...) {
+		if strings.ContainsRune(s, 0) {
+			return h, optErr(option, h.Path, "argument or variable contains a NUL byte")
+		}
+	}
+	h.Args = append([]string(nil), h.Args...)
+	if len(h.Args) == 0 {
+		h.Args = []string{h.Path}
+	}
+	h.Env = append([]string(nil), h.Env...)
+	return h, nil
+}
+
+func hookEntries(hs []Hook) []hookEntry {
+	var out []hookEntry
+	for _, h := range hs {
+		out = append(out, hookEntry{Path: h.Path, Args: h.Args, Env: h.Env, Timeout: h.Timeout})
+	}
+	return out
+}
+
+// hookInput fills in what each hook reads on its stdin, once the init's pid
+// is known: pid is the init's pid on the host.
+func (o *ociConfig) hookInput(icfg *initConfig, ns Namespace, pid int) {
+	if ns&NSPID != 0 {
+		pid = 1
+	}
+	for i, h := range o.createHooks {
+		if h.Stdin != nil {
+			icfg.OCI.CreateHooks[i].Stdin = h.Stdin(pid)
+		}
+	}
+	for i, h := range o.startHooks {
+		if h.Stdin != nil {
+			icfg.OCI.StartHooks[i].Stdin = h.Stdin(pid)
+		}
+	}
 }
 
 // limits adjusts the init's limits plan: a WithExecFIFO container's creator
@@ -518,6 +676,8 @@ func (o *ociConfig) finish(c *config) error {
 			return optErr("WithJoin", o.joinPID, "conflicts with limits and WithCgroupPath")
 		case o.execFIFO != "" || len(o.sysctls) > 0:
 			return optErr("WithJoin", o.joinPID, "conflicts with WithExecFIFO and WithSysctl")
+		case len(o.createHooks)+len(o.startHooks) > 0 || o.beforePivot != nil:
+			return optErr("WithJoin", o.joinPID, "conflicts with WithCreateHook, WithStartHook and WithBeforePivot")
 		}
 		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
 		c.uidMap, c.gidMap = nil, nil

@@ -1,6 +1,8 @@
 package container
 
 import (
+	"os"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -26,6 +28,13 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"relative cgroup path", []Option{WithCgroupPath("a/b")}, `WithCgroupPath "a/b"`},
 		{"root cgroup path", []Option{WithCgroupPath("/")}, `WithCgroupPath "/"`},
 		{"relative fifo", []Option{WithExecFIFO("x")}, `WithExecFIFO "x"`},
+		{"nil extra file", []Option{WithExtraFiles(nil)}, `WithExtraFiles "0": nil file`},
+		{"relative create hook", []Option{WithCreateHook(Hook{Path: "bin/sh"})}, `WithCreateHook "bin/sh": must be an absolute path`},
+		{"negative hook timeout", []Option{WithStartHook(Hook{Path: "/h", Timeout: -1})}, `WithStartHook "/h": negative timeout`},
+		{"NUL in a hook", []Option{WithStartHook(Hook{Path: "/h", Env: []string{"A=\x00"}})}, "NUL"},
+		{"nil before pivot", []Option{WithBeforePivot(nil)}, "WithBeforePivot"},
+		{"hooks with join", []Option{WithJoin(1), WithStartHook(Hook{Path: "/h"})}, "WithJoin"},
+		{"before pivot with join", []Option{WithJoin(1), WithBeforePivot(func(int) error { return nil })}, "WithJoin"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(dir, []string{"true"}, tc.opts...)
@@ -95,5 +104,41 @@ func TestDeviceFiles(t *testing.T) {
 	}
 	if strings.Join(s, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("deviceFiles:\n%s\nwant:\n%s", strings.Join(s, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestHookPlan: the init's plan carries the hooks with argv[0] defaulted, the
+// number of extra files, and the stdin Start fills in with the pid as the
+// container sees it.
+func TestHookPlan(t *testing.T) {
+	dir := t.TempDir()
+	stdin := func(pid int) []byte { return []byte{byte(pid)} }
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		pid  int // what Stdin gets for a host pid of 77
+	}{
+		{"pid namespace", nil, 1},
+		{"host pid namespace", []Option{WithoutNamespace(NSPID)}, 77},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]Option{WithCreateHook(Hook{Path: "/c", Stdin: stdin}), WithStartHook(Hook{Path: "/s", Args: []string{"s", "x"}, Timeout: 5}),
+				WithExtraFiles(os.Stdin, os.Stdout), WithBeforePivot(func(int) error { return nil })}, tc.opts...)
+			c, err := New(dir, []string{"true"}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			icfg := c.cfg.initConfig()
+			c.cfg.oci.hookInput(icfg, c.cfg.namespaces, 77)
+			o := icfg.OCI
+			want := ociInit{ExtraFiles: 2, BeforePivot: true,
+				CreateHooks: []hookEntry{{Path: "/c", Args: []string{"/c"}, Stdin: []byte{byte(tc.pid)}}},
+				StartHooks:  []hookEntry{{Path: "/s", Args: []string{"s", "x"}, Timeout: 5}}}
+			if o.ExtraFiles != want.ExtraFiles || o.BeforePivot != want.BeforePivot ||
+				!reflect.DeepEqual(o.CreateHooks, want.CreateHooks) || !reflect.DeepEqual(o.StartHooks, want.StartHooks) {
+				t.Errorf("plan %+v %+v %+v %v, want %+v %+v %+v %v", o.CreateHooks, o.StartHooks, o.ExtraFiles, o.BeforePivot,
+					want.CreateHooks, want.StartHooks, want.ExtraFiles, want.BeforePivot)
+			}
+		})
 	}
 }

@@ -20,7 +20,12 @@ import (
 // *SetupError execCommand returns; the init then reports it over the sync
 // channel. Once the command runs, the init lets go of the channel, so the
 // parent reads EOF just as it does after an execve.
-func reapCommand(args, env []string) error {
+//
+// The command also gets the WithExtraFiles descriptors (3 on), which the init
+// then lets go of, as it does of the exec FIFO (WithExecFIFO): its reader
+// reads EOF once the command runs.
+func reapCommand(cfg *initConfig, ch *os.File) error {
+	args, env, extra := cfg.Args, cfg.Env, cfg.OCI.ExtraFiles
 	// The init was started with GOGC=off (initEnv: it normally execs within
 	// milliseconds); as a long-lived reaper it needs its collector back.
 	debug.SetGCPercent(100)
@@ -35,12 +40,16 @@ func reapCommand(args, env []string) error {
 	// the signals it has a handler for, so this is also what makes them arrive.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs)
-	pid, err := forkCommand(args, env)
+	pid, err := forkCommand(args, env, extra)
 	if err != nil {
 		signal.Stop(sigs)
 		return err
 	}
-	releaseSyncFD()
+	releaseFDs(int(ch.Fd()), extra)
+	if cfg.OCI.fifoWrite > 0 {
+		unix.Close(cfg.OCI.fifoWrite)
+		cfg.OCI.fifoWrite = 0
+	}
 	go forwardSignals(sigs, pid)
 	os.Exit(reap(pid))
 	return nil
@@ -49,10 +58,14 @@ func reapCommand(args, env []string) error {
 // forkCommand starts the command, searching the container's PATH as
 // execCommand does. os.StartProcess/syscall.ForkExec report a failed execve
 // through a close-on-exec pipe, so the error is the command's own.
-func forkCommand(args, env []string) (int, error) {
+func forkCommand(args, env []string, extra int) (int, error) {
+	files := []uintptr{0, 1, 2}
+	for fd := 3; fd < 3+extra; fd++ {
+		files = append(files, uintptr(fd))
+	}
 	attr := &syscall.ProcAttr{
 		Env:   env,
-		Files: []uintptr{0, 1, 2},
+		Files: files,
 		// The command dies with the init (it already would in a PID namespace).
 		Sys: &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL},
 	}
@@ -64,18 +77,31 @@ func forkCommand(args, env []string) (int, error) {
 	return pid, err
 }
 
-// releaseSyncFD drops the init's end of the sync channel now that the command
-// runs, so the parent reads EOF. /dev/null takes its place at syncFD rather than
-// a close, so that no later descriptor lands on the number the *os.File of the
-// channel still owns.
-func releaseSyncFD() {
+// releaseFDs drops the init's end of the sync channel (fd ch) now that the
+// command runs, so the parent reads EOF, and its copies of the command's extra
+// files (3 to 2+extra), so that their other ends see the command's closes.
+// /dev/null takes their place rather than a close, so that no later
+// descriptor lands on a number an *os.File (the channel's) still owns.
+func releaseFDs(ch, extra int) {
 	null, err := unix.Open("/dev/null", unix.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		unix.Close(syncFD)
-		return
+	for _, fd := range append([]int{ch}, fdRange(3, 3+extra)...) {
+		if err != nil {
+			unix.Close(fd)
+		} else {
+			unix.Dup3(null, fd, unix.O_CLOEXEC)
+		}
 	}
-	unix.Dup3(null, syncFD, unix.O_CLOEXEC)
-	unix.Close(null)
+	if err == nil {
+		unix.Close(null)
+	}
+}
+
+func fdRange(from, to int) []int {
+	var fds []int
+	for fd := from; fd < to; fd++ {
+		fds = append(fds, fd)
+	}
+	return fds
 }
 
 // forwardSignals sends every signal the init receives on to the command, except

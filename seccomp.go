@@ -589,7 +589,7 @@ func (s *securityConfig) initSecurity(uid uint32) securityInit {
 // The init still runs a few system calls under the policy: close_range and
 // execve, and whatever the Go runtime needs meanwhile (futex, rt_sigreturn,
 // sched_yield, nanosleep, mmap, madvise); with WithNewPrivileges also capset and
-// prctl. A policy that kills on those kills the container at start, and Wait
+// prctl; with WithStartHook what starting and waiting for a program takes. A policy that kills on those kills the container at start, and Wait
 // then reports SIGSYS.
 func WithSeccomp(p *SeccompPolicy) Option {
 	return optionFunc(func(c *config) error {

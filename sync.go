@@ -11,7 +11,9 @@ import (
 )
 
 // The channel between the parent and the init is one socketpair, inherited by the
-// init as fd 3 and close-on-exec there. Messages are framed as a type byte, a
+// init as fd 3 and close-on-exec there (moved above the WithExtraFiles
+// descriptors, which follow it, once the init has read msgConfig). Messages
+// are framed as a type byte, a
 // big-endian uint32 length and a payload:
 //
 //	parent → init: msgConfig (the initConfig, codec.go), then msgGo once the parent's
@@ -19,7 +21,8 @@ import (
 //	init → parent: msgError (an errorRecord as JSON) when a step fails; nothing
 //	               on success, where exec closes the init's end and the parent reads EOF;
 //	               with WithExecFIFO, msgParked once it waits for the FIFO to be
-//	               opened, after which the parent stops reading.
+//	               opened, after which the parent stops reading; msgMounted and
+//	               msgExecReady wait for the parent's msgGo (WithBeforePivot, WithPids).
 
 type msgType byte
 
@@ -33,6 +36,9 @@ const (
 	// msgExecReady (init → parent, answered with msgGo): about to execve; sent
 	// only when the parent has a step for that moment (limitsInit.PidsHandshake).
 	msgExecReady msgType = 'x'
+	// msgMounted (init → parent, answered with msgGo): the file systems are
+	// mounted, pivot_root is next; sent only with WithBeforePivot.
+	msgMounted msgType = 'm'
 )
 
 const maxMsg = 16 << 20

@@ -6,6 +6,7 @@
 package oci
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/ctrkit/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -44,7 +46,9 @@ type Config struct {
 	MountLabel string
 	// Hooks the runtime runs in its own namespaces: Prestart and
 	// CreateRuntime once the container is created, Poststart after start,
-	// Poststop after delete. The others are rejected by FromSpec.
+	// Poststop after delete. The createContainer and startContainer hooks
+	// run in the container's namespaces: they are among Options
+	// (container.WithCreateHook, container.WithStartHook), not here.
 	Hooks specs.Hooks
 }
 
@@ -84,7 +88,7 @@ func FromSpec(spec *specs.Spec, bundle, id string) (*Config, error) {
 	if spec.Solaris != nil || spec.Windows != nil || spec.VM != nil || spec.ZOS != nil {
 		return nil, unsupported("solaris/windows/vm/zos")
 	}
-	b := &builder{cfg: &Config{}, bundle: bundle}
+	b := &builder{cfg: &Config{}, bundle: bundle, id: id}
 	steps := []func(*specs.Spec) error{b.root, b.process, b.hostnames, b.namespaces, b.mounts, b.linux, b.resources, b.seccomp, b.hooks}
 	for _, s := range steps {
 		if err := s(spec); err != nil {
@@ -99,6 +103,7 @@ func FromSpec(spec *specs.Spec, bundle, id string) (*Config, error) {
 type builder struct {
 	cfg    *Config
 	bundle string
+	id     string
 	opts   []container.Option
 	ns     map[specs.LinuxNamespaceType]bool
 }
@@ -777,13 +782,8 @@ func (b *builder) hooks(s *specs.Spec) error {
 	if h == nil {
 		return nil
 	}
-	if len(h.CreateContainer) > 0 {
-		return fieldErr("hooks.createContainer", "hooks in the container's namespaces: %w", ErrUnsupported)
-	}
-	if len(h.StartContainer) > 0 {
-		return fieldErr("hooks.startContainer", "hooks in the container's namespaces: %w", ErrUnsupported)
-	}
-	for name, hs := range map[string][]specs.Hook{"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "poststart": h.Poststart, "poststop": h.Poststop} {
+	for name, hs := range map[string][]specs.Hook{"prestart": h.Prestart, "createRuntime": h.CreateRuntime, "createContainer": h.CreateContainer,
+		"startContainer": h.StartContainer, "poststart": h.Poststart, "poststop": h.Poststop} {
 		for i, hk := range hs {
 			if !filepath.IsAbs(hk.Path) {
 				return fieldErr(fmt.Sprintf("hooks.%s[%d].path", name, i), "%q: must be absolute", hk.Path)
@@ -793,6 +793,34 @@ func (b *builder) hooks(s *specs.Spec) error {
 			}
 		}
 	}
+	// createContainer and startContainer hooks run in the container's
+	// namespaces: the library's init runs them, with the state on stdin.
+	state := specs.State{Version: specs.Version, ID: b.id, Bundle: b.bundle, Annotations: s.Annotations}
+	for _, hk := range h.CreateContainer {
+		b.add(container.WithCreateHook(libraryHook(hk, state, specs.StateCreating)))
+	}
+	for _, hk := range h.StartContainer {
+		b.add(container.WithStartHook(libraryHook(hk, state, specs.StateCreated)))
+	}
 	b.cfg.Hooks = *h
+	b.cfg.Hooks.CreateContainer, b.cfg.Hooks.StartContainer = nil, nil
 	return nil
+}
+
+// libraryHook is a hook of the spec as the library's init runs it: with the
+// container's state, in status, on its stdin, and the pid as the container
+// sees it (the spec's rule for hooks run in the container's namespaces).
+func libraryHook(h specs.Hook, state specs.State, status specs.ContainerState) container.Hook {
+	lh := container.Hook{Path: h.Path, Args: h.Args, Env: h.Env}
+	if h.Timeout != nil {
+		lh.Timeout = time.Duration(*h.Timeout) * time.Second
+	}
+	state.Status = status
+	lh.Stdin = func(pid int) []byte {
+		st := state
+		st.Pid = pid
+		b, _ := json.Marshal(st) // strings, ints and a map of strings: cannot fail
+		return b
+	}
+	return lh
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ctrkit/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -259,8 +260,18 @@ func TestFromSpec(t *testing.T) {
 				t.Error("hooks not kept")
 			}
 		}},
-		{"container hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/x"}}} }, "hooks.createContainer", nil},
-		{"start hooks", func(s *specs.Spec) { s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/x"}}} }, "hooks.startContainer", nil},
+		{"container hooks", func(s *specs.Spec) {
+			h := []specs.Hook{{Path: "/x", Args: []string{"x", "a"}, Env: []string{"A=1"}, Timeout: p(2)}}
+			s.Hooks = &specs.Hooks{CreateContainer: h, StartContainer: h, Poststop: h}
+		}, "", func(t *testing.T, c *Config) {
+			if len(c.Hooks.CreateContainer)+len(c.Hooks.StartContainer) != 0 || len(c.Hooks.Poststop) != 1 {
+				t.Errorf("Config.Hooks %+v: want only the runtime's hooks (the others are options)", c.Hooks)
+			}
+		}},
+		{"relative createContainer hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "x"}}} }, "hooks.createContainer[0].path", nil},
+		{"startContainer hook timeout", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{StartContainer: []specs.Hook{{Path: "/bin/true"}, {Path: "/x", Timeout: p(0)}}}
+		}, "hooks.startContainer[1].timeout", nil},
 		{"relative hook", func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "x"}}} }, "hooks.poststop[0].path", nil},
 		// annotations are ignored
 		{"annotations", func(s *specs.Spec) { s.Annotations = map[string]string{"a": "b"} }, "", nil},
@@ -418,5 +429,45 @@ func TestResourceLimits(t *testing.T) {
 				t.Fatalf("New refused the options: %v", err)
 			}
 		})
+	}
+}
+
+// TestLibraryHook: a createContainer or startContainer hook keeps its path,
+// args, env and timeout, and reads the state with its status and the pid the
+// library gives (the pid as the container sees it).
+func TestLibraryHook(t *testing.T) {
+	state := specs.State{Version: specs.Version, ID: "c1", Bundle: "/b", Annotations: map[string]string{"k": "v"}}
+	for _, tc := range []struct {
+		name   string
+		hook   specs.Hook
+		status specs.ContainerState
+		want   container.Hook
+		stdin  string
+	}{
+		{"minimal", specs.Hook{Path: "/h"}, specs.StateCreating, container.Hook{Path: "/h"},
+			`{"ociVersion":"` + specs.Version + `","id":"c1","status":"creating","pid":1,"bundle":"/b","annotations":{"k":"v"}}`},
+		{"full", specs.Hook{Path: "/h", Args: []string{"h", "-x"}, Env: []string{"A=1"}, Timeout: p(3)}, specs.StateCreated,
+			container.Hook{Path: "/h", Args: []string{"h", "-x"}, Env: []string{"A=1"}, Timeout: 3 * time.Second},
+			`{"ociVersion":"` + specs.Version + `","id":"c1","status":"created","pid":1,"bundle":"/b","annotations":{"k":"v"}}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := libraryHook(tc.hook, state, tc.status)
+			if got.Stdin == nil {
+				t.Fatal("no stdin")
+			}
+			if in := string(got.Stdin(1)); in != tc.stdin {
+				t.Errorf("stdin %s, want %s", in, tc.stdin)
+			}
+			got.Stdin = nil
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("hook %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	// The state is the caller's: one hook's pid does not leak into another's.
+	h := libraryHook(specs.Hook{Path: "/h"}, state, specs.StateCreated)
+	h.Stdin(7)
+	if in := string(h.Stdin(1)); !strings.Contains(in, `"pid":1,`) {
+		t.Errorf("second stdin %s", in)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -115,7 +116,7 @@ func (g *globals) ociState(s *state) *specs.State {
 }
 
 // prepare reads a bundle and builds its container, registering it under ROOT/ID.
-func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string) (*container.Container, *state, *oci.Config, error) {
+func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, extra []*os.File) (*container.Container, *state, *oci.Config, error) {
 	if !validID.MatchString(id) {
 		return nil, nil, nil, fmt.Errorf("invalid container id %q", id)
 	}
@@ -156,7 +157,11 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string) (*
 		}
 		return nil, nil, nil, fmt.Errorf("create state directory: %w", err)
 	}
-	opts := cfg.Options
+	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
+	opts := append(cfg.Options, container.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
+	if len(extra) > 0 {
+		opts = append(opts, container.WithExtraFiles(extra...))
+	}
 	if fifo {
 		path := filepath.Join(g.dir(id), "exec.fifo")
 		old := unix.Umask(0)
@@ -174,14 +179,27 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string) (*
 		return nil, nil, nil, err
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
 	if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		s.PidsLimit = *r.Pids.Limit
 	}
 	return c, s, cfg, nil
 }
 
-// started records a started init and runs the hooks of the created state.
+// createRuntimeHooks runs the prestart and createRuntime hooks while the init
+// waits between its mounts and pivot_root (container.WithBeforePivot), before
+// the createContainer hooks, as the spec orders them.
+func (g *globals) createRuntimeHooks(s *state, pid int) error {
+	s.Pid = pid
+	s.PidStart = pidStart(pid)
+	for _, h := range append(append([]specs.Hook(nil), s.Hooks.Prestart...), s.Hooks.CreateRuntime...) {
+		if err := g.runHook(h, s); err != nil {
+			return fmt.Errorf("createRuntime hook %s: %w", h.Path, err)
+		}
+	}
+	return nil
+}
+
+// started records a started init.
 func (g *globals) started(c *container.Container, s *state, pidFile string) error {
 	s.Pid = c.Pid()
 	s.PidStart = pidStart(s.Pid)
@@ -191,11 +209,6 @@ func (g *globals) started(c *container.Container, s *state, pidFile string) erro
 	if pidFile != "" {
 		if err := os.WriteFile(pidFile, []byte(itoa(s.Pid)), 0o644); err != nil {
 			return fmt.Errorf("write pid file: %w", err)
-		}
-	}
-	for _, h := range append(append([]specs.Hook(nil), s.Hooks.Prestart...), s.Hooks.CreateRuntime...) {
-		if err := g.runHook(h, s); err != nil {
-			return fmt.Errorf("createRuntime hook %s: %w", h.Path, err)
 		}
 	}
 	return nil
@@ -215,14 +228,15 @@ func cmdCreate(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	if v := fs.values["preserve-fds"]; v != "" && v != "0" {
-		return 1, errors.New("--preserve-fds: not supported by this runtime yet")
+	extra, err := preservedFiles(fs.values["preserve-fds"])
+	if err != nil {
+		return 1, err
 	}
 	bundle := fs.values["bundle"]
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, cfg, err := g.prepare(id, bundle, true, fs.values["console-socket"])
+	c, s, cfg, err := g.prepare(id, bundle, true, fs.values["console-socket"], extra)
 	if err != nil {
 		return 1, err
 	}
@@ -259,21 +273,27 @@ func cmdStart(g *globals, args []string) (int, error) {
 		return 1, fmt.Errorf("open exec FIFO: %w", err)
 	}
 	defer f.Close()
-	// The init writes "0", then its end closes at execve (or when it dies).
-	buf := make([]byte, 1)
-	got := false
+	// The init writes "0", then its end closes at execve (or when it dies);
+	// a step that fails after the "0" (a startContainer hook, the exec)
+	// writes its error before.
+	buf := make([]byte, 4096)
+	var got []byte
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		n, err := unix.Read(int(f.Fd()), buf)
-		if n == 1 {
-			got = true
+		if n > 0 {
+			got = append(got, buf[:n]...)
 			continue
 		}
-		if got && n == 0 && err == nil {
+		if len(got) > 0 && n == 0 && err == nil {
+			if len(got) > 1 {
+				return 1, fmt.Errorf("container %s did not start: %s", id, got[1:])
+			}
 			break // EOF: the command was exec'd
 		}
 		// Before the "0", a dead init means it never parked; after it, EOF
-		// follows the execve even when the command has exited already.
-		if (err != nil && err != unix.EAGAIN) || time.Now().After(deadline) || (!got && pidStart(s.Pid) != s.PidStart) {
+		// follows the execve even when the command has exited already, or
+		// the init's death, however long the startContainer hooks take.
+		if (err != nil && err != unix.EAGAIN) || (len(got) == 0 && (time.Now().After(deadline) || pidStart(s.Pid) != s.PidStart)) {
 			return 1, fmt.Errorf("container %s did not start: init gone (%v)", id, err)
 		}
 		time.Sleep(time.Millisecond)
@@ -414,11 +434,15 @@ func cmdRun(g *globals, args []string) (int, error) {
 	if fs.bools["detach"] || fs.bools["d"] {
 		return 1, errors.New("run --detach: use create and start")
 	}
+	extra, err := preservedFiles(fs.values["preserve-fds"])
+	if err != nil {
+		return 1, err
+	}
 	bundle := fs.values["bundle"]
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, cfg, err := g.prepare(id, bundle, false, fs.values["console-socket"])
+	c, s, cfg, err := g.prepare(id, bundle, false, fs.values["console-socket"], extra)
 	if err != nil {
 		return 1, err
 	}
@@ -475,7 +499,7 @@ func cmdFeatures(g *globals, args []string) (int, error) {
 	f := features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
-		Hooks:         []string{"prestart", "createRuntime", "poststart", "poststop"},
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
 		MountOptions:  []string{"ro", "rw", "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime", "nodiratime", "sync", "dirsync", "bind", "rbind", "private", "rprivate"},
 		Linux: &features.Linux{
 			Namespaces:   ns,
@@ -723,6 +747,13 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if p.Terminal {
 		opts = append(opts, container.WithTerminal())
 	}
+	extra, err := preservedFiles(fs.values["preserve-fds"])
+	if err != nil {
+		return 1, err
+	}
+	if len(extra) > 0 {
+		opts = append(opts, container.WithExtraFiles(extra...))
+	}
 	opts = append(opts, container.WithJoin(s.Pid))
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		pol, err := oci.CompileSeccomp(spec.Linux.Seccomp, runtime.GOARCH)
@@ -762,6 +793,26 @@ func cmdExec(g *globals, args []string) (int, error) {
 		return ee.ExitCode(), nil
 	}
 	return 0, err
+}
+
+// preservedFiles is --preserve-fds N: this process's descriptors 3 to 2+N,
+// which the container's process gets as its 3 to 2+N, as runc passes them.
+func preservedFiles(v string) ([]*os.File, error) {
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return nil, fmt.Errorf("--preserve-fds %q: want a number of descriptors", v)
+	}
+	var files []*os.File
+	for fd := 3; fd < 3+n; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
+			return nil, fmt.Errorf("--preserve-fds %d: descriptor %d: %w", n, fd, err)
+		}
+		files = append(files, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
+	}
+	return files, nil
 }
 
 // checkConsole applies runc's rules: a terminal needs a console socket to

@@ -8,8 +8,10 @@
 // Verbs: create, start, state, kill, delete, run, spec, features, ps, pause,
 // resume, update (--resources), exec. A process with process.terminal gets a
 // pseudo-terminal made inside the container, whose master is sent to
-// --console-socket (SCM_RIGHTS), as runc does. Not yet: --preserve-fds above
-// 0, checkpoint and restore: they fail with an error naming them.
+// --console-socket (SCM_RIGHTS), as runc does. create, run and exec take
+// --preserve-fds N: the runtime's descriptors 3 to 2+N become the process's
+// (container.WithExtraFiles). Not yet: checkpoint and restore: they fail with
+// an error naming them.
 //
 // exec uses container.WithJoin: this binary imports package
 // github.com/ctrkit/container/nsenter, whose C constructor joins the
