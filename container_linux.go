@@ -24,6 +24,9 @@ type running struct {
 	// joinThread is the thread the init is cloned from when it joins
 	// existing namespaces (ns_linux.go).
 	joinThread *nsThread
+	// stdinDone reports the end of copying a Stdin that is not an *os.File
+	// (startStdinCopy); nil otherwise.
+	stdinDone chan error
 
 	mu       sync.Mutex
 	waited   bool
@@ -91,12 +94,23 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	parentEnd, childEnd := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-init")
 	rel.add(func() { parentEnd.Close() })
 
+	stdin, stdinW, err := stdinPipe(c.Stdin)
+	if err != nil {
+		return err
+	}
+	if stdinW != nil {
+		rel.add(func() {
+			stdin.(*os.File).Close()
+			stdinW.Close()
+		})
+	}
+
 	// Clone /proc/self/exe into the new namespaces.
 	r.cmd = &exec.Cmd{
 		Path:        exe, // a sealed copy of /proc/self/exe (exe_linux.go)
 		Args:        []string{initArg0},
 		Env:         initEnv,
-		Stdin:       c.Stdin,
+		Stdin:       stdin,
 		Stdout:      c.Stdout,
 		Stderr:      c.Stderr,
 		ExtraFiles:  append([]*os.File{childEnd}, c.cfg.oci.extraFiles...), // WithExtraFiles: fd 4 on
@@ -108,8 +122,14 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	}
 	r.onCloneThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
+	if stdinW != nil {
+		stdin.(*os.File).Close()
+	}
 	if err != nil {
 		return fmt.Errorf("container: start init: %w", err)
+	}
+	if stdinW != nil {
+		r.stdinDone = copyStdin(stdinW, c.Stdin)
 	}
 	rel.add(func() {
 		r.cmd.Process.Kill()
@@ -215,6 +235,11 @@ func (c *Container) Wait() error {
 	r.mu.Unlock()
 
 	err := r.cmd.Wait()
+	if r.stdinDone != nil {
+		if serr := <-r.stdinDone; err == nil {
+			err = serr
+		}
+	}
 	r.stopCtx()
 	r.mu.Lock()
 	r.finished = true
@@ -286,3 +311,39 @@ func newID() string {
 // memprofilerate=0 spares it the stack walk of sampled allocations (the
 // runtime samples one in 512 KiB by default, the first one early).
 var initEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=memprofilerate=0"}
+
+// stdinPipe returns what the init's exec.Cmd gets as Stdin. A Stdin that is
+// not an *os.File is copied by the library's own goroutine (copyStdin) into a
+// pipe, not by exec.Cmd's: exec.Cmd.Wait waits for that copy, which blocks on
+// the caller's reader for as long as it has nothing to say, and a failed Start
+// must return without waiting for it. w is the pipe's write end, nil when no
+// copy is needed.
+func stdinPipe(in io.Reader) (stdin io.Reader, w *os.File, err error) {
+	if in == nil {
+		return nil, nil, nil
+	}
+	if f, ok := in.(*os.File); ok {
+		return f, nil, nil
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("container: stdin pipe: %w", err)
+	}
+	return r, w, nil
+}
+
+// copyStdin copies in to w and closes w. A container that stops reading (it
+// exited, or closed its stdin) ends the copy without an error, as exec.Cmd
+// treats it; so does a failed Start closing w.
+func copyStdin(w *os.File, in io.Reader) chan error {
+	done := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(w, in)
+		w.Close()
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, os.ErrClosed) {
+			err = nil
+		}
+		done <- err
+	}()
+	return done
+}

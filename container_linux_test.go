@@ -563,3 +563,40 @@ func TestRootlessChild(t *testing.T) {
 		t.Fatalf("rootless WithUser keeps capabilities: %q", out)
 	}
 }
+
+// A Stdin that is not an *os.File and never returns from Read must not hold up
+// a Start that fails after the clone: Start returns its error and leaves no
+// descriptor behind (TestMain checks), while the copy from a reader that ends
+// still reaches the command.
+func TestFailedStartWithBlockingStdin(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	pr, pw := io.Pipe() // nothing is ever written: Read blocks until pw closes
+	defer pw.Close()
+	c, err := container.New(rootfs, []string{"/bin/cat"}, container.WithDir("/does/not/exist"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Stdin = pr
+	done := make(chan error, 1)
+	go func() { done <- c.Start(context.Background()) }()
+	select {
+	case err := <-done:
+		var se *container.SetupError
+		if !errors.As(err, &se) || se.Op != "chdir" {
+			t.Fatalf("Start: %v, want the chdir SetupError", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("Start did not return: it waits for the caller's Stdin")
+	}
+
+	c, err = container.New(rootfs, []string{"/bin/cat"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	c.Stdin, c.Stdout = strings.NewReader("through the pipe\n"), &out
+	if err := c.Run(context.Background()); err != nil || out.String() != "through the pipe\n" {
+		t.Fatalf("Run: %v, output %q", err, out.String())
+	}
+}
