@@ -60,6 +60,7 @@ func (c *initConfig) marshal() []byte {
 	e.bool(c.BindDevices)
 	e.bool(c.ReadonlyRootfs)
 	e.uint(uint64(c.RootProp))
+	e.bool(c.Chroot)
 
 	s := &c.Security
 	e.bytes(s.Seccomp)
@@ -159,6 +160,7 @@ func (c *initConfig) unmarshal(b []byte) error {
 	c.BindDevices = d.bool()
 	c.ReadonlyRootfs = d.bool()
 	c.RootProp = uintptr(d.uint())
+	c.Chroot = d.bool()
 
 	s := &c.Security
 	s.Seccomp = d.bytes()

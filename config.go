@@ -113,9 +113,6 @@ func sameFile(a, b string) (bool, error) {
 
 // finish checks the options against each other and fills in derived values.
 func (c *config) finish() error {
-	if c.nsDropped&NSMount != 0 {
-		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
-	}
 	if err := c.net.finish(c); err != nil {
 		return err
 	}
@@ -126,6 +123,9 @@ func (c *config) finish() error {
 		c.namespaces |= NSUser
 	}
 	if err := c.finishNamespaces(); err != nil { // options.go: WithNamespacePath
+		return err
+	}
+	if err := c.checkNoMountNS(); err != nil {
 		return err
 	}
 	utsJoined := c.nsPaths[NSUTS] != ""
@@ -212,11 +212,36 @@ func (c *config) initConfig() *initConfig {
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
 		RootProp:       c.rootProp,
+		Chroot:         c.noMountNS(),
 		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities
 		Limits:         c.oci.limits(c.limits.initConfig()),            // options_oci.go: no handshake with a parent that is gone
 		OCI:            c.oci.initConfig(),
 		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}
+}
+
+// noMountNS reports whether the container shares the caller's mount
+// namespace (WithoutNamespace(NSMount)): its mounts are made on the host and
+// its root is entered with chroot(2).
+func (c *config) noMountNS() bool {
+	return c.namespaces&NSMount == 0 && c.nsPaths[NSMount] == ""
+}
+
+// checkNoMountNS refuses what cannot work without a mount namespace of the
+// container's own: each would change a mount of the host's.
+func (c *config) checkNoMountNS() error {
+	if !c.noMountNS() {
+		return nil
+	}
+	switch {
+	case c.readonlyRootfs:
+		return optErr("WithReadonlyRootfs", nil, "conflicts with WithoutNamespace(NSMount): it would make the host's mount that holds the rootfs read-only")
+	case c.rootProp != 0:
+		return optErr("WithRootfsPropagation", nil, "conflicts with WithoutNamespace(NSMount): the container has no root mount of its own")
+	case c.namespaces&NSUser != 0:
+		return optErr("WithoutNamespace", NSMount, "a user namespace needs a mount namespace: its root has no privilege to mount in the host's")
+	}
+	return nil
 }
 
 // hostnameOf is the hostname the init sets: the container's own UTS

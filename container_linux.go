@@ -27,6 +27,9 @@ type running struct {
 	// stdinDone reports the end of copying a Stdin that is not an *os.File
 	// (startStdinCopy); nil otherwise.
 	stdinDone chan error
+	// keepMounts, without a mount namespace (WithoutNamespace(NSMount)), are
+	// the mounts at or below the rootfs before Start: Wait unmounts the others.
+	keepMounts []int
 
 	mu       sync.Mutex
 	waited   bool
@@ -76,6 +79,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	}
 
 	// Parent steps before the clone; each registers its own release.
+	if err := r.recordMounts(c.cfg, &rel); err != nil {
+		return err
+	}
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
 		return err
 	}
@@ -250,6 +256,7 @@ func (c *Container) Wait() error {
 	oom, cgErr := r.removeCgroup()
 	r.releaseNetwork()
 	r.releaseNamespaces()
+	mntErr := r.releaseMounts(c.cfg)
 
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -261,7 +268,32 @@ func (c *Container) Wait() error {
 	if cgErr != nil {
 		return cgErr
 	}
+	return mntErr
+}
+
+// recordMounts, for a container without a mount namespace, records the mounts
+// at or below the rootfs before the init makes its own there on the host, and
+// registers their removal.
+func (r *running) recordMounts(c *config, rel *releaser) error {
+	if !c.noMountNS() {
+		return nil
+	}
+	keep, err := RootfsMounts(c.rootfs)
+	if err != nil {
+		return err
+	}
+	r.keepMounts = keep
+	rel.add(func() { r.releaseMounts(c) })
 	return nil
+}
+
+// releaseMounts unmounts what the init of a container without a mount
+// namespace mounted on the host (mount_linux.go).
+func (r *running) releaseMounts(c *config) error {
+	if !c.noMountNS() {
+		return nil
+	}
+	return ReleaseRootfsMounts(c.rootfs, r.keepMounts)
 }
 
 // kill kills every process in the container: the first one (in a PID

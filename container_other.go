@@ -33,3 +33,11 @@ func (c *Container) Wait() error { return ErrNotStarted }
 
 // Signal returns ErrNotStarted on this platform.
 func (c *Container) Signal(sig os.Signal) error { return ErrNotStarted }
+
+// RootfsMounts fails on this platform with an error that wraps
+// errors.ErrUnsupported.
+func RootfsMounts(rootfs string) ([]int, error) { return nil, errUnsupported }
+
+// ReleaseRootfsMounts fails on this platform with an error that wraps
+// errors.ErrUnsupported.
+func ReleaseRootfsMounts(rootfs string, keep []int) error { return errUnsupported }

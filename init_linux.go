@@ -146,7 +146,7 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := runHooks("createContainer hook", cfg.OCI.CreateHooks); err != nil { // WithCreateHook
 		return err
 	}
-	if err := pivotRoot(cfg.Rootfs, cfg.RootProp); err != nil {
+	if err := enterRoot(cfg); err != nil {
 		return err
 	}
 	if err := setHostname(cfg); err != nil {
@@ -189,6 +189,15 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 		return err
 	}
 	return execCommand(cfg.Args, cfg.Env)
+}
+
+// enterRoot makes the rootfs the init's root: pivot_root in the container's
+// mount namespace, chroot without one (WithoutNamespace(NSMount)).
+func enterRoot(cfg *initConfig) error {
+	if cfg.Chroot {
+		return chrootRoot(cfg.Rootfs) // pivot_linux.go
+	}
+	return pivotRoot(cfg.Rootfs, cfg.RootProp)
 }
 
 // awaitExec is the init's last word before execve when WithPids is set: the

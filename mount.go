@@ -184,3 +184,51 @@ func unescapeMountinfo(s string) string {
 	}
 	return b.String()
 }
+
+// mountRef is a mount of a /proc/PID/mountinfo: its id (the first field,
+// unique among the mounts that exist at one time) and its mount point.
+type mountRef struct {
+	ID    int
+	Point string
+}
+
+// mountsBelow returns the mounts of a /proc/PID/mountinfo text whose mount
+// point is dir or below it, in the text's order (a mount stacked on another
+// comes after it).
+func mountsBelow(mountinfo, dir string) []mountRef {
+	dir = filepath.Clean(dir)
+	var out []mountRef
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 {
+			continue
+		}
+		id, err := strconv.Atoi(f[0])
+		if err != nil {
+			continue
+		}
+		p := unescapeMountinfo(f[4])
+		if p == dir || strings.HasPrefix(p, dir+"/") || dir == "/" {
+			out = append(out, mountRef{ID: id, Point: p})
+		}
+	}
+	return out
+}
+
+// toUnmount returns the mounts of below whose id is not in keep, in the
+// order to unmount them: deepest mount point first, and of mounts stacked on
+// one point the last made first.
+func toUnmount(below []mountRef, keep []int) []mountRef {
+	kept := map[int]bool{}
+	for _, id := range keep {
+		kept[id] = true
+	}
+	var out []mountRef
+	for i := len(below) - 1; i >= 0; i-- {
+		if !kept[below[i].ID] {
+			out = append(out, below[i])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return depth(out[i].Point) > depth(out[j].Point) })
+	return out
+}

@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,18 +16,16 @@ import (
 // the rootfs (openat2 RESOLVE_IN_ROOT), and every mount is made onto
 // /proc/self/fd/N of the opened destination, so no symlink in the rootfs can
 // redirect a mount onto the host.
+//
+// Without a mount namespace (cfg.Chroot) the mounts are made in the host's:
+// the propagation of the host's mounts is left alone and the rootfs is not
+// bound onto itself; only the plan's mounts, all below the rootfs, are made
+// (the parent removes them: releaseRootfsMounts).
 func setupRootfs(cfg *initConfig) error {
-	prop := setupPropagation(cfg.RootProp)
-	if err := unix.Mount("", "/", "", unix.MS_REC|prop, ""); err != nil {
-		return &SetupError{Op: "set propagation " + propagationName(prop) + " on", Path: "/", Err: err}
-	}
-	if prop == unix.MS_SHARED { // otherwise no mount is shared any more
-		if err := privateRootfsParent(cfg.Rootfs); err != nil {
+	if !cfg.Chroot {
+		if err := privateRootfs(cfg); err != nil {
 			return err
 		}
-	}
-	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
 	}
 	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -44,6 +43,25 @@ func setupRootfs(cfg *initConfig) error {
 		if err := setReadonly(int(root.Fd()), false); err != nil {
 			return &SetupError{Op: "make rootfs read-only", Path: "/", Err: err}
 		}
+	}
+	return nil
+}
+
+// privateRootfs sets the propagation of the new mount namespace's mounts
+// (WithRootfsPropagation) and binds the rootfs onto itself, so that it is a
+// mount pivot_root(2) accepts.
+func privateRootfs(cfg *initConfig) error {
+	prop := setupPropagation(cfg.RootProp)
+	if err := unix.Mount("", "/", "", unix.MS_REC|prop, ""); err != nil {
+		return &SetupError{Op: "set propagation " + propagationName(prop) + " on", Path: "/", Err: err}
+	}
+	if prop == unix.MS_SHARED { // otherwise no mount is shared any more
+		if err := privateRootfsParent(cfg.Rootfs); err != nil {
+			return err
+		}
+	}
+	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
 	}
 	return nil
 }
@@ -362,4 +380,91 @@ func underlying(err error) error {
 		return errno
 	}
 	return err
+}
+
+// RootfsMounts returns the ids (the first field of /proc/self/mountinfo) of
+// the mounts of the caller's mount namespace at or below rootfs. With
+// ReleaseRootfsMounts it lets a caller that cannot call Wait remove what a
+// container without a mount namespace (WithoutNamespace(NSMount)) mounted on
+// the host: record them before Start, release after the container is gone.
+func RootfsMounts(rootfs string) ([]int, error) {
+	below, err := readMountsBelow(rootfs)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]int, len(below))
+	for i, m := range below {
+		ids[i] = m.ID
+	}
+	return ids, nil
+}
+
+// ReleaseRootfsMounts unmounts every mount of the caller's mount namespace at
+// or below rootfs whose id is not in keep (RootfsMounts before Start), deepest
+// first, with MNT_DETACH. Wait and a failed Start do it for a container
+// without a mount namespace (WithoutNamespace(NSMount)); a caller that exits
+// without Wait (ctrkit create, then delete) calls it once the container's
+// processes are gone. Each mount is unmounted through a handle opened without
+// following symlinks and checked to be that mount, so a path the container
+// changed never leads to another mount. An error names the mount left.
+func ReleaseRootfsMounts(rootfs string, keep []int) error {
+	for {
+		below, err := readMountsBelow(rootfs)
+		if err != nil {
+			return err
+		}
+		left := toUnmount(below, keep)
+		if len(left) == 0 {
+			return nil
+		}
+		var first error
+		done := 0
+		for _, m := range left {
+			if err := unmountRef(m); err != nil {
+				if first == nil {
+					first = fmt.Errorf("container: unmount %s (mount %d): %w", m.Point, m.ID, err)
+				}
+				continue
+			}
+			done++
+		}
+		if done == 0 { // no progress: each pass unmounts at least the top of every stack
+			return first
+		}
+	}
+}
+
+// readMountsBelow reads the caller's mounts at or below rootfs (resolved, as
+// mountinfo shows real paths).
+func readMountsBelow(rootfs string) ([]mountRef, error) {
+	dir, err := filepath.EvalSymlinks(rootfs)
+	if err != nil {
+		dir = filepath.Clean(rootfs)
+	}
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, fmt.Errorf("container: %w", err)
+	}
+	return mountsBelow(string(info), dir), nil
+}
+
+// unmountRef unmounts m if its mount point still leads, without a symlink,
+// to the mount of that id.
+func unmountRef(m mountRef) error {
+	fd, err := unix.Openat2(unix.AT_FDCWD, m.Point, &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	var stx unix.Statx_t
+	if err := unix.Statx(fd, "", unix.AT_EMPTY_PATH, unix.STATX_MNT_ID, &stx); err != nil {
+		return err
+	}
+	if stx.Mask&unix.STATX_MNT_ID == 0 || stx.Mnt_id != uint64(m.ID) {
+		return &detailedErrno{detail: "the path leads to another mount", errno: unix.EBUSY}
+	}
+	return unix.Unmount("/proc/self/fd/"+strconv.Itoa(fd), unix.MNT_DETACH)
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,7 +26,7 @@ func TestNamespacePathRejections(t *testing.T) {
 		{"mount with userns", append([]Option{WithNamespacePath(NSMount, "/a")}, userns...), "the mount namespace conflicts with a user namespace"},
 		{"pid with userns", append([]Option{WithNamespacePath(NSPID, "/a")}, userns...), "the pid namespace conflicts with a user namespace"},
 		{"with WithJoin", []Option{WithNamespacePath(NSIPC, "/a"), WithJoin(1)}, "WithJoin \"1\": conflicts with WithNamespacePath"},
-		{"no mount namespace", []Option{WithNamespaces(NSUTS)}, "the mount namespace is required"},
+		{"no mount namespace with a user namespace", []Option{WithNamespaces(NSUTS, NSUser)}, "a user namespace needs a mount namespace"},
 		{"hostname, uts neither own nor joined", []Option{WithHostname("h"), WithoutNamespace(NSUTS)}, "conflicts with WithoutNamespace(NSUTS)"},
 		{"propagation", []Option{WithRootfsPropagation("rmaster")}, `WithRootfsPropagation "rmaster"`},
 		{"empty propagation", []Option{WithRootfsPropagation("")}, "WithRootfsPropagation"},
@@ -137,6 +138,47 @@ func TestMountOf(t *testing.T) {
 		point, shared, ok := mountOf(info, tc.id)
 		if point != tc.point || shared != tc.shared || ok != tc.ok {
 			t.Errorf("mount %d: %q %v %v, want %q %v %v", tc.id, point, shared, ok, tc.point, tc.shared, tc.ok)
+		}
+	}
+}
+
+// TestMountsBelow: the mounts at or below a directory, and which of them to
+// unmount in what order (the mounts of a container without a mount namespace).
+func TestMountsBelow(t *testing.T) {
+	info := `26 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw
+30 26 0:40 / /r/rootfs rw - overlay overlay rw
+31 30 0:41 / /r/rootfs/proc rw - proc proc rw
+32 30 0:42 / /r/rootfs/dev rw - tmpfs tmpfs rw
+33 32 0:43 / /r/rootfs/dev/pts rw - devpts devpts rw
+34 31 0:41 /sys /r/rootfs/proc/sys ro - proc proc rw
+35 34 0:41 /sys /r/rootfs/proc/sys ro - proc proc rw
+36 26 0:44 / /r/rootfs2 rw - tmpfs tmpfs rw
+37 26 0:45 / /r/root\040fs/x rw - tmpfs tmpfs rw
+`
+	got := mountsBelow(info, "/r/rootfs/")
+	want := []mountRef{{30, "/r/rootfs"}, {31, "/r/rootfs/proc"}, {32, "/r/rootfs/dev"}, {33, "/r/rootfs/dev/pts"}, {34, "/r/rootfs/proc/sys"}, {35, "/r/rootfs/proc/sys"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("mountsBelow: %v, want %v", got, want)
+	}
+	if got := mountsBelow(info, "/r/root fs"); fmt.Sprint(got) != fmt.Sprint([]mountRef{{37, "/r/root fs/x"}}) {
+		t.Fatalf("escaped: %v", got)
+	}
+	for _, tc := range []struct {
+		keep []int
+		want []int
+	}{
+		// Deepest first; of the two stacked on /proc/sys the later first.
+		{[]int{30}, []int{35, 34, 33, 32, 31}},
+		{[]int{30, 32}, []int{35, 34, 33, 31}},
+		{nil, []int{35, 34, 33, 32, 31, 30}},
+		{[]int{30, 31, 32, 33, 34, 35}, nil},
+	} {
+		var ids []int
+		for _, m := range toUnmount(got, tc.keep) {
+			ids = append(ids, m.ID)
+		}
+		if fmt.Sprint(ids) != fmt.Sprint(tc.want) {
+			t.Errorf("keep %v: unmount %v, want %v", tc.keep, ids, tc.want)
 		}
 	}
 }

@@ -428,6 +428,13 @@ func joinPlan(c *config, cmd *exec.Cmd, icfg *initConfig) error {
 		}
 		icfg.OCI.JoinNS[t] = st.Ino
 	}
+	// A container without a mount namespace (WithoutNamespace(NSMount)) is
+	// entered with chroot: joining its namespaces would leave the command at
+	// the host's root.
+	var own unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/mnt", &own); err == nil && own.Ino == icfg.OCI.JoinNS["mnt"] {
+		return fmt.Errorf("container: join container %d: it has no mount namespace of its own (its root is a chroot): %w", pid, errors.ErrUnsupported)
+	}
 	pc, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return fmt.Errorf("container: join container %d: %w", pid, err)

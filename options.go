@@ -185,8 +185,8 @@ func checkIDMaps(maps []IDMap) error {
 }
 
 // WithNamespaces replaces the set of namespaces the container gets new instances
-// of. The mount namespace is always required, new or joined (WithNamespacePath);
-// a namespace joined by path must not be listed. NSUser also needs id maps: the
+// of; a namespace joined by path must not be listed. A set without NSMount
+// (and no mount namespace joined) shares the caller's: see WithoutNamespace. NSUser also needs id maps: the
 // default maps the caller's uid and gid to the container's user.
 func WithNamespaces(ns ...Namespace) Option {
 	return optionFunc(func(c *config) error {
@@ -283,9 +283,6 @@ func (c *config) finishNamespaces() error {
 		}
 		c.namespaces &^= e.ns
 	}
-	if c.namespaces&NSMount == 0 && c.nsPaths[NSMount] == "" {
-		return optErr("WithoutNamespace", NSMount, "the mount namespace is required")
-	}
 	return nil
 }
 
@@ -334,8 +331,26 @@ func WithRootfsPropagation(mode string) Option {
 }
 
 // WithoutNamespace makes the container share these namespaces with the caller.
-// The mount namespace cannot be shared (the container's root is pivoted in it),
-// and the user namespace cannot be dropped for a rootless caller.
+// The user namespace cannot be dropped for a rootless caller.
+//
+// Without a mount namespace (NSMount, as an OCI spec that lists none) the
+// isolation is weaker, and the host sees the container's mounts:
+//   - the init makes the mount plan (/proc, the /dev tmpfs and its nodes,
+//     devpts, shm, mqueue, /sys, binds, tmpfs, masks, read-only paths) under
+//     the rootfs in the caller's mount namespace, where every process of the
+//     host sees them, and enters the rootfs with chroot(2), not pivot_root(2):
+//     a process of the container that keeps CAP_SYS_CHROOT can leave the
+//     chroot, and one with CAP_SYS_ADMIN can mount on the host. Nothing else
+//     of the host's mounts changes: no propagation, no bind of the rootfs.
+//   - Wait (or a failed Start) unmounts, deepest first and lazily
+//     (MNT_DETACH), every mount at or below the rootfs that was not there
+//     when Start began. A caller that exits without Wait leaves them on the
+//     host: ReleaseRootfsMounts removes them (ctrkit delete does).
+//   - It needs root: a user namespace (a rootless caller, WithUIDMap) has no
+//     privilege to mount in the host's namespace, and it conflicts with
+//     WithReadonlyRootfs (which would make the host's mount that holds the
+//     rootfs read-only) and WithRootfsPropagation (there is no root mount of
+//     the container's own). Joining a mount namespace is WithNamespacePath.
 func WithoutNamespace(ns ...Namespace) Option {
 	return optionFunc(func(c *config) error {
 		for _, n := range ns {

@@ -43,7 +43,10 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"bind over proc", dir, cmd, []Option{WithBind(dir, "/proc/sys", false)}, `"/proc/sys": mounts over /proc are not allowed`},
 		{"zero tmpfs", dir, cmd, []Option{WithTmpfs("/t", 0)}, `WithTmpfs "0": size must be positive`},
 		{"negative tmpfs", dir, cmd, []Option{WithTmpfs("/t", -1)}, `WithTmpfs "-1"`},
-		{"no mount ns", dir, cmd, []Option{WithoutNamespace(NSMount)}, `WithoutNamespace "mount": the mount namespace is required`},
+		{"no mount ns, read-only rootfs", dir, cmd, []Option{WithoutNamespace(NSMount), WithReadonlyRootfs()}, `WithReadonlyRootfs: conflicts with WithoutNamespace(NSMount)`},
+		{"no mount ns, rootfs propagation", dir, cmd, []Option{WithRootfsPropagation("rshared"), WithoutNamespace(NSMount)}, `WithRootfsPropagation: conflicts with WithoutNamespace(NSMount)`},
+		{"no mount ns, private rootfs propagation", dir, cmd, []Option{WithoutNamespace(NSMount), WithRootfsPropagation("private")}, `WithRootfsPropagation: conflicts`},
+		{"no mount ns, user ns", dir, cmd, []Option{WithNamespaces(NSPID, NSUser)}, `WithoutNamespace "mount": a user namespace needs a mount namespace`},
 		{"hostname without uts", dir, cmd, []Option{WithHostname("h"), WithoutNamespace(NSUTS)}, `WithHostname "h": conflicts with WithoutNamespace(NSUTS)`},
 		{"unknown namespace", dir, cmd, []Option{WithNamespaces(Namespace(128))}, "unknown namespace"},
 		{"empty id map", dir, cmd, []Option{WithUIDMap()}, "WithUIDMap"},
@@ -64,6 +67,46 @@ func TestNewRejectsBadInput(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWithoutMountNamespaceConfig: without a mount namespace the init is told
+// to chroot, and only the plan's mounts are made (no read-only root, no
+// propagation). A caller that is not root gets a user namespace, which needs
+// a mount namespace.
+func TestWithoutMountNamespaceConfig(t *testing.T) {
+	dir := t.TempDir()
+	for _, opts := range [][]Option{
+		{WithoutNamespace(NSMount)},
+		{WithNamespaces(NSPID, NSNet)},
+		{WithNamespaces()},
+	} {
+		c, err := New(dir, []string{"sh"}, opts...)
+		if os.Geteuid() != 0 {
+			if err == nil || !strings.Contains(err.Error(), "a user namespace needs a mount namespace") {
+				t.Fatalf("not root: got %v, want the user namespace's conflict", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		ic := c.cfg.initConfig()
+		if !ic.Chroot || ic.Namespaces&NSMount != 0 || ic.ReadonlyRootfs || ic.RootProp != 0 {
+			t.Errorf("%v: Chroot %v, namespaces %v, read-only %v, propagation %#x", c.cfg, ic.Chroot, ic.Namespaces, ic.ReadonlyRootfs, ic.RootProp)
+		}
+		if len(ic.Mounts) == 0 || ic.Mounts[0].Dest != "/proc" {
+			t.Errorf("%v: the mount plan starts %v, want /proc", c.cfg, ic.Mounts)
+		}
+	}
+	for _, opts := range [][]Option{nil, {WithNamespacePath(NSMount, "/run/mnt")}} {
+		c, err := New(dir, []string{"sh"}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.cfg.initConfig().Chroot {
+			t.Errorf("%v: Chroot with a mount namespace", c.cfg)
+		}
 	}
 }
 

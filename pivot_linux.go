@@ -53,6 +53,23 @@ func pivotRoot(rootfs string, prop uintptr) error {
 	return nil
 }
 
+// chrootRoot enters the rootfs of a container without a mount namespace
+// (WithoutNamespace(NSMount)) with chroot(2): pivot_root would move the root
+// of every process of the host's mount namespace. The working directory goes
+// in first, so no path of the init is left outside the new root.
+func chrootRoot(rootfs string) error {
+	if err := unix.Chdir(rootfs); err != nil {
+		return &SetupError{Op: "chdir", Path: rootfs, Err: err}
+	}
+	if err := unix.Chroot("."); err != nil {
+		return &SetupError{Op: "chroot", Path: rootfs, Err: err}
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return &SetupError{Op: "chdir", Path: "/", Err: err}
+	}
+	return nil
+}
+
 // enterDir changes to the command's working directory and checks that the
 // result is inside the new root (a cwd left outside it is how CVE-2024-21626
 // escaped).

@@ -60,6 +60,7 @@ type initConfig struct {
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
 	RootProp       uintptr // WithRootfsPropagation
+	Chroot         bool    // WithoutNamespace(NSMount): mounts on the host, chroot instead of pivot_root
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // options_oci.go
