@@ -312,13 +312,13 @@ func (b *builder) namespaces(s *specs.Spec) error {
 		}
 		set = append(set, ns)
 	}
-	if !b.ns[specs.MountNamespace] {
-		// runc then sets the rootfs up in the caller's mount namespace, leaving
-		// its mounts there, and enters it with chroot(2): this runtime does
-		// neither.
-		return fieldErr("linux.namespaces", "a mount namespace (new or joined by path) is required: without one the container's mounts would be made on the host and its root entered with chroot: %w", ErrUnsupported)
-	}
 	b.add(container.WithNamespaces(set...))
+	// No mount namespace (as runc and crun): the container's mounts are made
+	// below the rootfs in the runtime's mount namespace, and its root is
+	// entered with chroot(2) (container.WithoutNamespace documents the rest).
+	if !b.ns[specs.MountNamespace] {
+		b.add(container.WithoutNamespace(container.NSMount))
+	}
 	// A network namespace with a path is joined; one without is created
 	// with only lo in it, as the engines expect (they configure it, or use
 	// netns "none"); no network namespace entry means the host's network.

@@ -23,6 +23,13 @@ func TestFromSpec(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(bundle, "rootfs"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Without a mount namespace (the container's mounts are made on the
+	// host), a caller that is not root would get a user namespace, which
+	// cannot mount there.
+	noMountNS := ""
+	if os.Geteuid() != 0 {
+		noMountNS = "new:a user namespace needs a mount namespace"
+	}
 	for _, tc := range []struct {
 		name   string
 		change func(s *specs.Spec)
@@ -112,14 +119,24 @@ func TestFromSpec(t *testing.T) {
 			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
 		}, "", nil},
 		{"joined uts namespace with a hostname", func(s *specs.Spec) { s.Linux.Namespaces[3].Path = "/proc/1/ns/uts" }, "", nil},
-		{"no namespaces", func(s *specs.Spec) { s.Linux.Namespaces, s.Hostname = nil, "" }, "linux.namespaces", nil},
+		// runtime-tools' linux_ns_itype: every namespace the runtime's
+		{"no namespaces", func(s *specs.Spec) { s.Linux.Namespaces, s.Hostname, s.Root.Readonly = nil, "", false }, noMountNS, nil},
 		{"time namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "time"})
 		}, "linux.namespaces[6].type", nil},
 		{"duplicate namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "pid"})
 		}, "linux.namespaces[6].type", nil},
-		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "linux.namespaces", nil},
+		{"no mount namespace", func(s *specs.Spec) { s.Linux.Namespaces, s.Root.Readonly = s.Linux.Namespaces[:4], false }, noMountNS, nil},
+		{"no mount namespace, read-only root", func(s *specs.Spec) { s.Linux.Namespaces = s.Linux.Namespaces[:4] }, "new:WithReadonlyRootfs: conflicts with WithoutNamespace(NSMount)", nil},
+		{"no mount namespace, rootfs propagation", func(s *specs.Spec) {
+			s.Linux.Namespaces, s.Root.Readonly, s.Linux.RootfsPropagation = s.Linux.Namespaces[:4], false, "rslave"
+		}, "new:WithRootfsPropagation: conflicts with WithoutNamespace(NSMount)", nil},
+		{"no mount namespace, user namespace", func(s *specs.Spec) {
+			s.Linux.Namespaces, s.Root.Readonly = append(s.Linux.Namespaces[:4], specs.LinuxNamespace{Type: "user"}), false
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+		}, "new:a user namespace needs a mount namespace", nil},
 		{"host network", func(s *specs.Spec) { s.Linux.Namespaces = append(s.Linux.Namespaces[:1], s.Linux.Namespaces[2:]...) }, "", nil},
 		{"user namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "user"})

@@ -39,6 +39,12 @@ type state struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	Hooks       specs.Hooks       `json:"hooks"`
 	PidsLimit   int64             `json:"pidsLimit,omitempty"` // set exactly once the command runs
+	// A spec without a mount namespace: the init mounts below the rootfs on
+	// the host, and delete unmounts all but KeepMounts, the mounts there
+	// before create (container.ReleaseRootfsMounts).
+	NoMountNS  bool   `json:"noMountNS,omitempty"`
+	Rootfs     string `json:"rootfs,omitempty"`
+	KeepMounts []int  `json:"keepMounts,omitempty"`
 }
 
 var validID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.+-]*$`)
@@ -182,6 +188,14 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 	if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		s.PidsLimit = *r.Pids.Limit
 	}
+	if !hasMountNS(&spec) {
+		keep, err := container.RootfsMounts(cfg.Rootfs)
+		if err != nil {
+			os.RemoveAll(g.dir(id))
+			return nil, nil, nil, err
+		}
+		s.NoMountNS, s.Rootfs, s.KeepMounts = true, cfg.Rootfs, keep
+	}
 	return c, s, cfg, nil
 }
 
@@ -216,7 +230,27 @@ func (g *globals) started(c *container.Container, s *state, pidFile string) erro
 
 func (g *globals) undo(s *state) {
 	container.RemoveCgroup(s.CgroupPath)
+	g.releaseMounts(s)
 	os.RemoveAll(g.dir(s.ID))
+}
+
+func hasMountNS(spec *specs.Spec) bool {
+	for _, n := range spec.Linux.Namespaces {
+		if n.Type == specs.MountNamespace {
+			return true
+		}
+	}
+	return false
+}
+
+// releaseMounts unmounts what the init of a container without a mount
+// namespace mounted on the host, once its processes are gone: the container
+// outlived create, whose Wait would have done it.
+func (g *globals) releaseMounts(s *state) error {
+	if !s.NoMountNS {
+		return nil
+	}
+	return container.ReleaseRootfsMounts(s.Rootfs, s.KeepMounts)
 }
 
 func cmdCreate(g *globals, args []string) (int, error) {
@@ -413,6 +447,9 @@ func cmdDelete(g *globals, args []string) (int, error) {
 		return 1, fmt.Errorf("cannot delete container %s that is %s: stop it first or use --force", id, st)
 	}
 	if err := container.RemoveCgroup(s.CgroupPath); err != nil {
+		return 1, err
+	}
+	if err := g.releaseMounts(s); err != nil { // a spec without a mount namespace
 		return 1, err
 	}
 	if err := os.RemoveAll(g.dir(id)); err != nil {
