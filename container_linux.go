@@ -98,7 +98,10 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("container: socketpair: %w", err)
 	}
 	parentEnd, childEnd := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-init")
-	rel.add(func() { parentEnd.Close() })
+	rel.add(func() {
+		parentEnd.Close()
+		childEnd.Close() // a failure before the clone (joinPlan); closing it again is harmless
+	})
 
 	stdin, stdinW, err := stdinPipe(c.Stdin)
 	if err != nil {

@@ -184,3 +184,36 @@ func TestReleaseRootfsMounts(t *testing.T) {
 		t.Fatalf("after ReleaseRootfsMounts: %v, want %v", released, keep)
 	}
 }
+
+// TestJoinWithoutMountNamespaceRefused: joining a container that shares the
+// caller's mount namespace would leave the command at the host's root.
+func TestJoinWithoutMountNamespaceRefused(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	first, err := container.New(rootfs, []string{"sh", "-c", "cat >/dev/null"}, container.WithoutNamespace(container.NSMount))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Stdin = in
+	if err := first.Start(context.Background()); err != nil {
+		in.Close()
+		stdinW.Close()
+		t.Fatal(err)
+	}
+	in.Close()
+	second, err := container.New(rootfs, []string{"true"}, container.WithJoin(first.Pid()))
+	if err == nil {
+		err = second.Start(context.Background())
+	}
+	stdinW.Close()
+	if werr := first.Wait(); werr != nil {
+		t.Fatal(werr)
+	}
+	if !errors.Is(err, errors.ErrUnsupported) || !strings.Contains(err.Error(), "no mount namespace") {
+		t.Fatalf("join: %v, want it refused", err)
+	}
+}
