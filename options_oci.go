@@ -366,7 +366,9 @@ func WithExecFIFO(path string) Option {
 // starts. Without it Start fails. Options that set a container up
 // (namespaces, id maps, mounts, hostname, read-only root, limits, cgroup
 // path, WithExecFIFO) make New fail. Needs root (CAP_SYS_ADMIN, CAP_SYS_PTRACE
-// over the container).
+// over the container). A container that shares the caller's mount namespace
+// (WithoutNamespace(NSMount)) cannot be joined: its root is a chroot, which
+// joining namespaces does not enter; Start fails (errors.ErrUnsupported).
 func WithJoin(pid int) Option {
 	return optionFunc(func(c *config) error {
 		if pid <= 0 {
