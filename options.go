@@ -339,9 +339,11 @@ func WithRootfsPropagation(mode string) Option {
 //     devpts, shm, mqueue, /sys, binds, tmpfs, masks, read-only paths) under
 //     the rootfs in the caller's mount namespace, where every process of the
 //     host sees them, and enters the rootfs with chroot(2), not pivot_root(2):
-//     a process of the container that keeps CAP_SYS_CHROOT can leave the
-//     chroot, and one with CAP_SYS_ADMIN can mount on the host. Nothing else
-//     of the host's mounts changes: no propagation, no bind of the rootfs.
+//     a root process of the container that keeps CAP_SYS_CHROOT (one of the
+//     default capabilities: WithCapDrop("CAP_SYS_CHROOT") removes it) can
+//     leave the chroot for the host's root, and one with CAP_SYS_ADMIN can
+//     mount on the host. Nothing else of the host's mounts changes: no
+//     propagation, no bind of the rootfs.
 //   - Wait (or a failed Start) unmounts, deepest first and lazily
 //     (MNT_DETACH), every mount at or below the rootfs that was not there
 //     when Start began. A caller that exits without Wait leaves them on the
