@@ -24,7 +24,8 @@
 // turns it into the container's init: it reads its configuration from an
 // inherited socket (never argv or the environment), waits until the parent has
 // done its part, mounts /proc, /sys, /dev and the caller's mounts inside the
-// root file system, pivots into it, sets the hostname, drops to the configured
+// root file system, pivots into it (chroots, for a container that shares the
+// caller's mount namespace), sets the hostname, drops to the configured
 // user and execs the command. A program or a test binary that imports this
 // package needs no change to its main function, and no init function of a
 // package that imports this one runs inside a container.
