@@ -216,15 +216,19 @@ run_suite() {
 }
 
 # The cgroups the programs ask for (cgroupsPath /cgrouptest, or relative
-# testdir/cgrouptest/container, which runtimes put under their own parent)
+# testdir/cgrouptest/container, which runtimes put under their own parent:
+# ctrkit under /ctrkit, runc under the cgroup of the process that runs it)
 # are removed by the runtimes, their parents are not: remove those the run
 # made, once it is over.
+own_cgroups=$(awk -F: '$3 != "/" { print substr($3, 2) "/" }' /proc/self/cgroup | sort -u)
 cgroup_leftovers() {
-  local h p
+  local h p o
   for h in /sys/fs/cgroup/*/; do
-    for p in ctrkit/testdir/cgrouptest/container ctrkit/testdir/cgrouptest ctrkit/testdir \
-      testdir/cgrouptest/container testdir/cgrouptest testdir cgrouptest; do
-      if [ -d "$h$p" ]; then echo "$h$p"; fi
+    for o in "" $own_cgroups; do
+      for p in ctrkit/testdir/cgrouptest/container ctrkit/testdir/cgrouptest ctrkit/testdir \
+        testdir/cgrouptest/container testdir/cgrouptest testdir cgrouptest; do
+        if [ -d "$h$o$p" ]; then echo "$h$o$p"; fi
+      done
     done
   done
 }
