@@ -160,29 +160,9 @@ func mountOf(mountinfo string, id uint64) (point string, shared, ok bool) {
 				shared = true
 			}
 		}
-		return unescapeMountinfo(f[4]), shared, true
+		return unescapeMount(f[4]), shared, true
 	}
 	return "", false, false
-}
-
-// unescapeMountinfo undoes the octal escapes (\040 for a space) of a path in
-// mountinfo.
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, "\\") {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
 }
 
 // mountRef is a mount of a /proc/PID/mountinfo: its id (the first field,
@@ -207,7 +187,7 @@ func mountsBelow(mountinfo, dir string) []mountRef {
 		if err != nil {
 			continue
 		}
-		p := unescapeMountinfo(f[4])
+		p := unescapeMount(f[4])
 		if p == dir || strings.HasPrefix(p, dir+"/") || dir == "/" {
 			out = append(out, mountRef{ID: id, Point: p})
 		}
