@@ -165,6 +165,23 @@ func mountOf(mountinfo string, id uint64) (point string, shared, ok bool) {
 	return "", false, false
 }
 
+// childMounts lists, from the text of a /proc/PID/mountinfo, the mount points
+// (unescaped) of the mounts whose parent is the mount parent, but for the
+// mount skip and any stacked on parent's root (mount point "/"): what
+// WithoutPivotRoot detaches from the old root.
+func childMounts(mountinfo string, parent, skip uint64) []string {
+	p, k := strconv.FormatUint(parent, 10), strconv.FormatUint(skip, 10)
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != p || f[0] == k || f[0] == p || f[4] == "/" {
+			continue
+		}
+		out = append(out, unescapeMountinfo(f[4]))
+	}
+	return out
+}
+
 // unescapeMountinfo undoes the octal escapes (\040 for a space) of a path in
 // mountinfo.
 func unescapeMountinfo(s string) string {
