@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,39 +15,55 @@ import (
 
 // TestWithoutPivotRoot: a container whose root was moved onto / and entered
 // with chroot sees its rootfs as /, its own /proc (it is PID 1 there), and
-// one mount at /, whose parent (the old root) is out of its sight.
+// one mount at /, whose parent (the old root) is out of its sight; with each
+// root propagation WithoutPivotRoot accepts, the root gets it (and is never
+// shared), and the host's mount table does not change.
 func TestWithoutPivotRoot(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	before := mountinfo(t)
-	out := sh(t, rootfs, `ls /; echo pid $$; echo; cat /proc/self/mountinfo`, container.WithoutPivotRoot())
-	ls, info, _ := strings.Cut(out, "\n\n")
-	ls += "\n"
-	for _, want := range []string{"bin\n", "etc\n", "proc\n", "pid 1\n"} {
-		if !strings.Contains(ls, want) {
-			t.Errorf("output lacks %q:\n%s", want, ls)
-		}
-	}
-	ids := map[string]bool{}
-	var roots [][]string
-	for _, line := range strings.Split(strings.TrimSpace(info), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			t.Fatalf("mountinfo line %q", line)
-		}
-		ids[f[0]] = true
-		if f[4] == "/" {
-			roots = append(roots, f)
-		}
-	}
-	if len(roots) != 1 || ids[roots[0][1]] {
-		t.Errorf("want one mount at /, its parent not shown:\n%s", info)
-	}
-	if !strings.Contains(info, " /proc ") || !strings.Contains(info, " /dev ") {
-		t.Errorf("no /proc or /dev in the container's mountinfo:\n%s", info)
-	}
-	if after := mountinfo(t); after != before {
-		t.Fatalf("the host's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+	// rslave makes the root a slave only of a shared mount of the host's:
+	// here it is checked to be no peer of the host's.
+	for _, tc := range []struct{ prop, field string }{{"", ""}, {"rslave", ""}, {"unbindable", "unbindable"}} {
+		t.Run("propagation="+tc.prop, func(t *testing.T) {
+			opts := []container.Option{container.WithoutPivotRoot()}
+			if tc.prop != "" {
+				opts = append(opts, container.WithRootfsPropagation(tc.prop))
+			}
+			before := mountinfo(t)
+			out := sh(t, rootfs, `ls /; echo pid $$; echo; cat /proc/self/mountinfo`, opts...)
+			ls, info, _ := strings.Cut(out, "\n\n")
+			ls += "\n"
+			for _, want := range []string{"bin\n", "etc\n", "proc\n", "pid 1\n"} {
+				if !strings.Contains(ls, want) {
+					t.Errorf("output lacks %q:\n%s", want, ls)
+				}
+			}
+			ids := map[string]bool{}
+			var roots [][]string
+			for _, line := range strings.Split(strings.TrimSpace(info), "\n") {
+				f := strings.Fields(line)
+				if len(f) < 7 {
+					t.Fatalf("mountinfo line %q", line)
+				}
+				ids[f[0]] = true
+				if f[4] == "/" {
+					roots = append(roots, f)
+				}
+			}
+			if len(roots) != 1 || ids[roots[0][1]] {
+				t.Fatalf("want one mount at /, its parent not shown:\n%s", info)
+			}
+			optional := strings.Join(roots[0][6:slices.Index(roots[0], "-")], " ")
+			if strings.Contains(optional, "shared:") || !strings.Contains(optional, tc.field) {
+				t.Errorf("the root's optional fields: %q, want %q", optional, tc.field)
+			}
+			if !strings.Contains(info, " /proc ") || !strings.Contains(info, " /dev ") {
+				t.Errorf("no /proc or /dev in the container's mountinfo:\n%s", info)
+			}
+			if after := mountinfo(t); after != before {
+				t.Fatalf("the host's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
+			}
+		})
 	}
 }
 
