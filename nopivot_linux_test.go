@@ -142,3 +142,40 @@ for my $p ("/", "/proc", "/sys", "/dev") { my @s = stat $p; print "$p $s[0]:$s[1
 		t.Fatalf("pivot_root: the script reached the host's root:\n%s%s", out, errOut)
 	}
 }
+
+// TestWithoutPivotRootSharedHostMount: the rootfs on a shared mount of the
+// host's. Neither the move nor the detaching reaches the host: its mount
+// table is as before; with rslave the container's root is a slave of the
+// host's mount.
+func TestWithoutPivotRootSharedHostMount(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	bb, err := containertest.BusyboxPath()
+	if err != nil {
+		t.Skip(err)
+	}
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=16m"); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", dir, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	rootfs := dir + "/rootfs"
+	if err := os.Mkdir(rootfs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := containertest.BuildBusyboxRootfs(rootfs, bb); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ prop, field string }{{"private", ""}, {"rslave", "master:"}} {
+		before := mountinfo(t)
+		out := sh(t, rootfs, `awk '$5 == "/"' /proc/self/mountinfo`, container.WithoutPivotRoot(), container.WithRootfsPropagation(tc.prop))
+		if strings.Contains(out, "shared:") || !strings.Contains(out, tc.field) {
+			t.Errorf("%s: the container's root %q, want %q and not shared", tc.prop, out, tc.field)
+		}
+		if after := mountinfo(t); after != before {
+			t.Fatalf("%s: the host's mount table changed:\nbefore:\n%s\nafter:\n%s", tc.prop, before, after)
+		}
+	}
+}
