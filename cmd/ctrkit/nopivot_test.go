@@ -13,8 +13,9 @@ import (
 	"github.com/ctrkit/container/oci"
 )
 
-// TestNoPivot: create --no-pivot, start, delete. The container runs in its
-// rootfs, with its own /proc; the host's mount table is as before. The flag
+// TestNoPivot: create --no-pivot, start, exec, kill, delete. The container
+// runs in its rootfs, with its own /proc, and so does what exec runs in it;
+// the host's mount table is as before. The flag
 // reaches the library: with rootfsPropagation rshared, which
 // container.WithoutPivotRoot refuses, create and run --no-pivot fail naming
 // it.
@@ -26,7 +27,7 @@ func TestNoPivot(t *testing.T) {
 	b := t.TempDir()
 	s := oci.DefaultSpec()
 	s.Root.Path, s.Root.Readonly = rootfs, false
-	s.Process.Args = []string{"/bin/sh", "-c", "{ ls /; echo pid $$; } > /tmp/out"}
+	s.Process.Args = []string{"/bin/sh", "-c", "{ ls /; echo pid $$; } > /tmp/out; trap 'exit 0' TERM; while :; do sleep 0.1; done"}
 	spec, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +45,20 @@ func TestNoPivot(t *testing.T) {
 		t.Fatalf("after create: %s", s)
 	}
 	c.ok("start", id)
+	// exec joins the container's mount namespace: setns(2) puts it on the
+	// topmost mount at the namespace's root, the moved rootfs.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if out, _, code := c.run("exec", id, "cat", "/tmp/out"); code == 0 && strings.HasSuffix(out, "pid 1\n") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("exec cat /tmp/out in %s: nothing written", id)
+		}
+	}
+	if out := c.ok("exec", id, "ls", "/"); !strings.Contains(out, "bin\n") || !strings.Contains(out, "proc\n") || strings.Contains(out, "work\n") {
+		t.Errorf("exec ls /: %q, want the rootfs", out)
+	}
+	c.ok("kill", id, "TERM")
 	for deadline := time.Now().Add(30 * time.Second); c.status(id) != "stopped"; time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not stop", id)
