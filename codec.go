@@ -61,6 +61,7 @@ func (c *initConfig) marshal() []byte {
 	e.bool(c.ReadonlyRootfs)
 	e.uint(uint64(c.RootProp))
 	e.bool(c.Chroot)
+	e.bool(c.NoPivot)
 
 	s := &c.Security
 	e.bytes(s.Seccomp)
@@ -161,6 +162,7 @@ func (c *initConfig) unmarshal(b []byte) error {
 	c.ReadonlyRootfs = d.bool()
 	c.RootProp = uintptr(d.uint())
 	c.Chroot = d.bool()
+	c.NoPivot = d.bool()
 
 	s := &c.Security
 	s.Seccomp = d.bytes()

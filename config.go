@@ -25,6 +25,7 @@ type config struct {
 	nsDropped      Namespace
 	nsPaths        map[Namespace]string // WithNamespacePath (but NSNet: net.nsPath)
 	rootProp       uintptr              // WithRootfsPropagation: propagation flags of the root mount
+	noPivot        bool                 // WithoutPivotRoot
 	mounts         []userMount
 	readonlyRootfs bool
 	rootless       bool // the caller's effective uid is not 0
@@ -128,6 +129,9 @@ func (c *config) finish() error {
 	if err := c.checkNoMountNS(); err != nil {
 		return err
 	}
+	if err := c.checkNoPivot(); err != nil {
+		return err
+	}
 	utsJoined := c.nsPaths[NSUTS] != ""
 	if c.namespaces&NSUTS == 0 && !utsJoined && c.hostname != "container" {
 		return optErr("WithHostname", c.hostname, "conflicts with WithoutNamespace(NSUTS)")
@@ -213,6 +217,7 @@ func (c *config) initConfig() *initConfig {
 		ReadonlyRootfs: c.readonlyRootfs,
 		RootProp:       c.rootProp,
 		Chroot:         c.noMountNS(),
+		NoPivot:        c.noPivot,
 		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities
 		Limits:         c.oci.limits(c.limits.initConfig()),            // options_oci.go: no handshake with a parent that is gone
 		OCI:            c.oci.initConfig(),
@@ -240,6 +245,26 @@ func (c *config) checkNoMountNS() error {
 		return optErr("WithRootfsPropagation", nil, "conflicts with WithoutNamespace(NSMount): the container has no root mount of its own")
 	case c.namespaces&NSUser != 0:
 		return optErr("WithoutNamespace", NSMount, "a user namespace needs a mount namespace: its root has no privilege to mount in the host's")
+	}
+	return nil
+}
+
+// checkNoPivot refuses what WithoutPivotRoot cannot do: it needs a mount
+// namespace of the container's own, whose host mounts it may detach, and a
+// root mount that is not shared with the host's.
+func (c *config) checkNoPivot() error {
+	if !c.noPivot {
+		return nil
+	}
+	switch {
+	case c.noMountNS():
+		return optErr("WithoutPivotRoot", nil, "conflicts with WithoutNamespace(NSMount), which enters the root with chroot(2) already")
+	case c.nsPaths[NSMount] != "":
+		return optErr("WithoutPivotRoot", nil, "conflicts with WithNamespacePath(NSMount): it would detach the mounts of a namespace other processes use")
+	case c.namespaces&NSUser != 0 || c.nsPaths[NSUser] != "":
+		return optErr("WithoutPivotRoot", nil, "conflicts with a user namespace: the host's mounts are locked there and could not be detached from the old root")
+	case c.rootProp&msShared != 0:
+		return optErr("WithRootfsPropagation", "shared", "conflicts with WithoutPivotRoot: moving the rootfs onto a shared root would mount it on the host's root as well")
 	}
 	return nil
 }

@@ -47,8 +47,9 @@
 // WithCapabilities and their relatives change that. WithVeth, NewNetwork with
 // WithNetwork, and WithNetNS connect containers to the host and to each other.
 // WithNamespacePath runs a container in existing namespaces (joined by path)
-// instead of new ones, and WithRootfsPropagation sets how its root mount
-// propagates mount events.
+// instead of new ones, WithRootfsPropagation sets how its root mount
+// propagates mount events, and WithoutPivotRoot enters the root without
+// pivot_root(2), for a root file system in an initramfs.
 //
 // # Lifecycle
 //

@@ -192,10 +192,14 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 }
 
 // enterRoot makes the rootfs the init's root: pivot_root in the container's
-// mount namespace, chroot without one (WithoutNamespace(NSMount)).
+// mount namespace, chroot without one (WithoutNamespace(NSMount)), and the
+// rootfs moved onto / then chroot with WithoutPivotRoot.
 func enterRoot(cfg *initConfig) error {
-	if cfg.Chroot {
+	switch {
+	case cfg.Chroot:
 		return chrootRoot(cfg.Rootfs) // pivot_linux.go
+	case cfg.NoPivot:
+		return moveRoot(cfg.Rootfs, cfg.RootProp)
 	}
 	return pivotRoot(cfg.Rootfs, cfg.RootProp)
 }

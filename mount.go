@@ -165,6 +165,23 @@ func mountOf(mountinfo string, id uint64) (point string, shared, ok bool) {
 	return "", false, false
 }
 
+// childMounts lists, from the text of a /proc/PID/mountinfo, the mount points
+// (unescaped) of the mounts whose parent is the mount parent, but for the
+// mount skip and any stacked on parent's root (mount point "/"): what
+// WithoutPivotRoot detaches from the old root.
+func childMounts(mountinfo string, parent, skip uint64) []string {
+	p, k := strconv.FormatUint(parent, 10), strconv.FormatUint(skip, 10)
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[1] != p || f[0] == k || f[0] == p || f[4] == "/" {
+			continue
+		}
+		out = append(out, unescapeMount(f[4]))
+	}
+	return out
+}
+
 // mountRef is a mount of a /proc/PID/mountinfo: its id (the first field,
 // unique among the mounts that exist at one time) and its mount point.
 type mountRef struct {

@@ -142,6 +142,33 @@ func TestMountOf(t *testing.T) {
 	}
 }
 
+// TestChildMounts: the mounts WithoutPivotRoot detaches from the old root
+// (43): its children, but not the moved rootfs (70), nor one stacked on its
+// root, nor their own children (which go with them), nor the root itself.
+func TestChildMounts(t *testing.T) {
+	info := `43 42 254:0 / / rw,relatime - ext4 /dev/vda rw
+45 43 0:20 / /proc rw,relatime - proc proc rw
+46 43 0:21 / /sys rw,relatime - sysfs sysfs rw
+47 46 0:22 / /sys/fs/cgroup rw - tmpfs tmpfs rw
+48 43 0:23 / /tmp/with\040space rw - tmpfs tmpfs rw
+49 48 0:24 / /tmp/with\040space rw - tmpfs tmpfs rw
+50 43 0:25 / / rw - tmpfs tmpfs rw
+70 43 254:0 /tmp/rootfs / rw - ext4 /dev/vda rw
+71 70 0:26 / /proc rw - proc proc rw
+`
+	got := childMounts(info, 43, 70)
+	want := []string{"/proc", "/sys", "/tmp/with space"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("children of 43: %q, want %q", got, want)
+	}
+	if got := childMounts(info, 70, 0); fmt.Sprint(got) != fmt.Sprint([]string{"/proc"}) {
+		t.Errorf("children of 70: %q", got)
+	}
+	if got := childMounts(info, 99, 70); got != nil {
+		t.Errorf("children of a mount not there: %q", got)
+	}
+}
+
 // TestMountsBelow: the mounts at or below a directory, and which of them to
 // unmount in what order (the mounts of a container without a mount namespace).
 func TestMountsBelow(t *testing.T) {

@@ -330,6 +330,36 @@ func WithRootfsPropagation(mode string) Option {
 	})
 }
 
+// WithoutPivotRoot enters the container's root without pivot_root(2), as
+// runc's --no-pivot does, for a rootfs where pivot_root fails (EINVAL for a
+// root file system in an initramfs). In the container's mount namespace the
+// init moves the rootfs mount onto / (mount(2) MS_MOVE), lazily unmounts
+// (MNT_DETACH) every mount of the host's left on the old root (its /proc,
+// /sys, /dev and the rest), and enters the moved mount with chroot(2). The old
+// root's own file system stays under the container's root.
+//
+// The isolation is weaker than pivot_root's, which detaches the old root: here
+// the host's root file system stays in the container's mount namespace, under
+// the moved rootfs. ".." does not climb out of the chroot (the rootfs mount
+// sits on the namespace's root), but a process of the container with
+// CAP_SYS_ADMIN and CAP_SYS_CHROOT (the latter a default capability:
+// WithCapDrop("CAP_SYS_CHROOT") removes it) reaches the host's root by
+// unmounting / and entering its own mount namespace again with setns(2).
+// A mount of the host's the init cannot detach fails Start.
+//
+// New fails when it is combined with WithoutNamespace(NSMount) (which enters
+// the root with chroot already), WithNamespacePath(NSMount) (it would detach
+// the mounts of a namespace other processes use), a user namespace (a
+// rootless caller, WithUIDMap, WithNamespacePath(NSUser): the host's mounts
+// are locked there and cannot be detached) or WithRootfsPropagation shared
+// (the moved rootfs would be mounted on the host's root as well).
+func WithoutPivotRoot() Option {
+	return optionFunc(func(c *config) error {
+		c.noPivot = true
+		return nil
+	})
+}
+
 // WithoutNamespace makes the container share these namespaces with the caller.
 // The user namespace cannot be dropped for a rootless caller.
 //

@@ -368,7 +368,9 @@ func WithExecFIFO(path string) Option {
 // path, WithExecFIFO) make New fail. Needs root (CAP_SYS_ADMIN, CAP_SYS_PTRACE
 // over the container). A container that shares the caller's mount namespace
 // (WithoutNamespace(NSMount)) cannot be joined: its root is a chroot, which
-// joining namespaces does not enter; Start fails (errors.ErrUnsupported).
+// joining namespaces does not enter; Start fails (errors.ErrUnsupported). A
+// WithoutPivotRoot container's can: setns(2) puts the process on the topmost
+// mount at its namespace's root, the moved rootfs.
 func WithJoin(pid int) Option {
 	return optionFunc(func(c *config) error {
 		if pid <= 0 {
@@ -670,8 +672,8 @@ func (o *ociConfig) finish(c *config) error {
 		switch {
 		case c.nsExplicit || c.nsDropped != 0 || c.uidMap != nil || c.gidMap != nil:
 			return optErr("WithJoin", o.joinPID, "conflicts with namespace and id map options")
-		case len(c.mounts) > 0 || c.readonlyRootfs || o.maskedSet || o.readonlySet:
-			return optErr("WithJoin", o.joinPID, "conflicts with mount options")
+		case len(c.mounts) > 0 || c.readonlyRootfs || o.maskedSet || o.readonlySet || c.noPivot:
+			return optErr("WithJoin", o.joinPID, "conflicts with mount options and WithoutPivotRoot")
 		case c.hostname != "container" || c.domainname != "":
 			return optErr("WithJoin", o.joinPID, "conflicts with WithHostname and WithDomainname")
 		case c.limits.needsCgroup():

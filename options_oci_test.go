@@ -35,6 +35,7 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"nil before pivot", []Option{WithBeforePivot(nil)}, "WithBeforePivot"},
 		{"hooks with join", []Option{WithJoin(1), WithStartHook(Hook{Path: "/h"})}, "WithJoin"},
 		{"before pivot with join", []Option{WithJoin(1), WithBeforePivot(func(int) error { return nil })}, "WithJoin"},
+		{"no pivot with join", []Option{WithJoin(1), WithoutPivotRoot()}, "WithJoin \"1\": conflicts with mount options and WithoutPivotRoot"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(dir, []string{"true"}, tc.opts...)

@@ -47,6 +47,11 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"no mount ns, rootfs propagation", dir, cmd, []Option{WithRootfsPropagation("rshared"), WithoutNamespace(NSMount)}, `WithRootfsPropagation: conflicts with WithoutNamespace(NSMount)`},
 		{"no mount ns, private rootfs propagation", dir, cmd, []Option{WithoutNamespace(NSMount), WithRootfsPropagation("private")}, `WithRootfsPropagation: conflicts`},
 		{"no mount ns, user ns", dir, cmd, []Option{WithNamespaces(NSPID, NSUser)}, `WithoutNamespace "mount": a user namespace needs a mount namespace`},
+		{"no pivot, no mount ns", dir, cmd, []Option{WithoutPivotRoot(), WithoutNamespace(NSMount)}, `WithoutPivotRoot: conflicts with WithoutNamespace(NSMount)`},
+		{"no pivot, joined mount ns", dir, cmd, []Option{WithoutPivotRoot(), WithNamespacePath(NSMount, "/proc/self/ns/mnt")}, `WithoutPivotRoot: conflicts with WithNamespacePath(NSMount)`},
+		{"no pivot, user ns", dir, cmd, []Option{WithoutPivotRoot(), WithNamespaces(NSMount, NSUser)}, `WithoutPivotRoot: conflicts with a user namespace`},
+		{"no pivot, id map", dir, cmd, []Option{WithUIDMap(IDMap{0, 100000, 1000}), WithoutPivotRoot()}, `WithoutPivotRoot: conflicts with a user namespace`},
+		{"no pivot, shared root", dir, cmd, []Option{WithoutPivotRoot(), WithRootfsPropagation("rshared")}, `WithRootfsPropagation "shared": conflicts with WithoutPivotRoot`},
 		{"hostname without uts", dir, cmd, []Option{WithHostname("h"), WithoutNamespace(NSUTS)}, `WithHostname "h": conflicts with WithoutNamespace(NSUTS)`},
 		{"unknown namespace", dir, cmd, []Option{WithNamespaces(Namespace(128))}, "unknown namespace"},
 		{"empty id map", dir, cmd, []Option{WithUIDMap()}, "WithUIDMap"},
@@ -67,6 +72,37 @@ func TestNewRejectsBadInput(t *testing.T) {
 				t.Fatalf("error %q does not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWithoutPivotRootConfig: the init is told to move the root, not to
+// chroot without a mount namespace; propagations that are not shared pass
+// through.
+func TestWithoutPivotRootConfig(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a caller that is not root gets a user namespace, which WithoutPivotRoot refuses")
+	}
+	dir := t.TempDir()
+	for _, prop := range []string{"", "private", "rslave", "unbindable"} {
+		opts := []Option{WithoutPivotRoot()}
+		if prop != "" {
+			opts = append(opts, WithRootfsPropagation(prop))
+		}
+		c, err := New(dir, []string{"sh"}, opts...)
+		if err != nil {
+			t.Fatalf("%q: %v", prop, err)
+		}
+		ic := c.cfg.initConfig()
+		if !ic.NoPivot || ic.Chroot || ic.Namespaces&NSMount == 0 {
+			t.Errorf("%q: NoPivot %v, Chroot %v, namespaces %v", prop, ic.NoPivot, ic.Chroot, ic.Namespaces)
+		}
+	}
+	c, err := New(dir, []string{"sh"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.cfg.initConfig().NoPivot {
+		t.Error("NoPivot without WithoutPivotRoot")
 	}
 }
 

@@ -61,6 +61,7 @@ type initConfig struct {
 	ReadonlyRootfs bool
 	RootProp       uintptr // WithRootfsPropagation
 	Chroot         bool    // WithoutNamespace(NSMount): mounts on the host, chroot instead of pivot_root
+	NoPivot        bool    // WithoutPivotRoot: move the rootfs onto / and chroot instead of pivot_root
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // options_oci.go

@@ -122,7 +122,8 @@ func (g *globals) ociState(s *state) *specs.State {
 }
 
 // prepare reads a bundle and builds its container, registering it under ROOT/ID.
-func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, extra []*os.File) (*container.Container, *state, *oci.Config, error) {
+// noPivot is --no-pivot (container.WithoutPivotRoot): not in the spec.
+func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, extra []*os.File, noPivot bool) (*container.Container, *state, *oci.Config, error) {
 	if !validID.MatchString(id) {
 		return nil, nil, nil, fmt.Errorf("invalid container id %q", id)
 	}
@@ -167,6 +168,9 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 	opts := append(cfg.Options, container.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
 	if len(extra) > 0 {
 		opts = append(opts, container.WithExtraFiles(extra...))
+	}
+	if noPivot {
+		opts = append(opts, container.WithoutPivotRoot())
 	}
 	if fifo {
 		path := filepath.Join(g.dir(id), "exec.fifo")
@@ -270,7 +274,7 @@ func cmdCreate(g *globals, args []string) (int, error) {
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, cfg, err := g.prepare(id, bundle, true, fs.values["console-socket"], extra)
+	c, s, cfg, err := g.prepare(id, bundle, true, fs.values["console-socket"], extra, fs.bools["no-pivot"])
 	if err != nil {
 		return 1, err
 	}
@@ -479,7 +483,7 @@ func cmdRun(g *globals, args []string) (int, error) {
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, cfg, err := g.prepare(id, bundle, false, fs.values["console-socket"], extra)
+	c, s, cfg, err := g.prepare(id, bundle, false, fs.values["console-socket"], extra, fs.bools["no-pivot"])
 	if err != nil {
 		return 1, err
 	}

@@ -10,10 +10,13 @@
 // pseudo-terminal made inside the container, whose master is sent to
 // --console-socket (SCM_RIGHTS), as runc does. create, run and exec take
 // --preserve-fds N: the runtime's descriptors 3 to 2+N become the process's
-// (container.WithExtraFiles). --no-pivot is accepted and the root is still
-// entered with pivot_root (runc's --no-pivot moves the root and chroots, for
-// a root in an initramfs, where pivot_root fails and so does create). Not
-// yet: checkpoint and restore: they fail with an error naming them.
+// (container.WithExtraFiles). create and run take --no-pivot, as runc's: the
+// root is entered by moving the rootfs mount onto / and chroot, not
+// pivot_root, for a root file system in an initramfs, where pivot_root fails
+// (container.WithoutPivotRoot, weaker: the host's root file system stays in
+// the container's mount namespace, under its root); it is refused with a spec
+// without a mount namespace, a user namespace, or rootfsPropagation shared.
+// Not yet: checkpoint and restore: they fail with an error naming them.
 //
 // exec uses container.WithJoin: this binary imports package
 // github.com/ctrkit/container/nsenter, whose C constructor joins the
