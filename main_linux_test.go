@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctrkit/container/containertest"
 )
 
 // A leakCheck snapshots something the tests must leave as they found it.
@@ -29,8 +31,8 @@ var leakChecks = []leakCheck{
 		return fmt.Sprint(n)
 	}},
 	{"mount table", func() string {
-		b, _ := os.ReadFile("/proc/self/mountinfo")
-		return string(b)
+		m, _ := containertest.HostMounts()
+		return m
 	}},
 	{"child processes", func() string {
 		var pids []string
@@ -46,6 +48,11 @@ var leakChecks = []leakCheck{
 // TestMain fails the run when the tests as a whole leaked a file descriptor,
 // a mount, a child process or anything else a leakCheck watches.
 func TestMain(m *testing.M) {
+	restore, err := containertest.PrivateTempDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "private TMPDIR:", err)
+		os.Exit(1)
+	}
 	// The runtime's poller opens its descriptors on first use, for good: start it.
 	if r, w, err := os.Pipe(); err == nil {
 		r.SetReadDeadline(time.Now())
@@ -70,6 +77,10 @@ func TestMain(m *testing.M) {
 				code = 1
 			}
 		}
+	}
+	if err := restore(); err != nil {
+		fmt.Fprintln(os.Stderr, "leak: the tests left files in their temporary directory:", err)
+		code = 1
 	}
 	os.Exit(code)
 }

@@ -253,11 +253,7 @@ func sharedMountWithChild(t *testing.T) string {
 }
 
 func hostMountinfo(t *testing.T) string {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return mountinfo(t)
 }
 
 // propagationOf returns the optional fields (shared:N, master:N, unbindable)

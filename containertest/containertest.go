@@ -234,7 +234,7 @@ func RerunAs(tb testing.TB, uid, gid uint32, test string, env ...string) string 
 		tb.Fatal(err)
 	}
 	cmd := exec.Command(bin, "-test.run=^"+test+"$", "-test.v", "-test.count=1")
-	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TMPDIR=" + os.TempDir()}, env...)
+	cmd.Env = append([]string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/", "TMPDIR=" + os.TempDir(), systemTempEnv + "=" + os.Getenv(systemTempEnv)}, env...)
 	if os.Getenv("CI") != "" {
 		cmd.Env = append(cmd.Env, "CI="+os.Getenv("CI"))
 	}

@@ -24,6 +24,11 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	restore, err := containertest.PrivateTempDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "private TMPDIR:", err)
+		os.Exit(1)
+	}
 	// Containers whose spec gives no cgroupsPath live under oci.CgroupParent,
 	// which ctrkit creates and keeps, as runtimes keep their parent: remove it
 	// after the tests if they made it.
@@ -39,6 +44,10 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "remove", oci.CgroupParent+":", err)
 			code = 1
 		}
+	}
+	if err := restore(); err != nil {
+		fmt.Fprintln(os.Stderr, "leak: the tests left files in their temporary directory:", err)
+		code = 1
 	}
 	os.Exit(code)
 }

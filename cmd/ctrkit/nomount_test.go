@@ -41,11 +41,11 @@ func TestNoMountNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	info := func() string {
-		b, err := os.ReadFile("/proc/self/mountinfo")
+		m, err := containertest.HostMounts()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return string(b)
+		return m
 	}
 	before := info()
 

@@ -36,7 +36,7 @@ func TestNoPivot(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.run("delete", "--force", id) })
-	before, err := os.ReadFile("/proc/self/mountinfo")
+	before, err := containertest.HostMounts()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestNoPivot(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "bin\n") || !strings.Contains(string(out), "proc\n") || !strings.HasSuffix(string(out), "pid 1\n") {
 		t.Fatalf("the container wrote %q (%v), want its rootfs's ls and pid 1", out, err)
 	}
-	if after, _ := os.ReadFile("/proc/self/mountinfo"); string(after) != string(before) {
+	if after, _ := containertest.HostMounts(); after != before {
 		t.Fatalf("the mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 	}
 	cgroupGone(t, "/ctrkit/"+id)
