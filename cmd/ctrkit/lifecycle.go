@@ -266,31 +266,41 @@ func cmdCreate(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	if _, _, err := g.launch(fs, id, true); err != nil {
+		return 1, err
+	}
+	return 0, nil
+}
+
+// launch is what create and run share: the bundle's container is started
+// (parked on its exec FIFO with fifo), its terminal sent to --console-socket
+// and its state and --pid-file written. On failure it undoes what it made.
+func (g *globals) launch(fs *flagSet, id string, fifo bool) (*container.Container, *state, error) {
 	extra, err := preservedFiles(fs.values["preserve-fds"])
 	if err != nil {
-		return 1, err
+		return nil, nil, err
 	}
 	bundle := fs.values["bundle"]
 	if bundle == "" {
 		bundle = fs.values["b"]
 	}
-	c, s, cfg, err := g.prepare(id, bundle, true, fs.values["console-socket"], extra, fs.bools["no-pivot"])
+	c, s, cfg, err := g.prepare(id, bundle, fifo, fs.values["console-socket"], extra, fs.bools["no-pivot"])
 	if err != nil {
-		return 1, err
+		return nil, nil, err
 	}
 	if err := c.Start(context.Background()); err != nil {
 		g.undo(s)
-		return 1, err
+		return nil, nil, err
 	}
 	if err := sendConsole(c, fs.values["console-socket"], cfg.ConsoleSize); err != nil {
 		g.undo(s)
-		return 1, err
+		return nil, nil, err
 	}
 	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
 		g.undo(s)
-		return 1, err
+		return nil, nil, err
 	}
-	return 0, nil
+	return c, s, nil
 }
 
 func cmdStart(g *globals, args []string) (int, error) {
@@ -475,28 +485,11 @@ func cmdRun(g *globals, args []string) (int, error) {
 	if fs.bools["detach"] || fs.bools["d"] {
 		return 1, errors.New("run --detach: use create and start")
 	}
-	extra, err := preservedFiles(fs.values["preserve-fds"])
-	if err != nil {
-		return 1, err
-	}
-	bundle := fs.values["bundle"]
-	if bundle == "" {
-		bundle = fs.values["b"]
-	}
-	c, s, cfg, err := g.prepare(id, bundle, false, fs.values["console-socket"], extra, fs.bools["no-pivot"])
+	c, s, err := g.launch(fs, id, false)
 	if err != nil {
 		return 1, err
 	}
 	defer g.undo(s)
-	if err := c.Start(context.Background()); err != nil {
-		return 1, err
-	}
-	if err := sendConsole(c, fs.values["console-socket"], cfg.ConsoleSize); err != nil {
-		return 1, err
-	}
-	if err := g.started(c, s, fs.values["pid-file"]); err != nil {
-		return 1, err
-	}
 	g.runHooksWarn("poststart", s.Hooks.Poststart, s)
 	err = c.Wait()
 	g.runHooksWarn("poststop", s.Hooks.Poststop, s)
