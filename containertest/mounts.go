@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // systemTempEnv carries the system's temporary directory to the test
@@ -79,4 +80,22 @@ func mountsOutside(mountinfo, other, own string) string {
 func below(p, dir string) bool {
 	dir = filepath.Clean(dir)
 	return p == dir || strings.HasPrefix(p, dir+"/")
+}
+
+// ShortTempDir is tb.TempDir for tools that put unix sockets below the
+// directory (podman and conmon: a socket's path holds at most 107 bytes): a
+// directory with a short name right below the system's temporary directory,
+// not below this process's private one, removed when the test ends.
+func ShortTempDir(tb testing.TB) string {
+	tb.Helper()
+	sys := os.Getenv(systemTempEnv)
+	if sys == "" {
+		sys = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(sys, "ct")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

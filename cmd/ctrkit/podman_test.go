@@ -32,7 +32,7 @@ func newPodman(t *testing.T) *podman {
 			t.Skipf("%s is not installed (Debian package podman; .ci/run installs it): %v", tool, err)
 		}
 	}
-	dir := t.TempDir()
+	dir := containertest.ShortTempDir(t) // conmon's sockets go below it
 	os.Chmod(dir, 0o755)
 	p := &podman{t: t, runtime: runtimePath(t), parent: fmt.Sprintf("/ctrkit-e2e-%d", os.Getpid())}
 	conf := fmt.Sprintf(`[containers]
