@@ -167,6 +167,9 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := setUser(cfg); err != nil {
 		return err
 	}
+	if err := checkCommand(cfg); err != nil {
+		return err
+	}
 	if err := parkUntilStart(cfg, ch); err != nil { // oci_linux.go: WithExecFIFO
 		return err
 	}
@@ -305,6 +308,32 @@ func runHook(h hookEntry) error {
 		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(out.Bytes()))
 	}
 	return nil
+}
+
+// checkCommand makes a missing command an error of Start even when the init
+// parks on the exec FIFO (WithExecFIFO), where Start returns before execve:
+// it looks the command up in the container's root, directory and PATH as
+// execve will (runc checks before its FIFO too). It fails only on what no
+// privilege changes: no such file, a directory, a file without any execute
+// bit. A path the container's user cannot reach yet is left to execve, which
+// runs with the capabilities the user gets after the FIFO. Without the FIFO,
+// execve comes right after and reports it itself.
+func checkCommand(cfg *initConfig) error {
+	if cfg.OCI.ExecFIFO == "" {
+		return nil
+	}
+	return searchPath(cfg.Args[0], cfg.Env, func(path string) error {
+		var st unix.Stat_t
+		switch err := unix.Stat(path, &st); {
+		case err == unix.EACCES:
+			return nil
+		case err != nil:
+			return err
+		case st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&0o111 == 0:
+			return unix.EACCES
+		}
+		return nil
+	})
 }
 
 // execCommand replaces the init with the command.

@@ -320,3 +320,34 @@ func TestTerminalClosedOnFailedStart(t *testing.T) {
 		t.Fatalf("%d descriptors open after a failed Start, %d before", n, fds)
 	}
 }
+
+// TestExecFIFOMissingCommand: with WithExecFIFO, Start returns before the
+// init's execve; a command that is not in the container is still Start's
+// error (as runc's create fails), and nothing is left.
+func TestExecFIFOMissingCommand(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	for _, tc := range []struct{ cmd, path string }{
+		{"/bin/nope", "/bin/nope"},
+		{"nope", "nope"},
+		{"/etc", "/etc"},
+	} {
+		fifo := filepath.Join(t.TempDir(), "exec.fifo")
+		if err := unix.Mkfifo(fifo, 0o622); err != nil {
+			t.Fatal(err)
+		}
+		c, err := container.New(rootfs, []string{tc.cmd}, container.WithExecFIFO(fifo))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Start(context.Background())
+		if err == nil { // parked on the FIFO: do not leave it there
+			c.Signal(unix.SIGKILL)
+			c.Wait()
+		}
+		var se *container.SetupError
+		if !errors.As(err, &se) || se.Op != "exec" || se.Path != tc.path {
+			t.Fatalf("%s: Start: %v, want the exec SetupError for %s", tc.cmd, err, tc.path)
+		}
+	}
+}

@@ -426,3 +426,20 @@ func TestMountLabel(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }
+
+// TestCreateMissingCommand: create fails when the command is not in the
+// container, as runc's does, and leaves no state or cgroup.
+func TestCreateMissingCommand(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	id := fmt.Sprintf("nocmd-%d", os.Getpid())
+	t.Cleanup(func() { c.run("delete", "--force", id) })
+	_, errOut, code := c.run("create", "--bundle", bundle(t, "/bin/nope"), id)
+	if code == 0 || !strings.Contains(errOut, "/bin/nope") {
+		t.Fatalf("create: exit %d, %q; want a failure naming /bin/nope", code, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(c.root, id)); err == nil {
+		t.Error("state left behind")
+	}
+	cgroupGone(t, "/ctrkit/"+id)
+}
