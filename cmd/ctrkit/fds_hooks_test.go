@@ -24,13 +24,7 @@ func specBundle(t *testing.T, change func(s *specs.Spec), args ...string) (strin
 	s.Root.Path = containertest.Rootfs(t)
 	s.Process.Args = args
 	change(s)
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, s)
 	return dir, s.Root.Path
 }
 

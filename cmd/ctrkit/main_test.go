@@ -151,6 +151,13 @@ func bundle(t *testing.T, args ...string) string {
 	s := oci.DefaultSpec()
 	s.Root.Path = containertest.Rootfs(t)
 	s.Process.Args = args
+	writeSpec(t, dir, s)
+	return dir
+}
+
+// writeSpec writes s as the bundle dir's config.json.
+func writeSpec(t *testing.T, dir string, s *specs.Spec) {
+	t.Helper()
 	b, err := json.Marshal(s)
 	if err != nil {
 		t.Fatal(err)
@@ -158,7 +165,6 @@ func bundle(t *testing.T, args ...string) string {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func cgroupGone(t *testing.T, path string) {
@@ -338,13 +344,7 @@ func TestFailingHooksWarn(t *testing.T) {
 	}
 	fails := specs.Hook{Path: "/bin/false"}
 	s.Hooks = &specs.Hooks{Poststart: []specs.Hook{fails, record("poststart")}, Poststop: []specs.Hook{fails, record("poststop")}}
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, s)
 	log := filepath.Join(dir, "log.json")
 	t.Cleanup(func() { c.run("delete", "--force", id) })
 	c.ok("create", "--bundle", dir, id)
@@ -404,13 +404,7 @@ func TestMountLabel(t *testing.T) {
 	s.Process.Args = []string{"echo", "labelled"}
 	s.Process.Terminal = false
 	s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2"
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, s)
 	mi, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,13 +28,7 @@ func TestNoMountNamespace(t *testing.T) {
 	s.Root.Path, s.Root.Readonly, s.Hostname = rootfs, false, ""
 	s.Linux.Namespaces = nil
 	s.Process.Args = []string{"sh", "-c", "readlink /proc/self/ns/mnt > /tmp/out; ls /dev/null /proc/self/status >> /tmp/out"}
-	b, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, dir, s)
 	ownMnt, err := os.Readlink("/proc/self/ns/mnt")
 	if err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,13 +27,7 @@ func TestNoPivot(t *testing.T) {
 	s := oci.DefaultSpec()
 	s.Root.Path, s.Root.Readonly = rootfs, false
 	s.Process.Args = []string{"/bin/sh", "-c", "{ ls /; echo pid $$; } > /tmp/out; trap 'exit 0' TERM; while :; do sleep 0.1; done"}
-	spec, err := json.Marshal(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(b, "config.json"), spec, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, b, s)
 	t.Cleanup(func() { c.run("delete", "--force", id) })
 	before, err := containertest.HostMounts()
 	if err != nil {
@@ -75,12 +68,7 @@ func TestNoPivot(t *testing.T) {
 	cgroupGone(t, "/ctrkit/"+id)
 
 	s.Linux.RootfsPropagation = "rshared"
-	if spec, err = json.Marshal(s); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(b, "config.json"), spec, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	writeSpec(t, b, s)
 	t.Cleanup(func() { c.run("delete", "--force", id+"-shared") }) // should create succeed
 	for _, verb := range []string{"create", "run"} {
 		_, errOut, code := c.run(verb, "--no-pivot", "--bundle", b, id+"-shared")
