@@ -103,13 +103,15 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		childEnd.Close() // a failure before the clone (joinPlan); closing it again is harmless
 	})
 
-	stdin, stdinW, err := stdinPipe(c.Stdin)
+	stdin := c.Stdin
+	stdinR, stdinW, err := stdinPipe(c.Stdin)
 	if err != nil {
 		return err
 	}
-	if stdinW != nil {
+	if stdinR != nil {
+		stdin = stdinR
 		rel.add(func() {
-			stdin.(*os.File).Close()
+			stdinR.Close()
 			stdinW.Close()
 		})
 	}
@@ -131,8 +133,8 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	}
 	r.onCloneThread(func() { err = r.cmd.Start() })
 	childEnd.Close()
-	if stdinW != nil {
-		stdin.(*os.File).Close()
+	if stdinR != nil {
+		stdinR.Close()
 	}
 	if err != nil {
 		return fmt.Errorf("container: start init: %w", err)
@@ -165,9 +167,16 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 
-	// "Go": the parent's part is done.
-	if err := writeMsg(parentEnd, msgGo, nil); err != nil {
-		return fmt.Errorf("container: signal init: %w", err)
+	// "Go": the parent's part is done. The init asks for another after a step
+	// of the parent's between its own (WithBeforePivot, the pids handshake).
+	goOn := func() error {
+		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
+			return fmt.Errorf("container: signal init: %w", err)
+		}
+		return nil
+	}
+	if err := goOn(); err != nil {
+		return err
 	}
 
 	// EOF means the init's end was closed by execve: the command runs.
@@ -182,8 +191,8 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		if err := c.cfg.oci.beforePivot(r.cmd.Process.Pid); err != nil {
 			return fmt.Errorf("container: before pivot_root: %w", err)
 		}
-		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
-			return fmt.Errorf("container: signal init: %w", err)
+		if err := goOn(); err != nil {
+			return err
 		}
 		t, body, err = r.readInitMsg(parentEnd)
 	}
@@ -191,8 +200,8 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		if err := r.lowerPids(); err != nil {
 			return err
 		}
-		if err := writeMsg(parentEnd, msgGo, nil); err != nil {
-			return fmt.Errorf("container: signal init: %w", err)
+		if err := goOn(); err != nil {
+			return err
 		}
 		t, body, err = readMsg(parentEnd)
 	}
@@ -349,20 +358,16 @@ func newID() string {
 // runtime samples one in 512 KiB by default, the first one early).
 var initEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=memprofilerate=0"}
 
-// stdinPipe returns what the init's exec.Cmd gets as Stdin. A Stdin that is
-// not an *os.File is copied by the library's own goroutine (copyStdin) into a
-// pipe, not by exec.Cmd's: exec.Cmd.Wait waits for that copy, which blocks on
-// the caller's reader for as long as it has nothing to say, and a failed Start
-// must return without waiting for it. w is the pipe's write end, nil when no
-// copy is needed.
-func stdinPipe(in io.Reader) (stdin io.Reader, w *os.File, err error) {
-	if in == nil {
+// stdinPipe returns, for a Stdin that is not an *os.File, the pipe the
+// library's own goroutine (copyStdin) copies it into; nil ends otherwise. Not
+// exec.Cmd's copy: exec.Cmd.Wait waits for it, and it blocks on the caller's
+// reader for as long as that has nothing to say, while a failed Start must
+// return without waiting for it.
+func stdinPipe(in io.Reader) (r, w *os.File, err error) {
+	if _, ok := in.(*os.File); ok || in == nil {
 		return nil, nil, nil
 	}
-	if f, ok := in.(*os.File); ok {
-		return f, nil, nil
-	}
-	r, w, err := os.Pipe()
+	r, w, err = os.Pipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("container: stdin pipe: %w", err)
 	}
