@@ -19,17 +19,7 @@ type leakCheck struct {
 }
 
 var leakChecks = []leakCheck{
-	{"open file descriptors", func() string {
-		ents, _ := os.ReadDir("/proc/self/fd")
-		n := 0
-		for _, e := range ents {
-			// The sealed copy of the binary that inits run from is made once and kept.
-			if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); !strings.HasPrefix(l, "/memfd:ctrkit-container-init") {
-				n++
-			}
-		}
-		return fmt.Sprint(n)
-	}},
+	{"open file descriptors", func() string { return fmt.Sprint(countFDs()) }},
 	{"mount table", func() string {
 		m, _ := containertest.HostMounts()
 		return m
@@ -43,6 +33,19 @@ var leakChecks = []leakCheck{
 		}
 		return strings.Join(pids, " ")
 	}},
+}
+
+// countFDs counts this process's descriptors but the sealed copy of the
+// binary that inits run from, which the first Start makes and keeps.
+func countFDs() int {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	n := 0
+	for _, e := range ents {
+		if l, _ := os.Readlink("/proc/self/fd/" + e.Name()); !strings.HasPrefix(l, "/memfd:ctrkit-container-init") {
+			n++
+		}
+	}
+	return n
 }
 
 // TestMain fails the run when the tests as a whole leaked a file descriptor,

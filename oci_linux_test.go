@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -327,6 +328,12 @@ func TestTerminalClosedOnFailedStart(t *testing.T) {
 func TestExecFIFOMissingCommand(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
+	fds, kids := fdCount(t), childPids(t)
+	defer func() {
+		if n, k := fdCount(t), childPids(t); n != fds || !slices.Equal(k, kids) {
+			t.Errorf("after the failed Starts: %d descriptors and children %q, before %d and %q", n, k, fds, kids)
+		}
+	}()
 	for _, tc := range []struct{ cmd, path string }{
 		{"/bin/nope", "/bin/nope"},
 		{"nope", "nope"},
