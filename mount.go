@@ -141,43 +141,64 @@ func planMounts(c *config) []mountEntry {
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
-// mountOf finds the mount with the given id in the text of a
-// /proc/PID/mountinfo: its mount point (unescaped) and whether it is shared
-// (has a "shared:N" optional field).
-func mountOf(mountinfo string, id uint64) (point string, shared, ok bool) {
-	want := strconv.FormatUint(id, 10)
-	for _, line := range strings.Split(mountinfo, "\n") {
+// mountLine is one line of a /proc/PID/mountinfo:
+// id parent major:minor root mount-point options [optional...] - type source super-options
+type mountLine struct {
+	ID, Parent uint64
+	Point      string // unescaped
+	Shared     bool   // has a "shared:N" optional field
+}
+
+// parseMountinfo parses the text of a /proc/PID/mountinfo, in its order (a
+// mount stacked on another comes after it).
+func parseMountinfo(text string) []mountLine {
+	var out []mountLine
+	for _, line := range strings.Split(text, "\n") {
 		f := strings.Fields(line)
-		// id parent major:minor root mount-point options [optional...] - type source super-options
-		if len(f) < 7 || f[0] != want {
+		if len(f) < 5 {
 			continue
 		}
-		for _, opt := range f[6:] {
+		id, err := strconv.ParseUint(f[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		parent, err := strconv.ParseUint(f[1], 10, 64)
+		if err != nil {
+			continue
+		}
+		m := mountLine{ID: id, Parent: parent, Point: unescapeMount(f[4])}
+		for _, opt := range f[min(6, len(f)):] {
 			if opt == "-" {
 				break
 			}
-			if strings.HasPrefix(opt, "shared:") {
-				shared = true
-			}
+			m.Shared = m.Shared || strings.HasPrefix(opt, "shared:")
 		}
-		return unescapeMount(f[4]), shared, true
+		out = append(out, m)
+	}
+	return out
+}
+
+// mountOf finds the mount with the given id in the text of a
+// /proc/PID/mountinfo: its mount point and whether it is shared.
+func mountOf(mountinfo string, id uint64) (point string, shared, ok bool) {
+	for _, m := range parseMountinfo(mountinfo) {
+		if m.ID == id {
+			return m.Point, m.Shared, true
+		}
 	}
 	return "", false, false
 }
 
 // childMounts lists, from the text of a /proc/PID/mountinfo, the mount points
-// (unescaped) of the mounts whose parent is the mount parent, but for the
-// mount skip and any stacked on parent's root (mount point "/"): what
-// WithoutPivotRoot detaches from the old root.
+// of the mounts whose parent is the mount parent, but for the mount skip and
+// any stacked on parent's root (mount point "/"): what WithoutPivotRoot
+// detaches from the old root.
 func childMounts(mountinfo string, parent, skip uint64) []string {
-	p, k := strconv.FormatUint(parent, 10), strconv.FormatUint(skip, 10)
 	var out []string
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[1] != p || f[0] == k || f[0] == p || f[4] == "/" {
-			continue
+	for _, m := range parseMountinfo(mountinfo) {
+		if m.Parent == parent && m.ID != skip && m.ID != parent && m.Point != "/" {
+			out = append(out, m.Point)
 		}
-		out = append(out, unescapeMount(f[4]))
 	}
 	return out
 }
@@ -195,18 +216,9 @@ type mountRef struct {
 func mountsBelow(mountinfo, dir string) []mountRef {
 	dir = filepath.Clean(dir)
 	var out []mountRef
-	for _, line := range strings.Split(mountinfo, "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		id, err := strconv.Atoi(f[0])
-		if err != nil {
-			continue
-		}
-		p := unescapeMount(f[4])
-		if p == dir || strings.HasPrefix(p, dir+"/") || dir == "/" {
-			out = append(out, mountRef{ID: id, Point: p})
+	for _, m := range parseMountinfo(mountinfo) {
+		if m.Point == dir || strings.HasPrefix(m.Point, dir+"/") || dir == "/" {
+			out = append(out, mountRef{ID: int(m.ID), Point: m.Point})
 		}
 	}
 	return out
