@@ -126,12 +126,14 @@ func TestSysReadOnly(t *testing.T) {
 	}
 }
 
+// TestDev: the standard nodes, each a mount of its own, the only mounts
+// without nodev but devpts (the device fence, mount_linux.go).
 func TestDev(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	out := sh(t, rootfs, `for d in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$d; done
 		for l in fd stdin stdout stderr ptmx; do echo "/dev/$l -> $(readlink /dev/$l)"; done
-		awk '$2 ~ "^/dev" {print $2, $3}' /proc/mounts
+		awk '$2 ~ "^/dev" {print $2, $3, ($4 ~ /(^|,)nodev(,|$)/ ? "nodev" : "dev")}' /proc/mounts
 		echo hello > /dev/null && head -c 3 /dev/zero | od -An -tx1`)
 	want := `/dev/null character special file 1:3 666
 /dev/zero character special file 1:5 666
@@ -144,10 +146,16 @@ func TestDev(t *testing.T) {
 /dev/stdout -> /proc/self/fd/1
 /dev/stderr -> /proc/self/fd/2
 /dev/ptmx -> pts/ptmx
-/dev tmpfs
-/dev/pts devpts
-/dev/shm tmpfs
-/dev/mqueue mqueue
+/dev tmpfs nodev
+/dev/null tmpfs dev
+/dev/zero tmpfs dev
+/dev/full tmpfs dev
+/dev/random tmpfs dev
+/dev/urandom tmpfs dev
+/dev/tty tmpfs dev
+/dev/pts devpts dev
+/dev/shm tmpfs nodev
+/dev/mqueue mqueue nodev
  00 00 00
 `
 	if out != want {

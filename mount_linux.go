@@ -22,10 +22,15 @@ import (
 // bound onto itself; only the plan's mounts, all below the rootfs, are made
 // (the parent removes them: releaseRootfsMounts).
 func setupRootfs(cfg *initConfig) error {
-	if !cfg.Chroot {
-		if err := privateRootfs(cfg); err != nil {
-			return err
+	if cfg.Chroot {
+		// A mount of its own for the rootfs, which the device fence can make
+		// nodev without touching the host's mount (the parent unmounts it
+		// with the plan's: releaseRootfsMounts).
+		if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
 		}
+	} else if err := privateRootfs(cfg); err != nil {
+		return err
 	}
 	root, err := os.OpenFile(cfg.Rootfs, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -38,6 +43,9 @@ func setupRootfs(cfg *initConfig) error {
 		if err := m.mount(e); err != nil {
 			return err
 		}
+	}
+	if err := m.fenceDevices(); err != nil {
+		return err
 	}
 	if cfg.ReadonlyRootfs {
 		if err := setReadonly(int(root.Fd()), false); err != nil {
@@ -120,6 +128,38 @@ type mounter struct {
 	root    *os.File
 	cfg     *initConfig
 	devNull *os.File // the host's /dev/null, checked to be char 1:3
+	// devMounts are the container paths of the mounts whose device nodes the
+	// container may open (fenceDevices): each standard and WithDevices node
+	// (a mount of its own), every devpts, every mask of /dev/null.
+	devMounts []string
+}
+
+// fenceDevices keeps the container from every device node it was not given:
+// every mount of its tree becomes nodev (the rootfs, its submounts, the
+// caller's binds and file systems, /dev itself), so a node that the
+// container makes (CAP_MKNOD is one of the default capabilities), that the
+// rootfs carries or that a bind of a host path reaches cannot be opened
+// (EACCES). Then nodev is cleared again on the mounts in devMounts alone:
+// each device the container gets is a mount of its own (see populateDev).
+// This costs no cgroup; a container given CAP_SYS_ADMIN in the host's user
+// namespace can remount, which only a device cgroup stops (see doc.go).
+func (m *mounter) fenceDevices() error {
+	if err := unix.MountSetattr(int(m.root.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE,
+		&unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NODEV}); err != nil {
+		return &SetupError{Op: "set nodev on", Path: "/", Err: err}
+	}
+	for _, p := range m.devMounts {
+		t, err := m.lookup(p, true)
+		if err != nil {
+			return &SetupError{Op: "allow devices on", Path: p, Err: err}
+		}
+		err = unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH, &unix.MountAttr{Attr_clr: unix.MOUNT_ATTR_NODEV})
+		t.Close()
+		if err != nil {
+			return &SetupError{Op: "allow devices on", Path: p, Err: err}
+		}
+	}
+	return nil
 }
 
 func (m *mounter) close() {
@@ -138,6 +178,9 @@ func (m *mounter) mount(e mountEntry) error {
 		defer t.Close()
 		if err := unix.Mount(e.Source, fdPath(t), e.FSType, e.Flags, e.Data); err != nil {
 			return &SetupError{Op: "mount " + e.FSType + " on", Path: e.Dest, Err: err}
+		}
+		if e.FSType == "devpts" && e.Flags&msNodev == 0 {
+			m.devMounts = append(m.devMounts, e.Dest)
 		}
 		if err := m.setPropagation(e); err != nil { // oci_linux.go: WithMount
 			return err
@@ -292,6 +335,7 @@ func (m *mounter) mask(dest string) error {
 	if err := unix.Mount(fdPath(null), fdPath(t), "", unix.MS_BIND, ""); err != nil {
 		return &SetupError{Op: "mask", Path: dest, Err: err}
 	}
+	m.devMounts = append(m.devMounts, dest)
 	return nil
 }
 
@@ -318,9 +362,11 @@ func (m *mounter) hostDevNull() (*os.File, error) {
 	return f, nil
 }
 
-// populateDev fills the fresh /dev tmpfs: device nodes (mknod as real root,
-// binds of the host's nodes in a user namespace, where mknod is refused), the
-// usual symlinks and the directories for pts, shm and mqueue.
+// populateDev fills the fresh /dev tmpfs: device nodes, the usual symlinks
+// and the directories for pts, shm and mqueue. Each node is a mount of its
+// own, the only mounts of the container that fenceDevices leaves without
+// nodev: as real root a node made with mknod and bound onto itself, in a
+// user namespace (where mknod is refused) a bind of the host's node.
 func (m *mounter) populateDev(dest string) error {
 	dev, err := m.lookup(dest, true)
 	if err != nil {
@@ -337,26 +383,32 @@ func (m *mounter) populateDev(dest string) error {
 	defer unix.Umask(old)
 	for _, d := range m.cfg.Devices {
 		p := dest + "/" + d.Name
-		if !m.cfg.BindDevices {
+		op, src := "bind /dev/"+d.Name+" on", "/dev/"+d.Name
+		if m.cfg.BindDevices {
+			fd, err := unix.Openat(dfd, d.Name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
+			if err != nil {
+				return &SetupError{Op: "create", Path: p, Err: err}
+			}
+			unix.Close(fd)
+		} else {
 			if err := mknodDevice(dfd, d); err != nil { // oci_linux.go
 				return &SetupError{Op: "mknod", Path: p, Err: err}
 			}
-			continue
+			op, src = "bind onto itself", ""
 		}
-		fd, err := unix.Openat(dfd, d.Name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
-		if err != nil {
-			return &SetupError{Op: "create", Path: p, Err: err}
-		}
-		unix.Close(fd)
 		t, err := m.lookup(p, true)
 		if err != nil {
-			return &SetupError{Op: "bind /dev/" + d.Name + " on", Path: p, Err: err}
+			return &SetupError{Op: op, Path: p, Err: err}
 		}
-		err = unix.Mount("/dev/"+d.Name, fdPath(t), "", unix.MS_BIND, "")
+		if src == "" {
+			src = fdPath(t)
+		}
+		err = unix.Mount(src, fdPath(t), "", unix.MS_BIND, "")
 		t.Close()
 		if err != nil {
-			return &SetupError{Op: "bind /dev/" + d.Name + " on", Path: p, Err: err}
+			return &SetupError{Op: op, Path: p, Err: err}
 		}
+		m.devMounts = append(m.devMounts, p)
 	}
 	for _, l := range [][2]string{
 		{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},

@@ -192,7 +192,7 @@ func TestOCIMounts(t *testing.T) {
 		container.WithMount("tmpfs", "", "/data", "nosuid", "noexec", "size=1m", "mode=700"),
 		container.WithMount("bind", src, "/bound", "rbind", "ro", "nosuid", "nodev", "noatime", "mode=755"),
 		container.WithMaskedPaths("/proc/keys"), container.WithReadonlyPaths())
-	for _, want := range []string{"/data tmpfs rw,nosuid,noexec", "size=1024k,mode=700", "/bound", "ro,nosuid,nodev,noatime", "timer-list-readable\n0\n1\n"} {
+	for _, want := range []string{"/data tmpfs rw,nosuid,nodev,noexec", "size=1024k,mode=700", "/bound", "ro,nosuid,nodev,noatime", "timer-list-readable\n0\n1\n"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}

@@ -1,0 +1,119 @@
+package container_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/containertest"
+	"golang.org/x/sys/unix"
+)
+
+// deviceProbe opens each path named on its command line for reading and
+// prints "PATH ok" or "PATH " and the error busybox's head reports.
+const deviceProbe = `t() { e=$(head -c 1 "$1" 2>&1 >/dev/null) && echo "$1 ok" || echo "$1 ${e##*: }"; }; `
+
+// probeDevices runs deviceProbe in a container over paths (after script) and
+// returns what it printed for each path.
+func probeDevices(t *testing.T, rootfs, script string, paths []string, opts ...container.Option) map[string]string {
+	t.Helper()
+	body := deviceProbe + script
+	for _, p := range paths {
+		body += "; t " + p
+	}
+	out, err := runIn(t, rootfs, []string{"/bin/sh", "-c", body}, opts...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	got := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if p, res, ok := strings.Cut(l, " "); ok {
+			got[p] = res
+		}
+	}
+	return got
+}
+
+// carryDevice puts a device node for /dev/zero (char 1:5) into the rootfs, as
+// a root file system taken from somewhere else may carry one.
+func carryDevice(t *testing.T, rootfs string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(rootfs, "srv"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mknod(filepath.Join(rootfs, "srv", "zero"), unix.S_IFCHR|0o666, int(unix.Mkdev(1, 5))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkDevices fails the test unless every path of want got its result.
+func checkDevices(t *testing.T, got map[string]string, want map[string]string) {
+	t.Helper()
+	for p, w := range want {
+		if got[p] != w {
+			t.Errorf("%s: %q, want %q", p, got[p], w)
+		}
+	}
+}
+
+// The device fence (issue 11): a default container (which keeps CAP_MKNOD, as
+// Docker's does) opens the standard devices and those it is given, and no
+// other node: not one it makes, in /dev or elsewhere, not one the rootfs
+// carries, not one a bind or a mount of a host path reaches.
+func TestDeviceFence(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	carryDevice(t, rootfs)
+	const denied = "Permission denied"
+	made := "mknod /dev/made c 1 5; mknod /tmp/made c 1 5; mkdir -p /mnt/t && mknod /mnt/t/made c 1 5"
+	paths := []string{"/dev/made", "/tmp/made", "/mnt/t/made", "/srv/zero", "/hostdev/zero", "/mnt/zero",
+		"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/given", "/proc/keys"}
+	got := probeDevices(t, rootfs, made+"; exec 3<>/dev/ptmx && echo /dev/ptmx ok", paths,
+		container.WithBind("/dev", "/hostdev", true),
+		container.WithBind("/dev/zero", "/mnt/zero", false),
+		container.WithMount("tmpfs", "tmpfs", "/mnt/t"),
+		container.WithDevices(container.Device{Name: "given", Major: 1, Minor: 5}))
+	checkDevices(t, got, map[string]string{
+		"/dev/made": denied, "/tmp/made": denied, "/mnt/t/made": denied, "/srv/zero": denied,
+		"/hostdev/zero": denied, "/mnt/zero": denied,
+		"/dev/null": "ok", "/dev/zero": "ok", "/dev/full": "ok", "/dev/random": "ok", "/dev/urandom": "ok",
+		"/dev/given": "ok", "/proc/keys": "ok", "/dev/ptmx": "ok",
+	})
+
+	// Without a mount namespace, the rootfs and the plan's mounts are the
+	// host's: the fence binds the rootfs onto itself, and Wait unmounts it.
+	got = probeDevices(t, rootfs, "mknod /tmp/made c 1 5", []string{"/tmp/made", "/srv/zero", "/dev/zero"},
+		container.WithoutNamespace(container.NSMount))
+	checkDevices(t, got, map[string]string{"/tmp/made": denied, "/srv/zero": denied, "/dev/zero": "ok"})
+}
+
+// TestDeviceFenceRootless: in a user namespace the standard devices are binds
+// of the host's nodes; a node the rootfs carries and the host's /dev bound in
+// stay closed.
+func TestDeviceFenceRootless(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	containertest.SkipUnlessUserNS(t)
+	rootfs := containertest.Rootfs(t)
+	carryDevice(t, rootfs)
+	if err := os.Mkdir(filepath.Join(rootfs, "hostdev"), 0o755); err != nil { // the container's root cannot make it
+		t.Fatal(err)
+	}
+	containertest.RerunAs(t, 65534, 65534, "TestDeviceFenceRootlessChild", "CTR_FENCE_ROOTFS="+rootfs)
+}
+
+func TestDeviceFenceRootlessChild(t *testing.T) {
+	rootfs := os.Getenv("CTR_FENCE_ROOTFS")
+	if rootfs == "" {
+		t.Skip("skipping: run by TestDeviceFenceRootless as an unprivileged user")
+	}
+	got := probeDevices(t, rootfs, "true", []string{"/srv/zero", "/hostdev/zero", "/dev/zero", "/dev/null", "/dev/urandom"},
+		container.WithBind("/dev", "/hostdev", true))
+	checkDevices(t, got, map[string]string{"/srv/zero": "Permission denied", "/hostdev/zero": "Permission denied",
+		"/dev/zero": "ok", "/dev/null": "ok", "/dev/urandom": "ok"})
+	if t.Failed() {
+		fmt.Println(got)
+	}
+}
