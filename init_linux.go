@@ -75,6 +75,9 @@ func initMain(ch **os.File) error {
 	if err := cfg.unmarshal(body); err != nil {
 		return fmt.Errorf("decode configuration: %w", err)
 	}
+	if err := closeInherited(&cfg); err != nil {
+		return err
+	}
 	if err := moveSyncFD(&cfg, ch); err != nil {
 		return err
 	}
@@ -85,6 +88,20 @@ func initMain(ch **os.File) error {
 	err = initContainer(&cfg, *ch)
 	reportToFIFO(&cfg, err) // oci_linux.go: WithExecFIFO, whose reader no longer reads the channel
 	return err
+}
+
+// closeInherited closes every descriptor the init inherited but its standard
+// streams, the channel and the extra files (WithExtraFiles, fds 4 to 3+n):
+// whatever else the caller had open without close-on-exec. The init may stay
+// the container's PID 1 for its whole life (WithInit), so the close-on-exec
+// sweep before the command's execve (closeExtraFDs) is not enough: a process
+// of the container that may read the init's descriptors (/proc/1/fd, with
+// CAP_SYS_PTRACE) would reach the host's files through them.
+func closeInherited(cfg *initConfig) error {
+	if err := unix.CloseRange(uint(syncFD+1+cfg.OCI.ExtraFiles), ^uint(0), 0); err != nil {
+		return &SetupError{Op: "close_range", Path: "inherited descriptors", Err: err}
+	}
+	return nil
 }
 
 // heldSync keeps the *os.File of syncFD alive once moveSyncFD has moved the

@@ -563,3 +563,40 @@ cat /proc/self/cgroup`
 		t.Errorf("the container changed its cgroup with CAP_SYS_ADMIN:\n%s", out)
 	}
 }
+
+// TestInitHoldsNoCallerDescriptors: a descriptor the caller opened without
+// close-on-exec (here with syscall.Open, at fd 77) reaches no process of the
+// container, not even the init that stays PID 1 with WithInit, whose
+// descriptors a command with CAP_SYS_PTRACE may read through /proc/1/fd.
+func TestInitHoldsNoCallerDescriptors(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	fd, err := unix.Open("/etc/hostname", unix.O_RDONLY, 0) // no O_CLOEXEC
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Dup3(fd, 77, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fd)
+	defer unix.Close(77)
+	for _, tc := range []struct {
+		name string
+		opts []container.Option
+	}{
+		{"WithInit", []container.Option{container.WithInit()}},
+		{"default", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]container.Option{container.WithCapAdd("CAP_SYS_PTRACE")}, tc.opts...)
+			out := mustRunIn(t, rootfs, []string{"/bin/sh", "-c", "ls /proc/1/fd | sort -n | tr '\\n' ' '; echo; ls /proc/self/fd | sort -n | tr '\\n' ' '"}, opts...)
+			if strings.Contains(" "+out, " 77 ") {
+				t.Fatalf("fd 77 of the caller's reached the container:\n%s", out)
+			}
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 2 || !strings.HasPrefix(lines[0], "0 1 2 ") {
+				t.Fatalf("descriptors of PID 1, then of the command:\n%s", out)
+			}
+		})
+	}
+}
