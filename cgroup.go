@@ -24,12 +24,21 @@ type limitsConfig struct {
 	path      string       // WithCgroupPath (options_oci.go): absolute path in each hierarchy
 	devices   []DeviceRule // WithDeviceRules (options_oci.go): v1 devices cgroup, after deny-all
 	res       Resources    // WithResources (cgroup_resources.go)
+	// view: the container mounts cgroup2 (WithMount), which must show its own
+	// cgroup (the root of its cgroup namespace) and nothing of the host's
+	// above it, so it gets a cgroup of its own even without a limit: on a
+	// hybrid host one in the unified hierarchy too (unifiedKey).
+	view bool
 }
+
+// unifiedKey names, among a hybrid host's v1 controllers, the cgroup2
+// hierarchy mounted beside them (/sys/fs/cgroup/unified).
+const unifiedKey = "unified"
 
 // needsCgroup reports whether any option asked for a cgroup. Without one, Start
 // creates no cgroup at all.
 func (l *limitsConfig) needsCgroup() bool {
-	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != "" || l.res.any()
+	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != "" || l.res.any() || l.view
 }
 
 // MinMemory is the smallest memory limit WithMemory accepts: 6 MiB, Docker's
@@ -201,6 +210,9 @@ func (l *limitsConfig) v1Controllers() []string {
 		cs = append(cs, "pids")
 	}
 	cs = append(cs, l.res.v1Controllers()...)
+	if l.view {
+		cs = append(cs, unifiedKey)
+	}
 	return append(cs, "freezer")
 }
 
@@ -388,10 +400,14 @@ func cgroupPaths(procCgroup string) (v1 map[string]string, v2 string) {
 // relative to the mount's root, which is not "/" inside a cgroup namespace or
 // for a bind mount of a sub-tree.
 func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]string, error) {
-	own, _ := cgroupPaths(procCgroup)
+	own, v2 := cgroupPaths(procCgroup)
 	out := map[string]string{}
 	for _, c := range controllers {
 		path, ok := own[c]
+		fstype := "cgroup"
+		if c == unifiedKey {
+			path, ok, fstype = v2, v2 != "", "cgroup2"
+		}
 		if !ok {
 			return nil, fmt.Errorf("cgroup v1 %s controller: not in /proc/self/cgroup", c)
 		}
@@ -405,7 +421,7 @@ func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]s
 					break
 				}
 			}
-			if sep < 0 || len(f) < sep+4 || f[sep+1] != "cgroup" || !hasOpt(f[sep+3], c) {
+			if sep < 0 || len(f) < sep+4 || f[sep+1] != fstype || (fstype == "cgroup" && !hasOpt(f[sep+3], c)) {
 				continue
 			}
 			rel, err := filepath.Rel(unescapeMount(f[3]), path)
@@ -414,6 +430,9 @@ func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]s
 			}
 			dir = filepath.Join(unescapeMount(f[4]), rel)
 			break
+		}
+		if dir == "" && c == unifiedKey {
+			return nil, fmt.Errorf("no cgroup2 hierarchy mounted beside the v1 controllers (a cgroup2 mount in the container shows its own cgroup there)")
 		}
 		if dir == "" {
 			return nil, fmt.Errorf("cgroup v1 %s controller: no mount of the hierarchy holding %s", c, path)

@@ -687,7 +687,7 @@ func reapOrphansV1() {
 		return
 	}
 	parents := map[string]string{}
-	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "hugetlb", "net_cls", "net_prio"} {
+	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "hugetlb", "net_cls", "net_prio", unifiedKey} {
 		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
 			parents[c] = p[c]
 		}

@@ -20,6 +20,7 @@ const (
 	mountDevices                   // populate the /dev tmpfs: device nodes, symlinks, subdirectories
 	mountMask                      // hide a path: /dev/null over a file, an empty read-only tmpfs over a directory
 	mountReadonly                  // bind a path onto itself, read-only
+	mountCgroupView                // a cgroup2 mount without a cgroup namespace: bind the container's own cgroup2 directory
 )
 
 // Mount flags, with Linux's values (pure code must build on every platform).
@@ -123,7 +124,12 @@ func planMounts(c *config) []mountEntry {
 		case mountBind:
 			plan = append(plan, mountEntry{Kind: mountBind, Source: m.source, Dest: m.dest, Readonly: m.readonly, File: m.fileTarget, Attrs: m.attrs, Prop: m.prop, Data: m.data})
 		case mountFS:
-			plan = append(plan, mountEntry{Kind: mountFS, FSType: m.fstype, Source: m.source, Dest: m.dest, Flags: m.flags, Data: m.data, Prop: m.prop})
+			kind := mountFS
+			if m.fstype == "cgroup2" && c.namespaces&NSCgroup == 0 && c.nsPaths[NSCgroup] == "" {
+				// cgroup2 would show the host's whole hierarchy.
+				kind = mountCgroupView
+			}
+			plan = append(plan, mountEntry{Kind: kind, FSType: m.fstype, Source: m.source, Dest: m.dest, Flags: m.flags, Data: m.data, Prop: m.prop})
 		case mountTmpfs:
 			plan = append(plan, mountEntry{Kind: mountTmpfs, FSType: "tmpfs", Source: "tmpfs", Dest: m.dest,
 				Flags: msNosuid | msNodev, Data: "mode=1777,size=" + strconv.FormatInt(m.size, 10)})

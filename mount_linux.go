@@ -208,6 +208,8 @@ func (m *mounter) mount(e mountEntry) error {
 		if err := m.setPropagation(e); err != nil { // oci_linux.go: WithMount
 			return err
 		}
+	case mountCgroupView:
+		return m.cgroupView(e)
 	case mountDevices:
 		return m.populateDev(e.Dest)
 	case mountMask:
@@ -305,6 +307,29 @@ func setReadonly(fd int, recursive bool) error {
 		flags |= unix.AT_RECURSIVE
 	}
 	return unix.MountSetattr(fd, "", uint(flags), &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY})
+}
+
+// cgroupView binds the container's own cgroup2 directory (the parent placed
+// the init in it: the view makes the container need a cgroup) at e.Dest, for
+// a cgroup2 mount in a container without a cgroup namespace, where mounting
+// cgroup2 would show the host's whole hierarchy. The init finds it through
+// the host's /proc, which it still sees before pivot_root.
+func (m *mounter) cgroupView(e mountEntry) error {
+	op := "bind own cgroup on"
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return &SetupError{Op: op, Path: e.Dest, Err: underlying(err)}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return &SetupError{Op: op, Path: e.Dest, Err: underlying(err)}
+	}
+	dirs, err := v1Parents(string(pc), string(mi), []string{unifiedKey})
+	if err != nil {
+		return &SetupError{Op: op, Path: e.Dest, Err: &detailedErrno{detail: err.Error(), errno: unix.ENOENT}}
+	}
+	return m.mount(mountEntry{Kind: mountBind, Source: dirs[unifiedKey], Dest: e.Dest, Readonly: e.Flags&msRdonly != 0,
+		Attrs: e.Flags & (msNosuid | msNodev | msNoexec), Prop: e.Prop})
 }
 
 // mask hides a path: the host's /dev/null over a file, an empty read-only tmpfs

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -115,5 +116,76 @@ func TestDeviceFenceRootlessChild(t *testing.T) {
 		"/dev/zero": "ok", "/dev/null": "ok", "/dev/urandom": "ok"})
 	if t.Failed() {
 		fmt.Println(got)
+	}
+}
+
+// hostCgroup2Dir returns the caller's own cgroup directory in the host's
+// cgroup2 hierarchy (/sys/fs/cgroup on a v2 host, .../unified on a hybrid one).
+func hostCgroup2Dir(t *testing.T) string {
+	t.Helper()
+	pc, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := ""
+	for _, l := range strings.Split(string(pc), "\n") {
+		if p, ok := strings.CutPrefix(l, "0::"); ok {
+			own = p
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(mi), "\n") {
+		f := strings.Fields(l)
+		for i := 6; i+1 < len(f); i++ {
+			if f[i] == "-" && f[i+1] == "cgroup2" && own != "" && f[3] == "/" {
+				return filepath.Join(f[4], own)
+			}
+		}
+	}
+	t.Skip("skipping: the host has no cgroup2 hierarchy mounted")
+	return ""
+}
+
+// TestCgroupMountView (issue 11): a cgroup2 mount in the container shows the
+// container's own cgroup and nothing above it (a host cgroup beside the
+// container's stays out of sight), read-only unless "rw" is asked for by
+// name; with a cgroup namespace and without one.
+func TestCgroupMountView(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	host := hostCgroup2Dir(t)
+	marker := filepath.Join(host, "ctrkit-test-marker-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(marker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(marker)
+	script := `ls /sys/fs/cgroup | grep -c marker; mkdir /sys/fs/cgroup/sub 2>&1 | grep -o 'Read-only file system'; ` +
+		`(echo $$ > /sys/fs/cgroup/cgroup.procs) 2>&1 | grep -o 'Read-only file system'; wc -l < /sys/fs/cgroup/cgroup.procs; true`
+	for _, tc := range []struct {
+		name string
+		opts []container.Option
+	}{
+		{"cgroupns", nil},
+		{"no cgroupns", []container.Option{container.WithoutNamespace(container.NSCgroup)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := append([]container.Option{container.WithMount("cgroup2", "cgroup2", "/sys/fs/cgroup")}, tc.opts...)
+			// The shell and the command substitution's subshells: at most a few.
+			out := sh(t, rootfs, script, opts...)
+			lines := strings.Split(strings.TrimSpace(out), "\n")
+			if len(lines) != 4 || lines[0] != "0" || lines[1] != "Read-only file system" || lines[2] != "Read-only file system" {
+				t.Fatalf("cgroup2 view:\n%s", out)
+			}
+			if n, _ := strconv.Atoi(strings.TrimSpace(lines[3])); n < 1 || n > 4 {
+				t.Fatalf("the view's cgroup.procs lists %s processes, not only the container's:\n%s", lines[3], out)
+			}
+			opts = append(opts[1:], container.WithMount("cgroup2", "cgroup2", "/sys/fs/cgroup", "rw"))
+			if out := sh(t, rootfs, "mkdir /sys/fs/cgroup/sub && rmdir /sys/fs/cgroup/sub && echo rw", opts...); out != "rw\n" {
+				t.Fatalf(`with "rw": %q`, out)
+			}
+		})
 	}
 }

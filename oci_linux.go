@@ -214,10 +214,10 @@ func v1Mounts() (map[string]string, error) {
 		return nil, err
 	}
 	out := map[string]string{}
-	for _, c := range v1ControllerNames {
+	for _, c := range append(v1ControllerNames, unifiedKey) {
 		// v1Parents with every controller's own cgroup at "/" finds the
 		// mount of each hierarchy's root.
-		if p, err := v1Parents("1:"+c+":/\n", string(mi), []string{c}); err == nil {
+		if p, err := v1Parents("0::/\n1:"+c+":/\n", string(mi), []string{c}); err == nil {
 			out[c] = p[c]
 		}
 	}

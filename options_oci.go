@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -218,6 +219,12 @@ func cleanPaths(option string, paths []string) ([]string, error) {
 // shared mount shares events only with the container's own mounts. dst is resolved inside the container's root and created when
 // missing. Mounting needs the privileges of the container's mount namespace;
 // when the kernel refuses, Start fails.
+//
+// A "cgroup2" mount shows the container's own cgroup, never a host cgroup
+// above it: the container gets a cgroup of its own (in the unified hierarchy
+// on a hybrid host, which needs root), the root of its cgroup namespace;
+// without a cgroup namespace the mount is a bind of that cgroup's directory.
+// It is read-only unless options name "rw".
 func WithMount(fstype, source, dst string, options ...string) Option {
 	return optionFunc(func(c *config) error {
 		d, err := checkDest("WithMount", dst)
@@ -242,6 +249,13 @@ func WithMount(fstype, source, dst string, options ...string) Option {
 			}
 			if source == "" {
 				source = fstype
+			}
+			if fstype == "cgroup2" {
+				// The container's own cgroup, read-only unless asked by name.
+				c.limits.view = true
+				if !slices.Contains(options, "rw") {
+					mo.flags |= msRdonly
+				}
 			}
 			c.mounts = append(c.mounts, userMount{kind: mountFS, fstype: fstype, source: source, dest: d, flags: mo.flags, data: mo.data, prop: mo.prop})
 		default:

@@ -143,3 +143,39 @@ func TestHookPlan(t *testing.T) {
 		})
 	}
 }
+
+// A cgroup2 mount is read-only unless "rw" is named, gives the container a
+// cgroup of its own (with the unified hierarchy on a hybrid host), and without
+// a cgroup namespace becomes a bind of that cgroup.
+func TestCgroupMountPlan(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		opts     []Option
+		kind     mountKind
+		readonly bool
+	}{
+		{"default", []Option{WithMount("cgroup2", "", "/sys/fs/cgroup")}, mountFS, true},
+		{"rw", []Option{WithMount("cgroup2", "", "/sys/fs/cgroup", "rw", "nosuid")}, mountFS, false},
+		{"no cgroupns", []Option{WithMount("cgroup2", "", "/sys/fs/cgroup"), WithoutNamespace(NSCgroup)}, mountCgroupView, true},
+		{"joined cgroupns", []Option{WithMount("cgroup2", "", "/sys/fs/cgroup"), WithNamespacePath(NSCgroup, "/proc/1/ns/cgroup")}, mountFS, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := testConfig(t, tc.opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !c.limits.needsCgroup() || !strings.Contains(strings.Join(c.limits.v1Controllers(), " "), unifiedKey) {
+				t.Errorf("no cgroup of its own: needs %v, v1 %v", c.limits.needsCgroup(), c.limits.v1Controllers())
+			}
+			var got *mountEntry
+			for _, e := range planMounts(c) {
+				if e.Dest == "/sys/fs/cgroup" {
+					got = &e
+				}
+			}
+			if got == nil || got.Kind != tc.kind || (got.Flags&msRdonly != 0) != tc.readonly {
+				t.Fatalf("plan: %+v", got)
+			}
+		})
+	}
+}
