@@ -80,5 +80,15 @@
 // symlink, and mounts are made onto the opened file descriptor, so a hostile
 // rootfs cannot redirect a mount onto the host. Sensitive /proc and /sys paths
 // are masked or read-only as Docker does, and every file descriptor above
-// stderr is closed on exec.
+// stderr is closed on exec; the init closes every descriptor it inherited but
+// its channel and the files of [WithExtraFiles] as soon as it has read its
+// configuration.
+//
+// The default capabilities keep CAP_MKNOD, as Docker's do; what keeps a
+// container from the host's devices is the mount table: every mount of the
+// container is nodev but the standard device nodes, those of [WithDevices]
+// (each a mount of its own), devpts and the masks. A node the container makes,
+// one its root file system carries and one a bind of a host path reaches
+// cannot be opened. This needs no cgroup; a container given CAP_SYS_ADMIN in
+// the host's user namespace could remount, which only a device cgroup stops.
 package container

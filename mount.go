@@ -14,13 +14,13 @@ import (
 type mountKind uint8
 
 const (
-	mountFS       mountKind = iota // a new file system instance: proc, sysfs, tmpfs, devpts, mqueue
-	mountBind                      // a bind mount of a host path
-	mountTmpfs                     // a user tmpfs (mountFS with the caller's size)
-	mountDevices                   // populate the /dev tmpfs: device nodes, symlinks, subdirectories
-	mountMask                      // hide a path: /dev/null over a file, an empty read-only tmpfs over a directory
-	mountReadonly                  // bind a path onto itself, read-only
-	mountCgroupView                // a cgroup2 mount without a cgroup namespace: bind the container's own cgroup2 directory
+	mountFS         mountKind = iota // a new file system instance: proc, sysfs, tmpfs, devpts, mqueue
+	mountBind                        // a bind mount of a host path
+	mountTmpfs                       // a user tmpfs (mountFS with the caller's size)
+	mountDevices                     // populate the /dev tmpfs: device nodes, symlinks, subdirectories
+	mountMask                        // hide a path: /dev/null over a file, an empty read-only tmpfs over a directory
+	mountReadonly                    // bind a path onto itself, read-only
+	mountCgroupView                  // a cgroup2 mount without a cgroup namespace: bind the container's own cgroup2 directory
 )
 
 // Mount flags, with Linux's values (pure code must build on every platform).
