@@ -1,0 +1,84 @@
+//go:build linux
+
+// Command ab compares two builds of bench/ctrrun side by side: it runs them
+// alternately (A B A B ...), each round starting -n containers in a loop in
+// one process, and prints, per variant, the median time per container of
+// each build over all rounds, the spread of the round medians, and B/A. It is
+// how a change to the start path is measured against the commit before it
+// in the same run (bench/ab.sh builds both).
+//
+//	ab -a OLD/ctrrun -b NEW/ctrrun -rootfs ROOTFS [-n 300] [-rounds 6] [-variants default,limits]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+)
+
+func main() {
+	a := flag.String("a", "", "the baseline ctrrun binary")
+	b := flag.String("b", "", "the changed ctrrun binary")
+	rootfs := flag.String("rootfs", "", "a busybox root file system with /bin/true")
+	n := flag.Int("n", 300, "containers per round")
+	rounds := flag.Int("rounds", 6, "rounds per build, alternating")
+	vs := flag.String("variants", "default", "comma-separated bench/variants names")
+	flag.Parse()
+	if *a == "" || *b == "" || *rootfs == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	fmt.Printf("| variant | A median | B median | B/A | A round medians | B round medians |\n|---|---|---|---|---|---|\n")
+	for _, v := range strings.Split(*vs, ",") {
+		var all [2][]int64
+		var per [2][]string
+		for r := 0; r < *rounds; r++ {
+			for i, bin := range []string{*a, *b} {
+				if r%2 == 1 { // B first every other round
+					bin = []string{*b, *a}[i]
+					i = 1 - i
+				}
+				ns, err := run(bin, *rootfs, v, *n)
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "ab: %s -variant %s: %v\n", bin, v, err)
+					os.Exit(1)
+				}
+				all[i] = append(all[i], ns...)
+				per[i] = append(per[i], ms(median(ns)))
+			}
+		}
+		ma, mb := median(all[0]), median(all[1])
+		fmt.Printf("| %s | %s | %s | %.3f | %s | %s |\n", v, ms(ma), ms(mb), float64(mb)/float64(ma),
+			strings.Join(per[0], " "), strings.Join(per[1], " "))
+	}
+}
+
+func run(bin, rootfs, variant string, n int) ([]int64, error) {
+	out, err := exec.Command(bin, "-n", fmt.Sprint(n), "-variant", variant, rootfs, "/bin/true").Output()
+	if err != nil {
+		return nil, err
+	}
+	var res struct {
+		NS []int64 `json:"ns"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return nil, fmt.Errorf("%w: %s", err, out)
+	}
+	return res.NS, nil
+}
+
+func median(xs []int64) int64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+func ms(ns int64) string { return fmt.Sprintf("%.3f ms", float64(time.Duration(ns))/float64(time.Millisecond)) }
