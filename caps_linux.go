@@ -10,9 +10,10 @@ package container
 // cgo, a signal handler in the init. The init needs the state on exactly one
 // thread — the locked one that calls execve, which ends every other thread — so
 // it writes it with plain per-thread system calls (capset(2), prctl(2)) from
-// that thread, which behaves the same with cgo on and off. libcap is used for
-// what it reads: the number of capabilities the kernel knows and the caller's
-// bounding set, which Start checks before it clones anything.
+// that thread. What it reads, the caller's bounding set (which Start checks
+// before it clones anything) and how many capabilities the kernel knows, come
+// from prctl(PR_CAPBSET_READ) too: no capability library, whose psx package
+// would make every importing program a cgo program.
 
 import (
 	"fmt"
@@ -21,7 +22,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-	"kernel.org/pub/linux/libs/security/libcap/cap"
 )
 
 // checkHostCaps fails when a capability of the container's bounding set is
@@ -29,8 +29,7 @@ import (
 func checkHostCaps(s *securityInit) error {
 	var missing capMask
 	for b := capMask(s.Bounding); b != 0; b &= b - 1 {
-		v := cap.Value(bits.TrailingZeros64(uint64(b)))
-		if ok, err := cap.GetBound(v); err != nil || !ok {
+		if !inBoundingSet(bits.TrailingZeros64(uint64(b))) {
 			missing |= b & -b
 		}
 	}
@@ -38,6 +37,13 @@ func checkHostCaps(s *securityInit) error {
 		return fmt.Errorf("container: capabilities %v: %w (drop them with WithCapDrop)", missing, ErrCapabilityUnavailable)
 	}
 	return nil
+}
+
+// inBoundingSet reports whether capability v is in this thread's bounding
+// set; false too for a capability the kernel does not know (EINVAL).
+func inBoundingSet(v int) bool {
+	ok, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(v), 0, 0, 0)
+	return err == nil && ok == 1
 }
 
 // keepCaps keeps the permitted capabilities of this thread across setuid to a
@@ -102,11 +108,17 @@ func raiseEffective() error {
 // setCapabilities sets this thread's capability sets: the bounding set, then
 // permitted, effective and inheritable, then ambient.
 func setCapabilities(s *securityInit) error {
-	for v := cap.Value(0); v < cap.MaxBits(); v++ {
-		if v < 64 && s.Bounding&(1<<v) != 0 {
+	// Every capability the kernel knows but the kept ones: it answers EINVAL
+	// past its last (/proc/sys/kernel/cap_last_cap).
+	for v := 0; v < 64; v++ {
+		if s.Bounding&(1<<v) != 0 {
 			continue
 		}
-		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(v), 0, 0, 0); err != nil {
+		err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(v), 0, 0, 0)
+		if err == unix.EINVAL {
+			break
+		}
+		if err != nil {
 			return &SetupError{Op: "prctl PR_CAPBSET_DROP", Path: capMask(1 << v).String(), Err: err}
 		}
 	}

@@ -11,11 +11,9 @@ require (
 	github.com/vishvananda/netns v0.0.5
 	golang.org/x/net v0.47.0
 	golang.org/x/sys v0.40.0
-	kernel.org/pub/linux/libs/security/libcap/cap v1.2.78
 )
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
 	github.com/moby/sys/userns v0.1.0 // indirect
-	kernel.org/pub/linux/libs/security/libcap/psx v1.2.78 // indirect
 )
