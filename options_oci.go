@@ -127,14 +127,22 @@ func WithOOMScoreAdj(score int) Option {
 // "net.ipv4.ip_forward" or "kernel.shm_rlimit" (written to /proc/sys/... by
 // the init in its new namespaces, before the mounts). Only parameters that
 // belong to a namespace the container has its own of are accepted: net.*
-// (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC),
-// kernel.hostname and kernel.domainname (UTS); anything else would change the
-// host, and New fails. When the kernel refuses the write, Start fails.
+// (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC);
+// anything else would change the host, and New fails. kernel.hostname and
+// kernel.domainname are refused too: the init sets the hostname and domain
+// name itself after the sysctls, so the value would be lost; WithHostname and
+// WithDomainname set them. When the kernel refuses the write, Start fails.
 func WithSysctl(key, value string) Option {
 	return optionFunc(func(c *config) error {
 		k := strings.ReplaceAll(key, "/", ".")
 		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k+value, "\x00\n") {
 			return optErr("WithSysctl", key, "malformed parameter name or value")
+		}
+		switch k {
+		case "kernel.hostname":
+			return optErr("WithSysctl", key, "the init sets the hostname after the sysctls: use WithHostname")
+		case "kernel.domainname":
+			return optErr("WithSysctl", key, "the init sets the domain name after the sysctls: use WithDomainname")
 		}
 		if sysctlNamespace(k) == 0 {
 			return optErr("WithSysctl", key, "not a namespaced kernel parameter: it would change the host")
@@ -152,8 +160,6 @@ func sysctlNamespace(k string) Namespace {
 	case k == "kernel.sem" || strings.HasPrefix(k, "kernel.shm") || strings.HasPrefix(k, "kernel.msg") ||
 		strings.HasPrefix(k, "fs.mqueue."):
 		return NSIPC
-	case k == "kernel.hostname" || k == "kernel.domainname":
-		return NSUTS
 	}
 	return 0
 }
