@@ -316,14 +316,21 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 // missing parents are created and kept; Wait (or, for a container that
 // outlives its creator, RemoveCgroup) kills what runs in it and removes it.
 // Unlike the default cgroup, it is not marked with its owner, so no later
-// Start reaps it. On cgroup v1 it is made in the freezer hierarchy and those
-// the limits need. Needs root or a delegated cgroup; Start fails when it cannot
-// be created.
+// Start reaps it: New refuses a path with a component named like the default
+// cgroups (ctrkit-PID-START-ID), which the next Start of a process whose
+// cgroup holds it would take for a dead owner's and kill. On cgroup v1 it is
+// made in the freezer hierarchy and those the limits need. Needs root or a
+// delegated cgroup; Start fails when it cannot be created.
 func WithCgroupPath(path string) Option {
 	return optionFunc(func(c *config) error {
 		p := filepath.Clean(path)
 		if !filepath.IsAbs(path) || p == "/" || strings.ContainsRune(p, 0) {
 			return optErr("WithCgroupPath", path, "must be an absolute path below the hierarchy's root")
+		}
+		for _, name := range strings.Split(p[1:], "/") {
+			if _, _, ok := parseCgroupName(name); ok {
+				return optErr("WithCgroupPath", path, "%q is named like the cgroups this library makes and reaps (%sPID-START-ID): a later Start could take it for a dead owner's and kill it", name, cgroupPrefix)
+			}
 		}
 		c.limits.path = p
 		return nil

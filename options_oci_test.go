@@ -30,6 +30,10 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"mount over proc", []Option{WithMount("tmpfs", "", "/proc/x")}, "over /proc"},
 		{"relative cgroup path", []Option{WithCgroupPath("a/b")}, `WithCgroupPath "a/b"`},
 		{"root cgroup path", []Option{WithCgroupPath("/")}, `WithCgroupPath "/"`},
+		// Named like the default cgroups, which reapOrphansV1/V2 kill and remove when their owner is gone.
+		{"cgroup path named like ours", []Option{WithCgroupPath("/user.slice/ctrkit-4242-17-0123456789ab")},
+			`WithCgroupPath "/user.slice/ctrkit-4242-17-0123456789ab": "ctrkit-4242-17-0123456789ab" is named like the cgroups this library makes`},
+		{"cgroup path below one named like ours", []Option{WithCgroupPath("/ctrkit-1-2-x/web")}, `"ctrkit-1-2-x" is named like`},
 		{"relative fifo", []Option{WithExecFIFO("x")}, `WithExecFIFO "x"`},
 		{"nil extra file", []Option{WithExtraFiles(nil)}, `WithExtraFiles "0": nil file`},
 		{"relative create hook", []Option{WithCreateHook(Hook{Path: "bin/sh"})}, `WithCreateHook "bin/sh": must be an absolute path`},
