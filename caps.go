@@ -40,9 +40,10 @@ var defaultCaps = mustCaps("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", 
 	"SETPCAP", "NET_BIND_SERVICE", "NET_RAW", "SYS_CHROOT", "MKNOD", "AUDIT_WRITE", "SETFCAP")
 
 // parseCap returns the mask of one capability name, with or without the CAP_
-// prefix, in any case; "ALL" means every capability.
+// prefix, in any case; "ALL" means every capability. Nothing else is
+// forgiven: a name with a space, a dash or any other character is unknown.
 func parseCap(name string) (capMask, bool) {
-	n := strings.ToUpper(strings.TrimSpace(name))
+	n := strings.ToUpper(name)
 	if n == "ALL" {
 		return allCapsMask, true
 	}
@@ -61,12 +62,20 @@ func parseCaps(option string, names []string) (capMask, error) {
 	var m capMask
 	for _, n := range names {
 		b, ok := parseCap(n)
-		if !ok {
+		switch {
+		case !ok && strings.IndexFunc(n, notCapNameRune) >= 0:
+			return 0, optErr(option, n, "not a capability name: only letters, digits and '_' (as CAP_NET_ADMIN or net_admin)")
+		case !ok:
 			return 0, optErr(option, n, "unknown capability")
 		}
 		m |= b
 	}
 	return m, nil
+}
+
+// notCapNameRune reports whether r cannot be part of a capability name.
+func notCapNameRune(r rune) bool {
+	return !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_')
 }
 
 func mustCaps(names ...string) capMask {

@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -64,6 +65,29 @@ func TestCapabilityNames(t *testing.T) {
 		var oe *OptionError
 		if !errors.As(err, &oe) || oe.Option != "WithCapAdd" {
 			t.Errorf("WithCapAdd(%q): %v, want an OptionError", bad, err)
+		}
+	}
+}
+
+// Only the case and the CAP_ prefix of a name are forgiven: a name with a
+// space, a dash or another stray character is refused, naming it as given.
+func TestCapabilityNamesNotCanonical(t *testing.T) {
+	for _, tc := range []struct {
+		opt  Option
+		want string
+	}{
+		{WithCapAdd("NET_ADMIN "), `WithCapAdd "NET_ADMIN ": not a capability name`},
+		{WithCapAdd(" CAP_SYS_ADMIN"), `WithCapAdd " CAP_SYS_ADMIN": not a capability name`},
+		{WithCapDrop("NET_RAW\n"), `WithCapDrop "NET_RAW\n": not a capability name`},
+		{WithCapabilities("CHOWN", "CAP_KILL\t"), `WithCapabilities "CAP_KILL\t": not a capability name`},
+		{WithCapAdd("net-admin"), `WithCapAdd "net-admin": not a capability name`},
+		{WithCapAdd("CAP_SYS_ADMIN,CAP_NET_ADMIN"), `WithCapAdd "CAP_SYS_ADMIN,CAP_NET_ADMIN": not a capability name`},
+		{WithCapAdd("all "), `WithCapAdd "all ": not a capability name`},
+	} {
+		_, err := New(t.TempDir(), []string{"true"}, tc.opt)
+		var oe *OptionError
+		if !errors.As(err, &oe) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("New: %v, want an OptionError with %q", err, tc.want)
 		}
 	}
 }

@@ -293,3 +293,18 @@ func TestV1Parents(t *testing.T) {
 		t.Error("no error when no mount holds the caller's cgroup")
 	}
 }
+
+// WithCgroupPath refuses exactly the names the reaper would take for its own:
+// a path it accepts is never one that orphanNames lists.
+func TestCgroupPathNotReapable(t *testing.T) {
+	for _, path := range []string{"/ctrkit/web", "/ctrkit-web", "/ctrkit-1-2", "/a/ctrkit-x-2-id/b", "/system.slice/ctrkit-0-2-id"} {
+		if _, err := New(t.TempDir(), []string{"true"}, WithCgroupPath(path)); err != nil {
+			t.Errorf("WithCgroupPath(%q): %v", path, err)
+		}
+	}
+	for _, path := range []string{"/" + cgroupName(1, 2, "x"), "/a/" + cgroupName(4242, 99, "0123456789ab") + "/b", "//" + cgroupName(7, 8, "y") + "/"} {
+		if _, err := New(t.TempDir(), []string{"true"}, WithCgroupPath(path)); err == nil || !strings.Contains(err.Error(), "named like the cgroups this library makes") {
+			t.Errorf("WithCgroupPath(%q): %v, want it refused", path, err)
+		}
+	}
+}

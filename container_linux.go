@@ -40,9 +40,11 @@ func (r *running) pid() int { return r.cmd.Process.Pid }
 
 // Start starts the container and returns once its command has been exec'd, or
 // with the error of the step that failed (a *SetupError for steps inside the
-// container). A failed Start leaves nothing behind. Cancelling ctx after Start
-// returns kills every process in the container; Wait must still be called to
-// release it.
+// container). A failed Start leaves nothing behind. Cancelling ctx while Start
+// runs kills the init and Start fails with an error that wraps ctx.Err()
+// (errors.Is(err, context.Canceled) or context.DeadlineExceeded). Cancelling
+// ctx after Start returns kills every process in the container; Wait must
+// still be called to release it.
 func (c *Container) Start(ctx context.Context) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -146,10 +148,18 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		r.cmd.Process.Kill()
 		r.cmd.Wait()
 	})
-	// A context cancelled during the rest of Start kills the init; the read
-	// below then sees EOF and reports the context's error.
+	// A context cancelled during the rest of Start kills the init, which
+	// breaks whatever step the parent is at (EOF, a reset or broken sync
+	// socket, a failed cgroup or network step): from here on, a failure while
+	// ctx is done says so, errors.Is(err, context.Canceled) or
+	// DeadlineExceeded, and keeps the step's error in its message.
 	stop := context.AfterFunc(ctx, r.kill)
 	rel.add(func() { stop() })
+	defer func() {
+		if cerr := ctx.Err(); err != nil && cerr != nil && !errors.Is(err, cerr) {
+			err = fmt.Errorf("container: start: %w (%w)", cerr, err)
+		}
+	}()
 
 	c.cfg.oci.hookInput(icfg, c.cfg.namespaces, r.cmd.Process.Pid) // options_oci.go: WithCreateHook, WithStartHook
 

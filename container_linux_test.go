@@ -460,6 +460,59 @@ func TestCancelKillsEverything(t *testing.T) {
 	}
 }
 
+// TestStartCancelled: a context cancelled or expired while Start runs makes
+// Start fail with an error that says so, whatever step the kill broke
+// (before, the read from the init reported "connection reset by peer").
+func TestStartCancelled(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	start := func(t *testing.T, ctx context.Context, opts ...container.Option) error {
+		t.Helper()
+		c, err := container.New(rootfs, []string{"/bin/true"}, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.Start(ctx)
+		if err == nil {
+			c.Wait()
+		}
+		return err
+	}
+	// The hook runs while the init waits between its mounts and pivot_root:
+	// the kill lands while the parent still talks to the init.
+	t.Run("cancel", func(t *testing.T) {
+		for i := range 10 {
+			ctx, cancel := context.WithCancel(context.Background())
+			err := start(t, ctx, container.WithBeforePivot(func(int) error { cancel(); return nil }))
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("start %d: %v, want an error that is context.Canceled", i, err)
+			}
+		}
+	})
+	t.Run("deadline", func(t *testing.T) {
+		for i := range 5 {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			err := start(t, ctx, container.WithBeforePivot(func(int) error { <-ctx.Done(); return nil }))
+			cancel()
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Fatalf("start %d: %v, want an error that is context.DeadlineExceeded", i, err)
+			}
+		}
+	})
+	// Cancelled from outside at any point of Start: it fails with the
+	// context's error or, cancelled too late, succeeds.
+	t.Run("any time", func(t *testing.T) {
+		for i := range 30 {
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(time.Duration(i)*500*time.Microsecond, cancel)
+			if err := start(t, ctx); err != nil && !errors.Is(err, context.Canceled) {
+				t.Fatalf("start cancelled after %v: %v, want an error that is context.Canceled", time.Duration(i)*500*time.Microsecond, err)
+			}
+			cancel()
+		}
+	})
+}
+
 // alive reports whether pid exists and is not a zombie.
 func alive(pid string) bool {
 	for range 50 {

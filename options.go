@@ -175,14 +175,27 @@ func checkIDMaps(maps []IDMap) error {
 		if uint64(m.ContainerID)+uint64(m.Size) > 1<<32-1 || uint64(m.HostID)+uint64(m.Size) > 1<<32-1 {
 			return fmt.Errorf("mapping %d overflows the id range", i)
 		}
-		for _, o := range maps[:i] {
-			if m.ContainerID < o.ContainerID+o.Size && o.ContainerID < m.ContainerID+m.Size {
-				return fmt.Errorf("mappings overlap inside the container")
+		// The kernel refuses a map whose ranges overlap on either side (the
+		// write of /proc/PID/uid_map fails with EINVAL, at Start).
+		for j, o := range maps[:i] {
+			if overlap(m.ContainerID, o.ContainerID, m.Size, o.Size) {
+				return fmt.Errorf("mappings %d (%s) and %d (%s) overlap inside the container",
+					j, idRange(o.ContainerID, o.Size), i, idRange(m.ContainerID, m.Size))
+			}
+			if overlap(m.HostID, o.HostID, m.Size, o.Size) {
+				return fmt.Errorf("mappings %d (host %s) and %d (host %s) overlap on the host",
+					j, idRange(o.HostID, o.Size), i, idRange(m.HostID, m.Size))
 			}
 		}
 	}
 	return nil
 }
+
+// overlap reports whether the id ranges [a, a+an) and [b, b+bn) share an id.
+func overlap(a, b, an, bn uint32) bool { return a < b+bn && b < a+an }
+
+// idRange prints the ids first to first+n-1 as "first-last".
+func idRange(first, n uint32) string { return fmt.Sprintf("%d-%d", first, first+n-1) }
 
 // WithNamespaces replaces the set of namespaces the container gets new instances
 // of; a namespace joined by path must not be listed. A set without NSMount

@@ -128,14 +128,22 @@ func WithOOMScoreAdj(score int) Option {
 // "net.ipv4.ip_forward" or "kernel.shm_rlimit" (written to /proc/sys/... by
 // the init in its new namespaces, before the mounts). Only parameters that
 // belong to a namespace the container has its own of are accepted: net.*
-// (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC),
-// kernel.hostname and kernel.domainname (UTS); anything else would change the
-// host, and New fails. When the kernel refuses the write, Start fails.
+// (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC);
+// anything else would change the host, and New fails. kernel.hostname and
+// kernel.domainname are refused too: the init sets the hostname and domain
+// name itself after the sysctls, so the value would be lost; WithHostname and
+// WithDomainname set them. When the kernel refuses the write, Start fails.
 func WithSysctl(key, value string) Option {
 	return optionFunc(func(c *config) error {
 		k := strings.ReplaceAll(key, "/", ".")
 		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k+value, "\x00\n") {
 			return optErr("WithSysctl", key, "malformed parameter name or value")
+		}
+		switch k {
+		case "kernel.hostname":
+			return optErr("WithSysctl", key, "the init sets the hostname after the sysctls: use WithHostname")
+		case "kernel.domainname":
+			return optErr("WithSysctl", key, "the init sets the domain name after the sysctls: use WithDomainname")
 		}
 		if sysctlNamespace(k) == 0 {
 			return optErr("WithSysctl", key, "not a namespaced kernel parameter: it would change the host")
@@ -153,8 +161,6 @@ func sysctlNamespace(k string) Namespace {
 	case k == "kernel.sem" || strings.HasPrefix(k, "kernel.shm") || strings.HasPrefix(k, "kernel.msg") ||
 		strings.HasPrefix(k, "fs.mqueue."):
 		return NSIPC
-	case k == "kernel.hostname" || k == "kernel.domainname":
-		return NSUTS
 	}
 	return 0
 }
@@ -324,14 +330,21 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 // missing parents are created and kept; Wait (or, for a container that
 // outlives its creator, RemoveCgroup) kills what runs in it and removes it.
 // Unlike the default cgroup, it is not marked with its owner, so no later
-// Start reaps it. On cgroup v1 it is made in the freezer hierarchy and those
-// the limits need. Needs root or a delegated cgroup; Start fails when it cannot
-// be created.
+// Start reaps it: New refuses a path with a component named like the default
+// cgroups (ctrkit-PID-START-ID), which the next Start of a process whose
+// cgroup holds it would take for a dead owner's and kill. On cgroup v1 it is
+// made in the freezer hierarchy and those the limits need. Needs root or a
+// delegated cgroup; Start fails when it cannot be created.
 func WithCgroupPath(path string) Option {
 	return optionFunc(func(c *config) error {
 		p := filepath.Clean(path)
 		if !filepath.IsAbs(path) || p == "/" || strings.ContainsRune(p, 0) {
 			return optErr("WithCgroupPath", path, "must be an absolute path below the hierarchy's root")
+		}
+		for _, name := range strings.Split(p[1:], "/") {
+			if _, _, ok := parseCgroupName(name); ok {
+				return optErr("WithCgroupPath", path, "%q is named like the cgroups this library makes and reaps (%sPID-START-ID): a later Start could take it for a dead owner's and kill it", name, cgroupPrefix)
+			}
 		}
 		c.limits.path = p
 		return nil

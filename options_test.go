@@ -56,7 +56,11 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"unknown namespace", dir, cmd, []Option{WithNamespaces(Namespace(128))}, "unknown namespace"},
 		{"empty id map", dir, cmd, []Option{WithUIDMap()}, "WithUIDMap"},
 		{"zero-size id map", dir, cmd, []Option{WithUIDMap(IDMap{0, 1000, 0})}, "size 0"},
-		{"overlapping id maps", dir, cmd, []Option{WithGIDMap(IDMap{0, 1000, 10}, IDMap{5, 2000, 10})}, "overlap"},
+		{"overlapping id maps", dir, cmd, []Option{WithGIDMap(IDMap{0, 1000, 10}, IDMap{5, 2000, 10})}, "mappings 0 (0-9) and 1 (5-14) overlap inside the container"},
+		{"overlapping host uids", dir, cmd, []Option{WithUIDMap(IDMap{0, 100000, 1000}, IDMap{1000, 100500, 10})},
+			`WithUIDMap "[{0 100000 1000} {1000 100500 10}]": mappings 0 (host 100000-100999) and 1 (host 100500-100509) overlap on the host`},
+		{"overlapping host gids", dir, cmd, []Option{WithGIDMap(IDMap{0, 5000, 1}, IDMap{1, 4000, 2000})}, "mappings 0 (host 5000-5000) and 1 (host 4000-5999) overlap on the host"},
+		{"same host id twice", dir, cmd, []Option{WithUIDMap(IDMap{0, 0, 1}, IDMap{1, 0, 1})}, "overlap on the host"},
 		{"unmapped user", dir, cmd, []Option{WithUIDMap(IDMap{0, 100000, 1000}), WithGIDMap(IDMap{0, 100000, 1000}), WithUser(5000, 0)}, `WithUser "5000": uid is not mapped`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -422,8 +422,12 @@ func compileCached(p *SeccompPolicy) ([]byte, error) {
 }
 
 // dockerAllowed is Docker's default allowlist (moby profiles/seccomp/default.json)
-// for a container without CAP_SYS_ADMIN on a kernel of 4.8 or later; rules with
-// argument conditions are in DefaultSeccompPolicy. Names of one architecture
+// for a container without CAP_SYS_ADMIN on a kernel of 4.8 or later, as the
+// profile is from Docker 25.0 on: io_uring_setup, io_uring_enter and
+// io_uring_register are not in it (moby#46762, containerd#9320: the
+// operations a ring runs are invisible to seccomp, and io_uring was behind
+// most of the kernel exploits sent to Google's kCTF); rules with argument
+// conditions are in DefaultSeccompPolicy. Names of one architecture
 // only (arch_prctl, set_tls) are skipped on the others; ppc64le's and s390's
 // extras are left out (no syscall table here).
 var dockerAllowed = strings.Fields(`
@@ -440,9 +444,9 @@ getgroups32 getitimer getpeername getpgid getpgrp getpid getppid getpriority get
 getresgid32 getresuid getresuid32 getrlimit get_robust_list getrusage getsid getsockname
 getsockopt get_thread_area gettid gettimeofday getuid getuid32 getxattr inotify_add_watch
 inotify_init inotify_init1 inotify_rm_watch io_cancel ioctl io_destroy io_getevents
-io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit io_uring_enter
-io_uring_register io_uring_setup ipc kill landlock_add_rule landlock_create_ruleset
-landlock_restrict_self lchown lchown32 lgetxattr link linkat listen listxattr llistxattr _llseek
+io_pgetevents io_pgetevents_time64 ioprio_get ioprio_set io_setup io_submit ipc kill
+landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lchown32 lgetxattr link
+linkat listen listxattr llistxattr _llseek
 lremovexattr lseek lsetxattr lstat lstat64 madvise membarrier memfd_create memfd_secret mincore
 mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mmap2 mprotect mq_getsetattr mq_notify
 mq_open mq_timedreceive mq_timedreceive_time64 mq_timedsend mq_timedsend_time64 mq_unlink mremap
@@ -482,12 +486,14 @@ const (
 
 // DefaultSeccompPolicy returns a new copy of the policy every container gets
 // unless WithSeccomp or WithoutSeccomp says otherwise: Docker's default profile
-// for a container without CAP_SYS_ADMIN. Known system calls outside the
-// allowlist fail with EPERM; clone3 and system calls the table does not know
-// fail with ENOSYS; clone may not create namespaces; socket may not open
-// AF_VSOCK or AF_ALG sockets; personality may only select the
-// personalities Docker allows. Only clone, socket and personality have argument
-// checks: every other allowed system call stays on the kernel's cached fast path.
+// for a container without CAP_SYS_ADMIN, as of Docker 25.0 (no io_uring) and
+// moby#52494 (no AF_ALG sockets). Known system calls outside the allowlist,
+// io_uring_setup, io_uring_enter and io_uring_register among them, fail with
+// EPERM; clone3 and system calls the table does not know fail with ENOSYS;
+// clone may not create namespaces; socket may not open AF_VSOCK or AF_ALG
+// sockets; personality may only select the personalities Docker allows. Only
+// clone, socket and personality have argument checks: every other allowed
+// system call stays on the kernel's cached fast path.
 func DefaultSeccompPolicy() *SeccompPolicy {
 	allow := SeccompAllow
 	p := &SeccompPolicy{

@@ -254,6 +254,54 @@ func TestSeccompInContainer(t *testing.T) {
 	}
 }
 
+// ioUringC makes the three io_uring system calls: a ring of one entry, then
+// enter and register on fd -1 (EBADF or EINVAL when the kernel sees them).
+const ioUringC = `
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/io_uring.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *name, long r) {
+	if (r >= 0) printf("%s ok\n", name);
+	else printf("%s %s\n", name, strerrorname_np(errno));
+}
+
+int main(void) {
+	struct io_uring_params p; memset(&p, 0, sizeof p);
+	errno = 0; report("io_uring_setup", syscall(SYS_io_uring_setup, 1, &p));
+	errno = 0; report("io_uring_enter", syscall(SYS_io_uring_enter, -1, 0, 0, 0, 0, 0));
+	errno = 0; report("io_uring_register", syscall(SYS_io_uring_register, -1, 0, 0, 0));
+	return 0;
+}
+`
+
+// Docker 25.0 took io_uring out of its default profile (moby#46762): in a
+// default container the three calls fail with EPERM, from the filter.
+func TestIOUringRefused(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	bin := buildC(t, rootfs, "iouring", ioUringC)
+	out := mustRunIn(t, rootfs, []string{bin})
+	for _, w := range []string{"io_uring_setup EPERM\n", "io_uring_enter EPERM\n", "io_uring_register EPERM\n"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("default container: want %q in\n%s", w, out)
+		}
+	}
+	// Without the filter the kernel answers for itself, so the test can fail:
+	// a ring, unless the host turned io_uring off (kernel.io_uring_disabled).
+	if b, err := os.ReadFile("/proc/sys/kernel/io_uring_disabled"); err == nil && strings.TrimSpace(string(b)) != "0" {
+		t.Skipf("skipping the unfiltered half: kernel.io_uring_disabled = %s", strings.TrimSpace(string(b)))
+	}
+	out = mustRunIn(t, rootfs, []string{bin}, container.WithoutSeccomp())
+	if !strings.Contains(out, "io_uring_setup ok\n") || strings.Contains(out, "EPERM") {
+		t.Errorf("without seccomp: want a ring and no EPERM in\n%s", out)
+	}
+}
+
 // abiC makes system calls through the other ABIs of an x86_64 kernel: i386
 // (int 0x80) and x32 (bit 30 of the number), without any C library.
 const abiC = `

@@ -399,6 +399,41 @@ var defaultDevices = map[string][2]int64{
 	"/dev/urandom": {1, 9}, "/dev/tty": {5, 0},
 }
 
+// utsSysctls are the kernel parameters that the spec's hostname and
+// domainname fields also set, and which field.
+var utsSysctls = map[string]string{"kernel.hostname": "hostname", "kernel.domainname": "domainname"}
+
+// utsSysctl honours linux.sysctl's kernel.hostname or kernel.domainname, which
+// container.WithSysctl refuses (the init sets the names after the sysctls, so
+// the value would be lost). Writing the parameter in the container's UTS
+// namespace is sethostname(2) or setdomainname(2) there, so a spec whose
+// dedicated field is empty gets the sysctl's value through WithHostname or
+// WithDomainname, and one whose field says the same needs nothing more. A
+// field that says otherwise is an error: the spec names two values and a
+// runtime can only pick one by its order of writes (runc refuses
+// kernel.hostname outright; this is as strict only where the spec contradicts
+// itself).
+func (b *builder) utsSysctl(s *specs.Spec, key, field string) error {
+	v, have := s.Linux.Sysctl[key], s.Hostname
+	if field == "domainname" {
+		have = s.Domainname
+	}
+	f := fmt.Sprintf("linux.sysctl[%q]", key)
+	switch {
+	case !b.ns[specs.UTSNamespace]:
+		return fieldErr(f, "the container shares the host's UTS namespace")
+	case have == v:
+		return nil
+	case have != "":
+		return fieldErr(f, "%q conflicts with the %s field %q", v, field, have)
+	case field == "hostname":
+		b.add(container.WithHostname(v))
+	default:
+		b.add(container.WithDomainname(v))
+	}
+	return nil
+}
+
 func (b *builder) linux(s *specs.Spec) error {
 	l := s.Linux
 	keys := make([]string, 0, len(l.Sysctl))
@@ -407,6 +442,12 @@ func (b *builder) linux(s *specs.Spec) error {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
+		if field, ok := utsSysctls[strings.ReplaceAll(k, "/", ".")]; ok {
+			if err := b.utsSysctl(s, k, field); err != nil {
+				return err
+			}
+			continue
+		}
 		b.add(container.WithSysctl(k, l.Sysctl[k]))
 	}
 	var devs []container.Device

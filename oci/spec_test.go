@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -168,6 +169,24 @@ func TestFromSpec(t *testing.T) {
 			s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1", "kernel.msgmax": "8192"}
 		}, "", nil},
 		{"host sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"vm.overcommit_memory": "1"} }, "new:WithSysctl", nil},
+		// kernel.hostname and kernel.domainname are the hostname and domainname fields.
+		{"hostname sysctl as the hostname", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.hostname": "ctrkit"} }, "", nil},
+		{"hostname sysctl against the hostname", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"kernel.hostname": "box"} }, `linux.sysctl["kernel.hostname"]`, nil},
+		{"hostname sysctl, no hostname", func(s *specs.Spec) {
+			s.Hostname, s.Linux.Sysctl = "", map[string]string{"kernel/hostname": "box"}
+		}, "", func(t *testing.T, c *Config) { wantUTSName(t, c, `WithHostname "box"`) }},
+		{"domainname sysctl, no domainname", func(s *specs.Spec) {
+			s.Hostname, s.Linux.Sysctl = "", map[string]string{"kernel.domainname": "lan"}
+		}, "", func(t *testing.T, c *Config) {
+			wantUTSName(t, c, `WithDomainname "lan"`)
+		}},
+		{"domainname sysctl against the domainname", func(s *specs.Spec) {
+			s.Domainname, s.Linux.Sysctl = "lan", map[string]string{"kernel.domainname": "wan"}
+		}, `linux.sysctl["kernel.domainname"]`, nil},
+		{"hostname sysctl, host UTS namespace", func(s *specs.Spec) {
+			s.Hostname, s.Linux.Sysctl = "", map[string]string{"kernel.hostname": "box"}
+			s.Linux.Namespaces = slices.DeleteFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.UTSNamespace })
+		}, `linux.sysctl["kernel.hostname"]`, nil},
 		{"standard devices", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/null", Type: "c", Major: 1, Minor: 3}}
 		}, "", nil},
@@ -323,6 +342,16 @@ func TestFromSpec(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// wantUTSName checks that c's options set a hostname or domain name: the
+// library refuses one in the host's UTS namespace, naming the option and value.
+func wantUTSName(t *testing.T, c *Config, want string) {
+	t.Helper()
+	_, err := container.New(c.Rootfs, c.Args, append(c.Options, container.WithoutNamespace(container.NSUTS))...)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New without a UTS namespace: %v, want an error naming %s", err, want)
 	}
 }
 
