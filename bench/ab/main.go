@@ -81,4 +81,6 @@ func median(xs []int64) int64 {
 	return s[len(s)/2]
 }
 
-func ms(ns int64) string { return fmt.Sprintf("%.3f ms", float64(time.Duration(ns))/float64(time.Millisecond)) }
+func ms(ns int64) string {
+	return fmt.Sprintf("%.3f ms", float64(time.Duration(ns))/float64(time.Millisecond))
+}
