@@ -18,8 +18,6 @@ package container
 import (
 	"fmt"
 	"math/bits"
-	"os"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,9 +60,6 @@ func keepCaps() error {
 // a filter, so the filter goes first.
 func lockDown(cfg *initConfig) error {
 	s := &cfg.Security
-	if s.TestPause != "" {
-		waitForFile(s.TestPause)
-	}
 	// setuid to a user other than root emptied the effective set (keepCaps kept
 	// the permitted one): the steps below need CAP_SETPCAP, and CAP_SYS_ADMIN
 	// to load a filter without no_new_privs.
@@ -140,14 +135,4 @@ func setCapabilities(s *securityInit) error {
 		}
 	}
 	return nil
-}
-
-// waitForFile is a test hook: it parks the init until path exists (at most a
-// minute), so that a test can look at the init from outside.
-func waitForFile(path string) {
-	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-	}
 }

@@ -69,7 +69,6 @@ func (c *initConfig) marshal() []byte {
 	e.uint(s.Permitted)
 	e.uint(s.Ambient)
 	e.bool(s.NoNewPrivs)
-	e.str(s.TestPause)
 
 	l := &c.Limits
 	e.uint(uint64(len(l.Rlimits)))
@@ -170,7 +169,6 @@ func (c *initConfig) unmarshal(b []byte) error {
 	s.Permitted = d.uint()
 	s.Ambient = d.uint()
 	s.NoNewPrivs = d.bool()
-	s.TestPause = d.str()
 
 	l := &c.Limits
 	if n := d.count(); n > 0 {

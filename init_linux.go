@@ -42,8 +42,9 @@ func init() {
 	os.Exit(runInit())
 }
 
-// runInit runs the init's side of the start sequence. It returns only on
-// failure, after sending the failed step to the parent.
+// runInit runs the init's side of the start sequence. It returns, for the
+// hook to exit with, only on failure, after sending the failed step to the
+// parent, or with WithInit the command's exit status.
 func runInit() int {
 	ch := os.NewFile(syncFD, "sync")
 	unix.CloseOnExec(syncFD)
@@ -60,6 +61,9 @@ func runInit() int {
 		}
 		return initMain(&ch) // may move the channel (WithExtraFiles)
 	}()
+	if code, ok := err.(initExit); ok { // WithInit: the command's status
+		return int(code)
+	}
 	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
 		fmt.Fprintf(os.Stderr, "container init: %v (and reporting it failed: %v)\n", err, werr)
 	}

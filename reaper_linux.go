@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -16,10 +17,11 @@ import (
 // locked main thread, after lockDown, so the command inherits exactly the
 // credentials, capabilities and seccomp filter it would have had with execve.
 //
-// It returns only when the command cannot be started, with the same
-// *SetupError execCommand returns; the init then reports it over the sync
-// channel. Once the command runs, the init lets go of the channel, so the
-// parent reads EOF just as it does after an execve.
+// When the command cannot be started it returns the same *SetupError
+// execCommand returns; the init then reports it over the sync channel. Once
+// the command runs, the init lets go of the channel, so the parent reads EOF
+// just as it does after an execve, and reapCommand returns the command's
+// status as an initExit, with which the hook's entry point exits.
 //
 // The command also gets the WithExtraFiles descriptors (3 on), which the init
 // then lets go of, as it does of the exec FIFO (WithExecFIFO): its reader
@@ -51,9 +53,14 @@ func reapCommand(cfg *initConfig, ch *os.File) error {
 		cfg.OCI.fifoWrite = 0
 	}
 	go forwardSignals(sigs, pid)
-	os.Exit(reap(pid))
-	return nil
+	return initExit(reap(pid))
 }
+
+// initExit ends the init without a report: the exit status of a WithInit
+// init whose command has run (reapCommand).
+type initExit int
+
+func (e initExit) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
 // forkCommand starts the command, searching the container's PATH as
 // execCommand does. os.StartProcess/syscall.ForkExec report a failed execve

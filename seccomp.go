@@ -526,7 +526,6 @@ type securityConfig struct {
 	caps       capMask
 	capsAsked  capMask // capabilities named by WithCapabilities or WithCapAdd
 	newPrivs   bool
-	testPause  string // tests only: the init waits for this file before locking down
 	seccompSet bool
 }
 
@@ -537,7 +536,6 @@ type securityInit struct {
 	Permitted  uint64 // permitted and effective
 	Ambient    uint64 // inheritable and ambient
 	NoNewPrivs bool
-	TestPause  string
 }
 
 // defaultProgram is the default policy's program. Compiling it takes a few
@@ -574,7 +572,7 @@ func (s *securityConfig) finish() error {
 }
 
 func (s *securityConfig) initSecurity(uid uint32) securityInit {
-	si := securityInit{Seccomp: s.program, Bounding: uint64(s.caps), NoNewPrivs: !s.newPrivs, TestPause: s.testPause}
+	si := securityInit{Seccomp: s.program, Bounding: uint64(s.caps), NoNewPrivs: !s.newPrivs}
 	if uid == 0 {
 		si.Permitted = uint64(s.caps)
 	} else {

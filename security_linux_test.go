@@ -439,28 +439,6 @@ func TestHostFDNotInherited(t *testing.T) {
 	}
 }
 
-// initPid finds the init this process started and that is parked by the test hook.
-func initPid(t *testing.T) int {
-	t.Helper()
-	self := strconv.Itoa(os.Getpid())
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		ents, _ := os.ReadDir("/proc")
-		for _, e := range ents {
-			pid, err := strconv.Atoi(e.Name())
-			if err != nil {
-				continue
-			}
-			cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-			status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-			if string(cmdline) == "ctrkit-container-init\x00" && statusField(string(status), "PPid") == self {
-				return pid
-			}
-		}
-	}
-	t.Fatal("the container's init did not show up")
-	return 0
-}
-
 func fileHash(t *testing.T, path string) [32]byte {
 	t.Helper()
 	b, err := os.ReadFile(path)
@@ -479,7 +457,14 @@ func TestInitExeNotWritable(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := fileHash(t, self)
-	c, err := container.New(rootfs, []string{"true"}, container.WithInitPause("/tmp/go-on"))
+	// The init waits between its mounts and pivot_root while the parent runs
+	// the WithBeforePivot callback: look at it from outside then.
+	parked, goOn := make(chan int, 1), make(chan struct{})
+	c, err := container.New(rootfs, []string{"true"}, container.WithBeforePivot(func(pid int) error {
+		parked <- pid
+		<-goOn
+		return nil
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,9 +474,7 @@ func TestInitExeNotWritable(t *testing.T) {
 	release := func() {
 		if !released {
 			released = true
-			if err := os.WriteFile(filepath.Join(rootfs, "tmp", "go-on"), nil, 0o644); err != nil {
-				t.Error(err)
-			}
+			close(goOn)
 		}
 	}
 	defer func() {
@@ -500,7 +483,13 @@ func TestInitExeNotWritable(t *testing.T) {
 			t.Errorf("Run: %v", err)
 		}
 	}()
-	pid := initPid(t)
+	var pid int
+	select {
+	case pid = <-parked:
+	case err := <-done:
+		done <- err
+		t.Fatalf("Run returned before the init parked: %v", err)
+	}
 	exe := fmt.Sprintf("/proc/%d/exe", pid)
 	target, err := os.Readlink(exe)
 	if err != nil {
