@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/ctrkit/container/internal/devices"
 )
 
 // Resource limits through cgroups: the options, their validation, and the
@@ -22,7 +24,8 @@ type limitsConfig struct {
 	rlimits   []rlimitEntry
 	init      bool         // WithInit: a reaping init stays as PID 1
 	path      string       // WithCgroupPath (options_oci.go): absolute path in each hierarchy
-	devices   []DeviceRule // WithDeviceRules (options_oci.go): v1 devices cgroup, after deny-all
+	devices   []DeviceRule // WithDeviceRules (options_oci.go), then WithDevices' nodes
+	deviceSet *devices.Set // what they grant, with the standard devices (set by New)
 	res       Resources    // WithResources (cgroup_resources.go)
 	// view: the container mounts cgroup2 (WithMount), which must show its own
 	// cgroup (the root of its cgroup namespace) and nothing of the host's

@@ -3,6 +3,7 @@ module github.com/ctrkit/container
 go 1.24.0
 
 require (
+	github.com/cilium/ebpf v0.21.0
 	github.com/containerd/cgroups/v3 v3.1.3
 	github.com/cyphar/filepath-securejoin v0.7.0
 	github.com/elastic/go-seccomp-bpf v1.6.0

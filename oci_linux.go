@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ctrkit/container/internal/devices"
 	"golang.org/x/sys/unix"
 )
 
@@ -154,8 +155,8 @@ func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
 func (s *cgroupState) createAt(v2 bool, path string) error {
 	s.dirs = map[string]string{}
 	if v2 {
-		if s.limits.devices != nil {
-			return errors.New("device rules need the cgroup v1 devices controller (cgroup v2 uses eBPF, which this library does not load)")
+		if s.limits.deviceSet != nil && devices.AttachProgram == nil {
+			return errors.New("device rules on cgroup v2 need an eBPF device program, which only a program that imports github.com/ctrkit/container/oci can load")
 		}
 		s.v2 = true
 		dir := filepath.Join(cgroupRoot, path)
@@ -168,7 +169,15 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 				return err
 			}
 		}
-		return s.makeV2(dir)
+		if err := s.makeV2(dir); err != nil {
+			return err
+		}
+		if s.limits.deviceSet != nil {
+			// Before the clone: the init lands in a cgroup that is
+			// confined already. The program goes with the cgroup.
+			return devices.AttachProgram(int(s.dirFD.Fd()), *s.limits.deviceSet)
+		}
+		return nil
 	}
 	mounts, err := v1Mounts()
 	if err != nil {
@@ -198,7 +207,7 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 		return err
 	}
 	if s.limits.devices != nil {
-		files = append(files, deviceFiles(s.limits.devices)...)
+		files = append(files, deviceFiles(*s.limits.deviceSet)...)
 	}
 	return s.writeFiles(files)
 }

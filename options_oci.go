@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -10,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctrkit/container/internal/devices"
 )
 
 // Options that an OCI runtime needs (package oci builds them from a runtime
@@ -589,17 +592,19 @@ func (o *ociConfig) security(s securityInit) securityInit {
 	return s
 }
 
-// DeviceRule allows the container's processes to use device nodes, for
-// WithDeviceRules: Type is 'c' (character), 'b' (block) or 'a' (all), Major and
-// Minor the numbers (-1 for any), Access a combination of "r", "w" and "m"
-// (mknod).
+// DeviceRule allows (or, with Deny, denies) the container's processes the use
+// of device nodes, for WithDeviceRules: Type is 'c' (character), 'b' (block)
+// or 'a' (both), Major and Minor the numbers (-1 for any), Access a
+// combination of "r", "w" and "m" (mknod).
 type DeviceRule struct {
 	Type         byte
 	Major, Minor int64
 	Access       string
+	Deny         bool
 }
 
-// String renders the rule as devices.allow takes it: "c 1:3 rwm".
+// String renders the rule as the devices cgroup files take it: "c 1:3 rwm",
+// with "deny " in front for a deny rule.
 func (d DeviceRule) String() string {
 	num := func(n int64) string {
 		if n < 0 {
@@ -607,23 +612,41 @@ func (d DeviceRule) String() string {
 		}
 		return strconv.FormatInt(n, 10)
 	}
-	return fmt.Sprintf("%c %s:%s %s", d.Type, num(d.Major), num(d.Minor), d.Access)
+	s := fmt.Sprintf("%c %s:%s %s", d.Type, num(d.Major), num(d.Minor), d.Access)
+	if d.Deny {
+		return "deny " + s
+	}
+	return s
 }
 
-// WithDeviceRules confines the container to the device nodes the rules allow,
-// with the cgroup v1 devices controller: every device is denied
-// (devices.deny "a"), then each rule is written to devices.allow, in order,
-// then the standard devices every container gets are allowed (null, zero,
-// full, random, urandom, tty, ptmx and the pts terminals), before the
-// container's first process runs. It needs a cgroup at a fixed path
-// (WithCgroupPath). On a cgroup v2 host, where device access is controlled by
-// eBPF programs, Start fails.
+// WithDeviceRules confines the container to the device nodes the rules allow.
+// Every device starts denied; the rules apply in order, each to the devices
+// and accesses it names, so the last rule that names a device and an access
+// decides (runc's semantics): a rule for all devices ("a *:* rwm") starts over
+// with everything allowed or denied, and a deny after allows takes access
+// back. The nodes of WithDevices and the standard devices every container gets
+// (null, zero, full, random, urandom, tty, ptmx and the pts terminals) are
+// allowed after the rules.
+//
+// The result is written to the cgroup v1 devices controller (devices.deny or
+// devices.allow "a", then one exception per line) or, on cgroup v2, an eBPF
+// device program (BPF_PROG_TYPE_CGROUP_DEVICE) is attached to the container's
+// cgroup, before the container's first process runs. The eBPF loader comes
+// with package github.com/ctrkit/container/oci (which links
+// github.com/cilium/ebpf): without it in the program, Start fails on a v2
+// host. It needs a cgroup at a fixed path (WithCgroupPath).
+//
+// A list that the devices cgroup cannot express fails New, naming the rule:
+// taking an access back from part of the devices an earlier wildcard rule
+// gave it to (allow "c 10:* rw", then deny "c 10:229 w"), since an exception
+// names devices by number or by wildcard only. As on v1, an access that needs
+// two allow rules at once (read from one, write from another) is denied.
 func WithDeviceRules(rules ...DeviceRule) Option {
 	return optionFunc(func(c *config) error {
 		for _, r := range rules {
-			if (r.Type != 'a' && r.Type != 'b' && r.Type != 'c') || r.Access == "" || strings.Trim(r.Access, "rwm") != "" ||
-				r.Major < -1 || r.Minor < -1 {
-				return optErr("WithDeviceRules", r, "want type a, b or c, numbers or -1, access of r, w, m")
+			if _, ok := devices.ParseAccess(r.Access); (r.Type != 'a' && r.Type != 'b' && r.Type != 'c') || !ok ||
+				r.Major < -1 || r.Minor < -1 || r.Major > math.MaxUint32 || r.Minor > math.MaxUint32 {
+				return optErr("WithDeviceRules", r, "want type a, b or c, 32-bit numbers or -1, access of r, w, m")
 			}
 		}
 		c.limits.devices = append([]DeviceRule{}, rules...)
@@ -671,15 +694,30 @@ func WithDevices(devs ...Device) Option {
 	})
 }
 
-// deviceFiles renders WithDeviceRules into cgroup v1 devices files, in the
-// order they are written: deny everything, allow the caller's rules in their
-// order, then the standard devices. The kernel lists its exceptions
-// (devices.list) in the order they were added, merging a rule for the same
-// device into the first, so the caller's rules come first there, as runc's do.
-func deviceFiles(rules []DeviceRule) []cgroupFile {
-	fs := []cgroupFile{{"devices", "devices.deny", "a"}}
+// deviceSet works out what the rules grant, after the standard devices
+// are allowed.
+func deviceSet(rules []DeviceRule) (devices.Set, error) {
+	var list []devices.Rule
 	for _, r := range append(append([]DeviceRule(nil), rules...), standardDeviceRules()...) {
-		fs = append(fs, cgroupFile{"devices", "devices.allow", r.String()})
+		a, _ := devices.ParseAccess(r.Access)
+		list = append(list, devices.Rule{Allow: !r.Deny, Type: r.Type, Major: r.Major, Minor: r.Minor, Access: a})
+	}
+	return devices.Compute(list)
+}
+
+// deviceFiles renders a device set into cgroup v1 devices files, in the order
+// they are written: the default for every device, then the exceptions in the
+// order the rules made them. The kernel lists its exceptions (devices.list) in
+// the order they were added, so the caller's rules come first there, as
+// runc's do.
+func deviceFiles(s devices.Set) []cgroupFile {
+	def, exc := "devices.deny", "devices.allow"
+	if s.DefaultAllow {
+		def, exc = exc, def
+	}
+	fs := []cgroupFile{{"devices", def, "a"}}
+	for _, e := range s.Exceptions {
+		fs = append(fs, cgroupFile{"devices", exc, e.String()})
 	}
 	return fs
 }
@@ -730,6 +768,19 @@ func (o *ociConfig) finish(c *config) error {
 	}
 	if c.limits.devices != nil && c.limits.path == "" {
 		return optErr("WithDeviceRules", nil, "needs WithCgroupPath")
+	}
+	if c.limits.devices != nil {
+		set, err := deviceSet(c.limits.devices)
+		var re *devices.RuleError
+		switch {
+		case errors.As(err, &re) && re.Index < len(c.limits.devices):
+			return optErr("WithDeviceRules", c.limits.devices[re.Index], "rule %d: %s", re.Index, re.Reason)
+		case errors.As(err, &re):
+			return optErr("WithDeviceRules", nil, "allowing the standard devices and WithDevices' after the rules: %s", re.Reason)
+		case err != nil:
+			return optErr("WithDeviceRules", nil, "%v", err)
+		}
+		c.limits.deviceSet = &set
 	}
 	if len(o.groups) > 0 && c.namespaces&NSUser != 0 {
 		return optErr("WithGroups", fmt.Sprint(o.groups), "setgroups(2) is denied in a user namespace")

@@ -1,8 +1,10 @@
 package container
 
 import (
+	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,21 +99,49 @@ func TestOCIOptionsPlan(t *testing.T) {
 
 // The caller's device rules are written before the standard devices, in
 // their order: devices.list shows them first (runtime-tools'
-// linux_cgroups_devices reads them back by position).
+// linux_cgroups_devices reads them back by position). A deny after allows
+// takes access back; a leading allow-all turns the exceptions into denies.
 func TestDeviceFiles(t *testing.T) {
-	got := deviceFiles([]DeviceRule{{'c', 10, 229, "rwm"}, {'b', 8, 20, "rw"}, {'b', 10, -1, "r"}})
-	want := []string{"devices.deny a", "devices.allow c 10:229 rwm", "devices.allow b 8:20 rw", "devices.allow b 10:* r",
-		"devices.allow c 1:3 rwm", "devices.allow c 1:5 rwm", "devices.allow c 1:7 rwm", "devices.allow c 1:8 rwm",
+	std := []string{"devices.allow c 1:3 rwm", "devices.allow c 1:5 rwm", "devices.allow c 1:7 rwm", "devices.allow c 1:8 rwm",
 		"devices.allow c 1:9 rwm", "devices.allow c 5:0 rwm", "devices.allow c 5:2 rwm", "devices.allow c 136:* rwm"}
-	var s []string
-	for _, f := range got {
-		if f.Controller != "devices" {
-			t.Errorf("%+v: not in the devices controller", f)
+	for _, tc := range []struct {
+		rules []DeviceRule
+		want  []string
+	}{
+		{[]DeviceRule{{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}, {Type: 'b', Major: 8, Minor: 20, Access: "rw"},
+			{Type: 'b', Major: 10, Minor: -1, Access: "r"}},
+			append([]string{"devices.deny a", "devices.allow c 10:229 rwm", "devices.allow b 8:20 rw", "devices.allow b 10:* r"}, std...)},
+		{[]DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Deny: true}, {Type: 'c', Major: 1, Minor: 5, Access: "rwm"},
+			{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}, {Type: 'c', Major: 10, Minor: 229, Access: "wm", Deny: true}},
+			append([]string{"devices.deny a", "devices.allow c 1:5 rwm", "devices.allow c 10:229 r"}, slices.Delete(slices.Clone(std), 1, 2)...)},
+		{[]DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm"}, {Type: 'c', Major: 10, Minor: 229, Access: "rwm", Deny: true},
+			{Type: 'c', Major: 1, Minor: 3, Access: "w", Deny: true}},
+			[]string{"devices.allow a", "devices.deny c 10:229 rwm"}}, // the standard rules give 1:3 back
+	} {
+		set, err := deviceSet(tc.rules)
+		if err != nil {
+			t.Fatal(err)
 		}
-		s = append(s, f.Name+" "+f.Value)
+		var s []string
+		for _, f := range deviceFiles(set) {
+			if f.Controller != "devices" {
+				t.Errorf("%+v: not in the devices controller", f)
+			}
+			s = append(s, f.Name+" "+f.Value)
+		}
+		if strings.Join(s, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("%v:\n%s\nwant:\n%s", tc.rules, strings.Join(s, "\n"), strings.Join(tc.want, "\n"))
+		}
 	}
-	if strings.Join(s, "\n") != strings.Join(want, "\n") {
-		t.Fatalf("deviceFiles:\n%s\nwant:\n%s", strings.Join(s, "\n"), strings.Join(want, "\n"))
+}
+
+// New refuses a list the devices cgroup cannot express, naming the rule.
+func TestDeviceRulesRefused(t *testing.T) {
+	_, err := New(t.TempDir(), []string{"true"}, WithCgroupPath("/x"), WithDeviceRules(
+		DeviceRule{Type: 'c', Major: 10, Minor: -1, Access: "rw"}, DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "w", Deny: true}))
+	var oe *OptionError
+	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "rule 1") || !strings.Contains(err.Error(), "c 10:* rw") {
+		t.Fatalf("got %v", err)
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/internal/devices"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -761,31 +762,39 @@ func (l *resourceLimits) blockIOOf(b *specs.LinuxBlockIO) error {
 	return nil
 }
 
-// deviceRules: a list that starts by denying every device, followed by
-// allow rules, becomes container.WithDeviceRules (the cgroup v1 devices
-// controller, which always allows the standard devices, as runc does). Other lists
-// (allowing everything, or denying after allowing) are rejected.
+// deviceRules: linux.resources.devices becomes container.WithDeviceRules, in
+// its order (the last rule that names a device and an access decides, as
+// runc has it; the standard devices are allowed after them): the cgroup v1
+// devices controller, or on v2 the eBPF device program that this package
+// installs (devices_linux.go). A list the devices cgroup cannot express is
+// refused, naming the rule.
 func (b *builder) deviceRules(rules []specs.LinuxDeviceCgroup) error {
 	if len(rules) == 0 {
 		return nil
 	}
-	first := rules[0]
-	denyAll := !first.Allow && (first.Type == "" || first.Type == "a") && first.Major == nil && first.Minor == nil
-	if !denyAll {
-		return fieldErr("linux.resources.devices[0]", "only a list that starts by denying all devices is supported")
+	out, err := deviceRuleList(rules)
+	if err != nil {
+		return err
 	}
-	var allow []container.DeviceRule
-	for i, r := range rules[1:] {
-		field := fmt.Sprintf("linux.resources.devices[%d]", i+1)
-		if !r.Allow {
-			return fieldErr(field, "a deny rule after allow rules: %w", ErrUnsupported)
-		}
-		if (r.Type == "" || r.Type == "a") && r.Major == nil && r.Minor == nil {
-			return fieldErr(field, "allowing every device: %w", ErrUnsupported)
-		}
-		d := container.DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: r.Access}
-		if r.Type != "" {
-			d.Type = r.Type[0]
+	b.add(container.WithDeviceRules(out...))
+	return nil
+}
+
+// deviceRuleList maps the rules one for one, in order, and checks that the
+// devices cgroup can express them.
+func deviceRuleList(rules []specs.LinuxDeviceCgroup) ([]container.DeviceRule, error) {
+	var out []container.DeviceRule
+	var list []devices.Rule
+	for i, r := range rules {
+		field := fmt.Sprintf("linux.resources.devices[%d]", i)
+		d := container.DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: r.Access, Deny: !r.Allow}
+		switch r.Type {
+		case "", "a", "b", "c":
+			if r.Type != "" {
+				d.Type = r.Type[0]
+			}
+		default:
+			return nil, fieldErr(field+".type", "%q: want a, b or c", r.Type)
 		}
 		if r.Major != nil {
 			d.Major = *r.Major
@@ -796,10 +805,20 @@ func (b *builder) deviceRules(rules []specs.LinuxDeviceCgroup) error {
 		if d.Access == "" {
 			d.Access = "rwm"
 		}
-		allow = append(allow, d)
+		a, ok := devices.ParseAccess(d.Access)
+		if !ok {
+			return nil, fieldErr(field+".access", "%q: want a combination of r, w and m", r.Access)
+		}
+		out = append(out, d)
+		list = append(list, devices.Rule{Allow: r.Allow, Type: d.Type, Major: d.Major, Minor: d.Minor, Access: a})
 	}
-	b.add(container.WithDeviceRules(allow...))
-	return nil
+	var re *devices.RuleError
+	if _, err := devices.Compute(list); errors.As(err, &re) {
+		return nil, fieldErr(fmt.Sprintf("linux.resources.devices[%d]", re.Index), "%s", re.Reason)
+	} else if err != nil {
+		return nil, fieldErr("linux.resources.devices", "%w", err)
+	}
+	return out, nil
 }
 
 func (b *builder) cgroup(s *specs.Spec, id string) {

@@ -265,7 +265,18 @@ func TestFromSpec(t *testing.T) {
 		}, "linux.resources.cpu.burst", nil},
 		{"device allow all", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}}
-		}, "linux.resources.devices[0]", nil},
+		}, "", nil},
+		{"moby's device rules", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Devices: mobyDevices()} }, "", nil},
+		{"device rule hole in a wildcard", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Access: "rwm"},
+				{Allow: true, Type: "c", Major: p(int64(10)), Access: "rw"}, {Type: "c", Major: p(int64(10)), Minor: p(int64(229)), Access: "w"}}}
+		}, "linux.resources.devices[2]", nil},
+		{"device rule type", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Type: "p", Access: "rwm"}}}
+		}, "linux.resources.devices[0].type", nil},
+		{"device rule access", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Type: "c", Access: "rx"}}}
+		}, "linux.resources.devices[0].access", nil},
 		{"block io", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{BlockIO: &specs.LinuxBlockIO{Weight: p(uint16(10)),
 				ThrottleReadBpsDevice: []specs.LinuxThrottleDevice{{Rate: 1}}}}
@@ -515,5 +526,36 @@ func TestLibraryHook(t *testing.T) {
 	h.Stdin(7)
 	if in := string(h.Stdin(1)); !strings.Contains(in, `"pid":1,`) {
 		t.Errorf("second stdin %s", in)
+	}
+}
+
+// mobyDevices is the device list of moby's default spec (oci/defaults.go),
+// which every docker run sends: deny all, allow six devices, deny fuse.
+func mobyDevices() []specs.LinuxDeviceCgroup {
+	c := func(allow bool, major, minor int64) specs.LinuxDeviceCgroup {
+		return specs.LinuxDeviceCgroup{Allow: allow, Type: "c", Major: p(major), Minor: p(minor), Access: "rwm"}
+	}
+	return []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"},
+		c(true, 1, 5), c(true, 1, 3), c(true, 1, 9), c(true, 1, 8), c(true, 5, 0), c(true, 5, 1), c(false, 10, 229)}
+}
+
+// TestDeviceRuleList: the spec's rules become the library's one for one, in
+// their order, a missing type, number or access meaning any.
+func TestDeviceRuleList(t *testing.T) {
+	got, err := deviceRuleList(mobyDevices())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s []string
+	for _, r := range got {
+		s = append(s, r.String())
+	}
+	want := "deny a *:* rwm; c 1:5 rwm; c 1:3 rwm; c 1:9 rwm; c 1:8 rwm; c 5:0 rwm; c 5:1 rwm; deny c 10:229 rwm"
+	if strings.Join(s, "; ") != want {
+		t.Fatalf("got  %s\nwant %s", strings.Join(s, "; "), want)
+	}
+	got, err = deviceRuleList([]specs.LinuxDeviceCgroup{{Allow: true}, {Type: "b", Major: p(int64(8)), Access: "r"}})
+	if err != nil || len(got) != 2 || got[0].String() != "a *:* rwm" || got[1].String() != "deny b 8:* r" {
+		t.Fatalf("got %v, %v", got, err)
 	}
 }

@@ -1,0 +1,90 @@
+package container_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/containertest"
+	"github.com/ctrkit/container/internal/devices"
+	_ "github.com/ctrkit/container/oci" // the eBPF device program for cgroup v2
+)
+
+// dockerLikeRules are moby's default device rules (deny all, allow six
+// devices, deny fuse after the allows), then tun allowed and its write denied
+// after.
+var dockerLikeRules = []container.DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Deny: true},
+	{Type: 'c', Major: 1, Minor: 5, Access: "rwm"}, {Type: 'c', Major: 1, Minor: 3, Access: "rwm"},
+	{Type: 'c', Major: 1, Minor: 9, Access: "rwm"}, {Type: 'c', Major: 1, Minor: 8, Access: "rwm"},
+	{Type: 'c', Major: 5, Minor: 0, Access: "rwm"}, {Type: 'c', Major: 5, Minor: 1, Access: "rwm"},
+	{Type: 'c', Major: 10, Minor: 229, Access: "rwm", Deny: true},
+	{Type: 'c', Major: 10, Minor: 200, Access: "rwm"}, {Type: 'c', Major: 10, Minor: 200, Access: "w", Deny: true}}
+
+// deviceScript tries each access in a busybox container: "ok" or "EPERM".
+const deviceScript = `try() { if "$@" 2>/tmp/e; then echo ok; elif grep -q 'Operation not permitted' /tmp/e; then echo EPERM; else cat /tmp/e; fi; }
+try mknod /tmp/fuse c 10 229
+try mknod /tmp/disk b 8 0
+try mknod /tmp/tun c 10 200
+try sh -c ': </tmp/tun'
+try sh -c ': >/tmp/tun'
+try sh -c 'echo x >/dev/null'
+try sh -c 'head -c1 /dev/urandom >/dev/null'
+rm -f /tmp/tun`
+
+const deviceWant = "EPERM\nEPERM\nok\nok\nEPERM\nok\nok\n"
+
+func checkDeviceRules(t *testing.T, cg string) {
+	rootfs := containertest.Rootfs(t)
+	out := sh(t, rootfs, deviceScript, container.WithCgroupPath(cg), container.WithDeviceRules(dockerLikeRules...))
+	if out != deviceWant {
+		t.Fatalf("got:\n%s\nwant (fuse, 8:0, mknod tun, read tun, write tun, null, urandom):\n%s", out, deviceWant)
+	}
+}
+
+// TestDeviceRulesDenyAfterAllow runs Docker's rules, a deny after the allows
+// included, on the cgroup v1 devices controller: a denied node fails with
+// EPERM, an allowed one works.
+func TestDeviceRulesDenyAfterAllow(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	if _, err := os.Stat("/sys/fs/cgroup/devices"); err != nil {
+		t.Skip("no cgroup v1 devices controller on this machine")
+	}
+	cg := testCgroupPath(t, "devices-deny")
+	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	checkDeviceRules(t, cg)
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/devices", cg)); err == nil {
+		t.Error("cgroup left in devices")
+	}
+}
+
+// TestDeviceRulesV2 runs the same rules on a pure cgroup v2 host, through the
+// eBPF device program that package oci provides, and checks that without it
+// Start fails and leaves no cgroup.
+func TestDeviceRulesV2(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	if c, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err != nil || len(strings.TrimSpace(string(c))) == 0 {
+		t.Skip("needs a pure cgroup v2 host (the cgroup2 hierarchy at /sys/fs/cgroup has no controllers here)")
+	}
+	cg := testCgroupPath(t, "devices-v2")
+	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	checkDeviceRules(t, cg)
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", cg)); err == nil {
+		t.Error("cgroup left")
+	}
+
+	attach := devices.AttachProgram
+	devices.AttachProgram = nil
+	defer func() { devices.AttachProgram = attach }()
+	c, err := container.New(containertest.Rootfs(t), []string{"true"}, container.WithCgroupPath(cg), container.WithDeviceRules(dockerLikeRules...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "github.com/ctrkit/container/oci") {
+		t.Fatalf("without the eBPF loader: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", cg)); err == nil {
+		t.Error("cgroup left after the failed Start")
+	}
+}
