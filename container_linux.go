@@ -90,7 +90,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {
 		return err
 	}
-	if err := r.joinNamespaces(c.cfg, &rel); err != nil { // ns_linux.go: WithNamespacePath, WithNetNS
+	if err := r.joinNamespaces(c.cfg, &rel); err != nil { // ns_linux.go: WithNamespacePath
 		return err
 	}
 

@@ -45,7 +45,7 @@
 // container drops to Docker's default capabilities, sets no_new_privs and
 // loads a seccomp filter equivalent to Docker's default profile; WithSeccomp,
 // WithCapabilities and their relatives change that. WithVeth, NewNetwork with
-// WithNetwork, and WithNetNS connect containers to the host and to each other.
+// WithNetwork connect containers to the host and to each other.
 // WithNamespacePath runs a container in existing namespaces (joined by path)
 // instead of new ones, WithRootfsPropagation sets how its root mount
 // propagates mount events, and WithoutPivotRoot enters the root without

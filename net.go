@@ -23,16 +23,16 @@ import (
 //     via the host end;
 //   - WithNetwork: that, with the host end of the veth a port of a Network's
 //     bridge and the container's address handed out by the Network;
-//   - WithNetNS: an existing network namespace, joined as it is;
-//   - WithoutNetwork: the caller's own network namespace.
+//   - WithNamespacePath(NSNet, path): an existing network namespace, joined
+//     as it is;
+//   - WithoutNamespace(NSNet): the caller's own network namespace.
 
 // defaultIfname is the name of the container's end of its veth pair.
 const defaultIfname = "eth0"
 
 // netConfig is what the networking options asked for.
 type netConfig struct {
-	hostNet bool        // WithoutNetwork
-	nsPath  string      // WithNetNS
+	nsPath  string      // WithNamespacePath(NSNet, ...)
 	veth    []vethAddrs // WithVeth, at most one pair per address family
 	ifname  string      // WithVethName; eth0 once finished, when there is a veth
 	network *Network    // WithNetwork
@@ -64,8 +64,8 @@ type netInit struct {
 //
 // It needs CAP_NET_ADMIN on the host (root): when the pair cannot be created
 // or configured, Start fails. It needs the container's own network namespace,
-// so it conflicts with WithoutNetwork, WithNetNS, WithNetwork and
-// WithoutNamespace(NSNet). The pair is created through netlink (RTM_NEWLINK,
+// so it conflicts with WithNetwork, WithoutNamespace(NSNet) and a joined one
+// (WithNamespacePath(NSNet, ...)). The pair is created through netlink (RTM_NEWLINK,
 // the container's end straight into the container's namespace) between the
 // clone and the container's setup, and it vanishes with the container's
 // network namespace when the container exits.
@@ -208,7 +208,7 @@ func checkIfname(name string) error {
 // vanishes with the container's network namespace. It needs CAP_NET_ADMIN on
 // the host (root): when the pair cannot be created, Start fails, as it does
 // when n is closed or has no free address. It conflicts with WithVeth,
-// WithoutNetwork, WithNetNS and WithoutNamespace(NSNet).
+// WithoutNamespace(NSNet) and WithNamespacePath(NSNet, ...).
 func WithNetwork(n *Network) Option {
 	return optionFunc(func(c *config) error {
 		if n == nil {
@@ -236,43 +236,21 @@ func WithNetworkAddress(addr netip.Addr) Option {
 	})
 }
 
-// WithNetNS runs the container in the existing network namespace at path (a
-// file such as /run/netns/NAME made by `ip netns add`, or /proc/PID/ns/net)
-// instead of a new one. The library leaves the namespace as it finds it: no
-// interface is added, and lo is not touched.
-//
-// The init is cloned from a thread of the caller that has entered the
-// namespace with setns(2) (a thread kept for that container until Wait, as
-// its parent-death signal needs), so the container is in the namespace from
-// its first instruction on, even with a new user namespace, which could not
-// join it afterwards. Entering it needs CAP_SYS_ADMIN (root); when path cannot
-// be opened or is not a network namespace, Start fails. It conflicts with
-// WithVeth, WithNetwork, WithoutNetwork and WithoutNamespace(NSNet).
-func WithNetNS(path string) Option {
-	return optionFunc(func(c *config) error {
-		if !filepath.IsAbs(path) {
-			return optErr("WithNetNS", path, "must be an absolute path")
-		}
-		if strings.ContainsRune(path, 0) {
-			return optErr("WithNetNS", path, "contains a NUL byte")
-		}
-		if c.net.nsPath != "" && c.net.nsPath != filepath.Clean(path) {
-			return optErr("WithNetNS", path, "a container joins one network namespace (already %q)", c.net.nsPath)
-		}
-		c.net.nsPath = filepath.Clean(path)
-		return nil
-	})
-}
-
-// WithoutNetwork runs the container in the caller's network namespace: it
-// sees and uses the host's interfaces, addresses and ports (no CLONE_NEWNET).
-// It is WithoutNamespace(NSNet) by name, and conflicts with WithVeth,
-// WithNetwork, WithNetNS and WithNamespaces listing NSNet.
-func WithoutNetwork() Option {
-	return optionFunc(func(c *config) error {
-		c.net.hostNet = true
-		return nil
-	})
+// joinNS records the network namespace a container joins
+// (WithNamespacePath(NSNet, path)). The library leaves that namespace as it
+// finds it: no interface is added, and lo is not touched.
+func (n *netConfig) joinNS(path string) error {
+	if !filepath.IsAbs(path) {
+		return optErr("WithNamespacePath", path, "must be an absolute path")
+	}
+	if strings.ContainsRune(path, 0) {
+		return optErr("WithNamespacePath", path, "contains a NUL byte")
+	}
+	if n.nsPath != "" && n.nsPath != filepath.Clean(path) {
+		return optErr("WithNamespacePath", path, "a container joins one network namespace (already %q)", n.nsPath)
+	}
+	n.nsPath = filepath.Clean(path)
+	return nil
 }
 
 // finish checks the networking options against each other and the
@@ -283,28 +261,14 @@ func (n *netConfig) finish(c *config) error {
 	if n.network != nil {
 		vethOpt = "WithNetwork"
 	}
-	if n.hostNet {
-		switch {
-		case len(n.veth) > 0:
-			return optErr("WithoutNetwork", nil, "conflicts with WithVeth")
-		case n.network != nil:
-			return optErr("WithoutNetwork", nil, "conflicts with WithNetwork")
-		case n.nsPath != "":
-			return optErr("WithoutNetwork", nil, "conflicts with WithNetNS")
-		case explicitNet:
-			return optErr("WithoutNetwork", nil, "conflicts with WithNamespaces(NSNet)")
-		}
-		c.namespaces &^= NSNet
-		c.nsDropped |= NSNet
-	}
 	if n.nsPath != "" {
 		switch {
 		case n.hasVeth():
-			return optErr("WithNetNS", n.nsPath, "conflicts with %s: a joined namespace's interfaces are its maker's", vethOpt)
+			return optErr("WithNamespacePath", n.nsPath, "conflicts with %s: a joined namespace's interfaces are its maker's", vethOpt)
 		case c.nsDropped&NSNet != 0:
-			return optErr("WithNetNS", n.nsPath, "conflicts with WithoutNamespace(NSNet)")
+			return optErr("WithNamespacePath", n.nsPath, "conflicts with WithoutNamespace(NSNet)")
 		case explicitNet:
-			return optErr("WithNetNS", n.nsPath, "conflicts with WithNamespaces(NSNet)")
+			return optErr("WithNamespacePath", n.nsPath, "conflicts with WithNamespaces(NSNet)")
 		}
 		c.namespaces &^= NSNet
 	}

@@ -61,8 +61,8 @@ func ExampleNewNetwork() {
 }
 
 // A container in a network namespace made with `ip netns add demo`.
-func ExampleWithNetNS() {
-	c, err := container.New("/srv/rootfs", []string{"/bin/ip", "link"}, container.WithNetNS("/run/netns/demo"))
+func ExampleWithNamespacePath() {
+	c, err := container.New("/srv/rootfs", []string{"/bin/ip", "link"}, container.WithNamespacePath(container.NSNet, "/run/netns/demo"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return

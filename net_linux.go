@@ -22,7 +22,7 @@ import (
 //
 //	parent, before the clone   createNetwork: reap what killed parents left; write the
 //	                           container's /etc files; take a Network address
-//	                           (WithNetNS: joinNamespaces in ns_linux.go)
+//	                           (joined: joinNamespaces in ns_linux.go)
 //	parent, before "go"        attachNetwork: the veth pair, its container end created
 //	                           straight in the child's namespace and configured
 //	                           through a netlink socket opened there
@@ -44,7 +44,7 @@ type netState struct {
 // createNetwork runs before the clone.
 func (r *running) createNetwork(c *config, icfg *initConfig, rel *releaser) error {
 	nc := &c.net
-	if !nc.hasVeth() { // WithNetNS: the namespace is joined by joinNamespaces (ns_linux.go)
+	if !nc.hasVeth() { // a joined namespace is joined by joinNamespaces (ns_linux.go)
 		return nil
 	}
 	st := &netState{}

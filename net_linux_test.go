@@ -331,14 +331,14 @@ func TestLoopbackUpByDefault(t *testing.T) {
 	}
 }
 
-func TestWithoutNetwork(t *testing.T) {
+func TestHostNetwork(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	host, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := sh(t, rootfs, "readlink /proc/self/ns/net", container.WithoutNetwork())
+	out := sh(t, rootfs, "readlink /proc/self/ns/net", container.WithoutNamespace(container.NSNet))
 	if out != host+"\n" {
 		t.Fatalf("container's network namespace %q, want the host's %q", out, host)
 	}
@@ -500,7 +500,7 @@ func makeNetNS(t *testing.T, ifname string) string {
 	return path
 }
 
-func TestWithNetNS(t *testing.T) {
+func TestJoinedNetNS(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	ifname := fmt.Sprintf("ctkt%d", os.Getpid())
@@ -516,13 +516,13 @@ func TestWithNetNS(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			out := sh(t, rootfs, "readlink /proc/self/ns/net; grep -o '"+ifname+":' /proc/net/dev",
-				append([]container.Option{container.WithNetNS(path)}, extra...)...)
+				append([]container.Option{container.WithNamespacePath(container.NSNet, path)}, extra...)...)
 			if out != want+ifname+":\n" {
 				t.Fatalf("got %q, want %q and the test's interface", out, want)
 			}
 		})
 	}
-	c, err := container.New(rootfs, []string{"/bin/true"}, container.WithNetNS("/proc/self/ns/pid"))
+	c, err := container.New(rootfs, []string{"/bin/true"}, container.WithNamespacePath(container.NSNet, "/proc/self/ns/pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestWithNetNS(t *testing.T) {
 		if err == nil {
 			c.Wait()
 		}
-		t.Fatalf("Start with a pid namespace as WithNetNS: %v, want EINVAL", err)
+		t.Fatalf("Start with a pid namespace as the network namespace: %v, want EINVAL", err)
 	}
 }
 

@@ -217,7 +217,7 @@ func setUser(cfg *initConfig) error {
 	return nil
 }
 
-// The joined namespaces (WithNamespacePath, WithNetNS), in the order they are
+// The joined namespaces (WithNamespacePath), in the order they are
 // entered. The mount namespace goes last: entering it changes the thread's
 // root and working directory. All are opened before any is entered.
 var joinOrder = []struct {

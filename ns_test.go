@@ -56,7 +56,7 @@ func TestNamespacePathConfig(t *testing.T) {
 		{"mount", []Option{WithNamespacePath(NSMount, "/run/mnt")}, defaultNamespaces &^ NSMount, NSMount, "container", true},
 		{"uts keeps its name", []Option{WithNamespacePath(NSUTS, "/run/uts")}, defaultNamespaces &^ NSUTS, NSUTS, "", true},
 		{"uts gets WithHostname", []Option{WithNamespacePath(NSUTS, "/run/uts"), WithHostname("h")}, defaultNamespaces &^ NSUTS, NSUTS, "h", true},
-		{"net is WithNetNS", []Option{WithNamespacePath(NSNet, "/run/netns/x")}, defaultNamespaces &^ NSNet, NSNet, "container", true},
+		{"net joined", []Option{WithNamespacePath(NSNet, "/run/netns/x")}, defaultNamespaces &^ NSNet, NSNet, "container", true},
 		{"all", []Option{WithNamespacePath(NSMount, "/m"), WithNamespacePath(NSUTS, "/u"), WithNamespacePath(NSIPC, "/i"),
 			WithNamespacePath(NSPID, "/p"), WithNamespacePath(NSNet, "/n"), WithNamespacePath(NSCgroup, "/c")},
 			0, defaultNamespaces, "", true},

@@ -219,8 +219,9 @@ func WithNamespaces(ns ...Namespace) Option {
 // WithNamespacePath runs the container in the existing namespace of kind ns
 // at path (/proc/PID/ns/KIND, or a bind mount of one, such as /run/netns/NAME
 // made by `ip netns add`) instead of a new one. ns is one of NSMount, NSUTS,
-// NSIPC, NSPID, NSNet and NSCgroup; WithNamespacePath(NSNet, path) is
-// WithNetNS(path).
+// NSIPC, NSPID, NSNet and NSCgroup. A joined network namespace is left as it
+// is: no interface is added, and lo is not touched (it conflicts with
+// WithVeth and WithNetwork).
 //
 // The init is cloned from a thread of the caller that has entered the
 // namespaces with setns(2) (after unshare(CLONE_FS), for a mount namespace),
@@ -249,7 +250,7 @@ func WithNamespacePath(ns Namespace, path string) Option {
 	return optionFunc(func(c *config) error {
 		switch ns {
 		case NSNet:
-			return WithNetNS(path).apply(c)
+			return c.net.joinNS(path)
 		case NSMount, NSUTS, NSIPC, NSPID, NSCgroup:
 		case NSUser:
 			return optErr("WithNamespacePath", ns, "joining a user namespace is not supported: setns(2) refuses a multi-threaded process")
