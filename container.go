@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"os"
 	"sync"
 )
 
@@ -19,6 +20,13 @@ type Container struct {
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
+
+	// ExtraFiles are open files the command gets besides its standard
+	// streams, as in exec.Cmd: ExtraFiles[i] becomes its descriptor 3+i (what
+	// an OCI runtime's --preserve-fds passes on). The command gets exactly
+	// these; they stay the caller's (Start duplicates them into the container
+	// and does not close them). A nil entry makes Start fail.
+	ExtraFiles []*os.File
 
 	cfg *config
 

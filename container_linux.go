@@ -68,7 +68,13 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := checkHostCaps(&icfg.Security); err != nil {
 		return err
 	}
-	exe, releaseExe, err := initPath(syncFD + 1 + len(c.cfg.oci.extraFiles)) // exe_linux.go
+	for i, f := range c.ExtraFiles {
+		if f == nil {
+			return fmt.Errorf("container: ExtraFiles[%d]: nil file", i)
+		}
+	}
+	icfg.OCI.ExtraFiles = len(c.ExtraFiles)
+	exe, releaseExe, err := initPath(syncFD + 1 + len(c.ExtraFiles)) // exe_linux.go
 	if err != nil {
 		return err
 	}
@@ -126,7 +132,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		Stdin:       stdin,
 		Stdout:      c.Stdout,
 		Stderr:      c.Stderr,
-		ExtraFiles:  append([]*os.File{childEnd}, c.cfg.oci.extraFiles...), // WithExtraFiles: fd 4 on
+		ExtraFiles:  append([]*os.File{childEnd}, c.ExtraFiles...), // fd 4 on
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
 	r.cgroupAttr(r.cmd.SysProcAttr)

@@ -81,7 +81,7 @@
 // rootfs cannot redirect a mount onto the host. Sensitive /proc and /sys paths
 // are masked or read-only as Docker does, and every file descriptor above
 // stderr is closed on exec; the init closes every descriptor it inherited but
-// its channel and the files of [WithExtraFiles] as soon as it has read its
+// its channel and the files of [Container.ExtraFiles] as soon as it has read its
 // configuration.
 //
 // The default capabilities keep CAP_MKNOD, as Docker's do; what keeps a

@@ -93,7 +93,7 @@ func copyFile(dst, src *os.File) error {
 // initPath returns the path Start execs as the init: the sealed copy of this
 // binary, through this process's descriptor of it (still open in the child
 // when it calls execve). The child resolves the path after its descriptors 3
-// to min-1 are in place (the sync channel, WithExtraFiles), so the copy must
+// to min-1 are in place (the sync channel, ExtraFiles), so the copy must
 // not be among them: when it is, the path names a close-on-exec duplicate at
 // min or above, which release closes once the child has exec'd.
 func initPath(min int) (path string, release func(), err error) {

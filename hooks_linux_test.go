@@ -22,7 +22,7 @@ import (
 // lowest free number (5 when exactly 0 to 4 are open).
 const extraFilesScript = `echo to-pipe >&3; read line <&4; echo "read $line"; ls /proc/self/fd`
 
-// TestExtraFiles: WithExtraFiles gives the command the caller's files as fds 3
+// TestExtraFiles: Container.ExtraFiles gives the command the caller's files as fds 3
 // and 4, and no other descriptor, with and without WithInit.
 func TestExtraFiles(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
@@ -49,11 +49,11 @@ func TestExtraFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer f.Close()
-			c, err := container.New(rootfs, []string{"/bin/sh", "-c", extraFilesScript},
-				append(tc.opts, container.WithExtraFiles(w, f))...)
+			c, err := container.New(rootfs, []string{"/bin/sh", "-c", extraFilesScript}, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
+			c.ExtraFiles = []*os.File{w, f}
 			var out bytes.Buffer
 			c.Stdout, c.Stderr = &out, &out
 			err = c.Start(context.Background())
@@ -76,12 +76,16 @@ func TestExtraFiles(t *testing.T) {
 	}
 }
 
-// TestExtraFilesOption: nil is refused.
-func TestExtraFilesOption(t *testing.T) {
-	_, err := container.New(t.TempDir(), []string{"/bin/true"}, container.WithExtraFiles(os.Stdin, nil))
-	var oe *container.OptionError
-	if !errors.As(err, &oe) || oe.Option != "WithExtraFiles" {
-		t.Fatalf("New with a nil file: %v, want an OptionError of WithExtraFiles", err)
+// TestExtraFilesNil: a nil file fails Start, which leaves nothing behind.
+func TestExtraFilesNil(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c, err := container.New(containertest.Rootfs(t), []string{"/bin/true"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ExtraFiles = []*os.File{os.Stdin, nil}
+	if err := c.Start(context.Background()); err == nil || !strings.Contains(err.Error(), "ExtraFiles[1]: nil file") {
+		t.Fatalf("Start with a nil extra file: %v", err)
 	}
 }
 
@@ -339,11 +343,11 @@ func TestExtraFilesReleased(t *testing.T) {
 			}
 			defer stdinW.Close()
 			// The pipe is the last extra file (fd 4).
-			c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo x >&4; exec 3>&- 4>&-; read line; exit 0"},
-				append(tc.opts, container.WithExtraFiles(os.Stdin, w))...)
+			c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo x >&4; exec 3>&- 4>&-; read line; exit 0"}, tc.opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
+			c.ExtraFiles = []*os.File{os.Stdin, w}
 			c.Stdin = stdinR
 			err = c.Start(context.Background())
 			w.Close()

@@ -59,7 +59,7 @@ func runInit() int {
 		if err := makeUndumpable(); err != nil {
 			return err
 		}
-		return initMain(&ch) // may move the channel (WithExtraFiles)
+		return initMain(&ch) // may move the channel (ExtraFiles)
 	}()
 	if code, ok := err.(initExit); ok { // WithInit: the command's status
 		return int(code)
@@ -95,7 +95,7 @@ func initMain(ch **os.File) error {
 }
 
 // closeInherited closes every descriptor the init inherited but its standard
-// streams, the channel and the extra files (WithExtraFiles, fds 4 to 3+n):
+// streams, the channel and the extra files (ExtraFiles, fds 4 to 3+n):
 // whatever else the caller had open without close-on-exec. The init may stay
 // the container's PID 1 for its whole life (WithInit), so the close-on-exec
 // sweep before the command's execve (closeExtraFDs) is not enough: a process
@@ -113,7 +113,7 @@ func closeInherited(cfg *initConfig) error {
 // first extra file takes.
 var heldSync *os.File
 
-// moveSyncFD makes room for WithExtraFiles. The parent passes them after the
+// moveSyncFD makes room for ExtraFiles. The parent passes them after the
 // channel, as fds 4 to 3+n; the command must get them as 3 to 2+n. The
 // channel moves to a close-on-exec descriptor above them (fd 3 stays open
 // and close-on-exec until closeExtraFDs reuses its number, so no descriptor
@@ -263,7 +263,7 @@ func unshareCgroupNS(cfg *initConfig) error {
 	return nil
 }
 
-// closeExtraFDs puts the extra files (WithExtraFiles: fds 4 to 3+n, see
+// closeExtraFDs puts the extra files (ExtraFiles: fds 4 to 3+n, see
 // moveSyncFD) at 3 to 2+n, inheritable, and marks every descriptor above them
 // close-on-exec, so nothing else of the parent's or the init's reaches the
 // command (CVE-2024-21626).

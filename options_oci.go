@@ -37,7 +37,6 @@ type ociConfig struct {
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
 	devices     []device
-	extraFiles  []*os.File          // WithExtraFiles
 	createHooks []Hook              // WithCreateHook
 	startHooks  []Hook              // WithStartHook
 	beforePivot func(pid int) error // WithBeforePivot
@@ -59,7 +58,7 @@ type ociInit struct {
 	JoinPID     int               // WithJoin: the container's init, whose namespaces the init must be in
 	JoinNS      map[string]uint64 // WithJoin: inode of each namespace of JoinPID, checked by the init
 	Terminal    bool              // WithTerminal: a pty made in the container is the command's stdio
-	ExtraFiles  int               // WithExtraFiles: how many descriptors follow the sync channel (fd 4 on)
+	ExtraFiles  int               // Container.ExtraFiles: how many descriptors follow the sync channel (fd 4 on)
 	CreateHooks []hookEntry       // WithCreateHook: run after the mounts, before pivot_root
 	StartHooks  []hookEntry       // WithStartHook: run after the privilege drop, before the command
 	BeforePivot bool              // WithBeforePivot: wait for the parent after the mounts
@@ -83,7 +82,7 @@ func (o *ociConfig) initConfig() ociInit {
 		um = o.umask
 	}
 	return ociInit{Groups: o.groups, Umask: um, OOMScoreAdj: o.oomScoreAdj, Sysctls: o.sysctls, ExecFIFO: o.execFIFO, Detached: o.execFIFO != "" || o.joinPID != 0, JoinPID: o.joinPID, Terminal: o.terminal,
-		ExtraFiles: len(o.extraFiles), CreateHooks: hookEntries(o.createHooks), StartHooks: hookEntries(o.startHooks), BeforePivot: o.beforePivot != nil}
+		CreateHooks: hookEntries(o.createHooks), StartHooks: hookEntries(o.startHooks), BeforePivot: o.beforePivot != nil}
 }
 
 // detached reports whether the container outlives the process that started it.
@@ -435,25 +434,6 @@ func WithTerminal() Option {
 func WithInheritedCapabilities() Option {
 	return optionFunc(func(c *config) error {
 		c.oci.inherited = true
-		return nil
-	})
-}
-
-// WithExtraFiles passes open files to the container's command, as
-// exec.Cmd.ExtraFiles does: files[i] becomes its descriptor 3+i (what runc's
-// --preserve-fds passes on). The command gets exactly these descriptors
-// besides stdin, stdout and stderr. The files stay the caller's: Start
-// duplicates them into the init and does not close them. It works with
-// WithInit and WithJoin too. Later WithExtraFiles options add to earlier ones;
-// a nil file makes New fail.
-func WithExtraFiles(files ...*os.File) Option {
-	return optionFunc(func(c *config) error {
-		for i, f := range files {
-			if f == nil {
-				return optErr("WithExtraFiles", i, "nil file")
-			}
-		}
-		c.oci.extraFiles = append(c.oci.extraFiles, files...)
 		return nil
 	})
 }

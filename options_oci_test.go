@@ -2,7 +2,6 @@ package container
 
 import (
 	"errors"
-	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -37,7 +36,6 @@ func TestOCIOptionsRejected(t *testing.T) {
 			`WithCgroupPath "/user.slice/ctrkit-4242-17-0123456789ab": "ctrkit-4242-17-0123456789ab" is named like the cgroups this library makes`},
 		{"cgroup path below one named like ours", []Option{WithCgroupPath("/ctrkit-1-2-x/web")}, `"ctrkit-1-2-x" is named like`},
 		{"relative fifo", []Option{WithExecFIFO("x")}, `WithExecFIFO "x"`},
-		{"nil extra file", []Option{WithExtraFiles(nil)}, `WithExtraFiles "0": nil file`},
 		{"relative create hook", []Option{WithCreateHook(Hook{Path: "bin/sh"})}, `WithCreateHook "bin/sh": must be an absolute path`},
 		{"negative hook timeout", []Option{WithStartHook(Hook{Path: "/h", Timeout: -1})}, `WithStartHook "/h": negative timeout`},
 		{"NUL in a hook", []Option{WithStartHook(Hook{Path: "/h", Env: []string{"A=\x00"}})}, "NUL"},
@@ -161,7 +159,7 @@ func TestHookPlan(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]Option{WithCreateHook(Hook{Path: "/c", Stdin: stdin}), WithStartHook(Hook{Path: "/s", Args: []string{"s", "x"}, Timeout: 5}),
-				WithExtraFiles(os.Stdin, os.Stdout), WithBeforePivot(func(int) error { return nil })}, tc.opts...)
+				WithBeforePivot(func(int) error { return nil })}, tc.opts...)
 			c, err := New(dir, []string{"true"}, opts...)
 			if err != nil {
 				t.Fatal(err)
@@ -169,7 +167,7 @@ func TestHookPlan(t *testing.T) {
 			icfg := c.cfg.initConfig()
 			c.cfg.oci.hookInput(icfg, c.cfg.namespaces, 77)
 			o := icfg.OCI
-			want := ociInit{ExtraFiles: 2, BeforePivot: true,
+			want := ociInit{BeforePivot: true,
 				CreateHooks: []hookEntry{{Path: "/c", Args: []string{"/c"}, Stdin: []byte{byte(tc.pid)}}},
 				StartHooks:  []hookEntry{{Path: "/s", Args: []string{"s", "x"}, Timeout: 5}}}
 			if o.ExtraFiles != want.ExtraFiles || o.BeforePivot != want.BeforePivot ||

@@ -23,7 +23,7 @@ import (
 // just as it does after an execve, and reapCommand returns the command's
 // status as an initExit, with which the hook's entry point exits.
 //
-// The command also gets the WithExtraFiles descriptors (3 on), which the init
+// The command also gets the ExtraFiles descriptors (3 on), which the init
 // then lets go of, as it does of the exec FIFO (WithExecFIFO): its reader
 // reads EOF once the command runs.
 func reapCommand(cfg *initConfig, ch *os.File) error {

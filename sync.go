@@ -11,7 +11,7 @@ import (
 )
 
 // The channel between the parent and the init is one socketpair, inherited by the
-// init as fd 3 and close-on-exec there (moved above the WithExtraFiles
+// init as fd 3 and close-on-exec there (moved above the ExtraFiles
 // descriptors, which follow it, once the init has read msgConfig). Messages
 // are framed as a type byte, a
 // big-endian uint32 length and a payload:

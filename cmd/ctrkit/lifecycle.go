@@ -166,9 +166,6 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 	}
 	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
 	opts := append(cfg.Options, container.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
-	if len(extra) > 0 {
-		opts = append(opts, container.WithExtraFiles(extra...))
-	}
 	if noPivot {
 		opts = append(opts, container.WithoutPivotRoot())
 	}
@@ -188,7 +185,7 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 		os.RemoveAll(g.dir(id))
 		return nil, nil, nil, err
 	}
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	c.Stdin, c.Stdout, c.Stderr, c.ExtraFiles = os.Stdin, os.Stdout, os.Stderr, extra
 	if r := spec.Linux.Resources; r != nil && r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		s.PidsLimit = *r.Pids.Limit
 	}
@@ -785,9 +782,6 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	if len(extra) > 0 {
-		opts = append(opts, container.WithExtraFiles(extra...))
-	}
 	opts = append(opts, container.WithJoin(s.Pid))
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		pol, err := oci.CompileSeccomp(spec.Linux.Seccomp, runtime.GOARCH)
@@ -806,7 +800,7 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+	c.Stdin, c.Stdout, c.Stderr, c.ExtraFiles = os.Stdin, os.Stdout, os.Stderr, extra
 	if err := c.Start(context.Background()); err != nil {
 		return 1, err
 	}

@@ -10,7 +10,7 @@
 // pseudo-terminal made inside the container, whose master is sent to
 // --console-socket (SCM_RIGHTS), as runc does. create, run and exec take
 // --preserve-fds N: the runtime's descriptors 3 to 2+N become the process's
-// (container.WithExtraFiles). create and run take --no-pivot, as runc's: the
+// (Container.ExtraFiles). create and run take --no-pivot, as runc's: the
 // root is entered by moving the rootfs mount onto / and chroot, not
 // pivot_root, for a root file system in an initramfs, where pivot_root fails
 // (container.WithoutPivotRoot, weaker: the host's root file system stays in
