@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"github.com/ctrkit/container/internal/lifecycle"
 	"math"
 	"path/filepath"
 	"runtime"
@@ -22,11 +23,11 @@ type limitsConfig struct {
 	cpuShares uint64  // relative weight in v1 shares
 	pids      int64   // tasks
 	rlimits   []rlimitEntry
-	init      bool         // WithInit: a reaping init stays as PID 1
-	path      string       // WithCgroupPath (options_oci.go): absolute path in each hierarchy
-	devices   []DeviceRule // WithDeviceRules (options_oci.go), then WithDevices' nodes
-	deviceSet *devices.Set // what they grant, with the standard devices (set by New)
-	res       Resources    // WithResources (cgroup_resources.go)
+	init      bool                   // WithInit: a reaping init stays as PID 1
+	path      string                 // WithCgroupPath (options_oci.go): absolute path in each hierarchy
+	devices   []lifecycle.DeviceRule // WithDeviceRules (options_oci.go), then WithDevices' nodes
+	deviceSet *devices.Set           // what they grant, with the standard devices (set by New)
+	res       Resources              // WithResources (cgroup_resources.go)
 	// view: the container mounts cgroup2 (WithMount), which must show its own
 	// cgroup (the root of its cgroup namespace) and nothing of the host's
 	// above it, so it gets a cgroup of its own even without a limit: on a

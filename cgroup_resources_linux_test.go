@@ -3,6 +3,7 @@ package container_test
 import (
 	"context"
 	"fmt"
+	"github.com/ctrkit/container/oci"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -179,11 +180,11 @@ func TestResourcesCpusetNewParents(t *testing.T) {
 	}
 	cg := testCgroupPath(t, "a/b")
 	t.Cleanup(func() {
-		if err := RemoveCgroup(filepath.Dir(cg)); err != nil {
+		if err := oci.RemoveCgroup(filepath.Dir(cg)); err != nil {
 			t.Errorf("remove %s: %v", filepath.Dir(cg), err)
 		}
 	})
-	c, dirs := startSleeping(t, WithCgroupPath(cg), WithResources(Resources{Mems: "0"}))
+	c, dirs := startSleeping(t, oci.WithCgroupPath(cg), WithResources(Resources{Mems: "0"}))
 	dir := dirs["cpuset"]
 	top := filepath.Dir(filepath.Dir(filepath.Dir(dir))) // the hierarchy's root holds /ctrkit-test-PID/a/b
 	want := cgroupValue(t, top, "cpuset.cpus")
@@ -349,14 +350,14 @@ func TestUpdateCgroupResources(t *testing.T) {
 		t.Skip("the update of v1 files is checked here; v2 rendering is table-tested")
 	}
 	cg := testCgroupPath(t, "update")
-	c, dirs := startSleeping(t, WithCgroupPath(cg), WithMemory(64<<20), WithCPU(0.5),
+	c, dirs := startSleeping(t, oci.WithCgroupPath(cg), WithMemory(64<<20), WithCPU(0.5),
 		WithResources(Resources{MemoryReservation: 16 << 20, CPUs: "0", Mems: "0"}))
 	swappiness := uint64(30)
 	allCPUs := "0"
 	if n := runtime.NumCPU(); n > 1 {
 		allCPUs = fmt.Sprintf("0-%d", n-1)
 	}
-	if err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 8 << 20, MemorySwappiness: &swappiness,
+	if err := oci.UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 8 << 20, MemorySwappiness: &swappiness,
 		CPUPeriod: 200000, CPUs: allCPUs})); err != nil {
 		t.Fatal(err)
 	}
@@ -369,7 +370,7 @@ func TestUpdateCgroupResources(t *testing.T) {
 	checkCgroupValues(t, dirs["cpu"], map[string]string{"cpu.cfs_period_us": "200000", "cpu.cfs_quota_us": "50000"})
 	checkCgroupValues(t, dirs["cpuset"], map[string]string{"cpuset.cpus": allCPUs, "cpuset.mems": "0"})
 	// The cgroup is in no blkio hierarchy: the update fails, and writes nothing.
-	err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, BlockIODevices: []BlockIODevice{{Major: 8, ReadBPS: 1}}}))
+	err := oci.UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, BlockIODevices: []BlockIODevice{{Major: 8, ReadBPS: 1}}}))
 	if err == nil || !strings.Contains(err.Error(), "no blkio cgroup") {
 		t.Errorf("update of a controller the cgroup was made without: %v, want an error naming blkio", err)
 	}

@@ -298,12 +298,12 @@ func TestV1Parents(t *testing.T) {
 // a path it accepts is never one that orphanNames lists.
 func TestCgroupPathNotReapable(t *testing.T) {
 	for _, path := range []string{"/ctrkit/web", "/ctrkit-web", "/ctrkit-1-2", "/a/ctrkit-x-2-id/b", "/system.slice/ctrkit-0-2-id"} {
-		if _, err := New(t.TempDir(), []string{"true"}, WithCgroupPath(path)); err != nil {
+		if _, err := New(t.TempDir(), []string{"true"}, withCgroupPath(path)); err != nil {
 			t.Errorf("WithCgroupPath(%q): %v", path, err)
 		}
 	}
 	for _, path := range []string{"/" + cgroupName(1, 2, "x"), "/a/" + cgroupName(4242, 99, "0123456789ab") + "/b", "//" + cgroupName(7, 8, "y") + "/"} {
-		if _, err := New(t.TempDir(), []string{"true"}, WithCgroupPath(path)); err == nil || !strings.Contains(err.Error(), "named like the cgroups this library makes") {
+		if _, err := New(t.TempDir(), []string{"true"}, withCgroupPath(path)); err == nil || !strings.Contains(err.Error(), "named like the cgroups this library makes") {
 			t.Errorf("WithCgroupPath(%q): %v, want it refused", path, err)
 		}
 	}

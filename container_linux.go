@@ -308,7 +308,7 @@ func (r *running) recordMounts(c *config, rel *releaser) error {
 	if !c.noMountNS() {
 		return nil
 	}
-	keep, err := RootfsMounts(c.rootfs)
+	keep, err := rootfsMounts(c.rootfs)
 	if err != nil {
 		return err
 	}
@@ -323,7 +323,7 @@ func (r *running) releaseMounts(c *config) error {
 	if !c.noMountNS() {
 		return nil
 	}
-	return ReleaseRootfsMounts(c.rootfs, r.keepMounts)
+	return releaseRootfsMounts(c.rootfs, r.keepMounts)
 }
 
 // kill kills every process in the container: the first one (in a PID

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctrkit/container/oci"
 	"io"
 	"io/fs"
 	"net"
@@ -483,7 +484,7 @@ func TestStartCancelled(t *testing.T) {
 	t.Run("cancel", func(t *testing.T) {
 		for i := range 10 {
 			ctx, cancel := context.WithCancel(context.Background())
-			err := start(t, ctx, container.WithBeforePivot(func(int) error { cancel(); return nil }))
+			err := start(t, ctx, oci.WithBeforePivot(func(int) error { cancel(); return nil }))
 			if !errors.Is(err, context.Canceled) {
 				t.Fatalf("start %d: %v, want an error that is context.Canceled", i, err)
 			}
@@ -492,7 +493,7 @@ func TestStartCancelled(t *testing.T) {
 	t.Run("deadline", func(t *testing.T) {
 		for i := range 5 {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-			err := start(t, ctx, container.WithBeforePivot(func(int) error { <-ctx.Done(); return nil }))
+			err := start(t, ctx, oci.WithBeforePivot(func(int) error { <-ctx.Done(); return nil }))
 			cancel()
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("start %d: %v, want an error that is context.DeadlineExceeded", i, err)

@@ -36,8 +36,8 @@ func (c *Container) Signal(sig os.Signal) error { return ErrNotStarted }
 
 // RootfsMounts fails on this platform with an error that wraps
 // errors.ErrUnsupported.
-func RootfsMounts(rootfs string) ([]int, error) { return nil, errUnsupported }
+func rootfsMounts(rootfs string) ([]int, error) { return nil, errUnsupported }
 
 // ReleaseRootfsMounts fails on this platform with an error that wraps
 // errors.ErrUnsupported.
-func ReleaseRootfsMounts(rootfs string, keep []int) error { return errUnsupported }
+func releaseRootfsMounts(rootfs string, keep []int) error { return errUnsupported }

@@ -9,13 +9,13 @@ import (
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
 	"github.com/ctrkit/container/internal/devices"
-	_ "github.com/ctrkit/container/oci" // the eBPF device program for cgroup v2
+	"github.com/ctrkit/container/oci" // also the eBPF device program for cgroup v2
 )
 
 // dockerLikeRules are moby's default device rules (deny all, allow six
 // devices, deny fuse after the allows), then tun allowed and its write denied
 // after.
-var dockerLikeRules = []container.DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Deny: true},
+var dockerLikeRules = []oci.DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Deny: true},
 	{Type: 'c', Major: 1, Minor: 5, Access: "rwm"}, {Type: 'c', Major: 1, Minor: 3, Access: "rwm"},
 	{Type: 'c', Major: 1, Minor: 9, Access: "rwm"}, {Type: 'c', Major: 1, Minor: 8, Access: "rwm"},
 	{Type: 'c', Major: 5, Minor: 0, Access: "rwm"}, {Type: 'c', Major: 5, Minor: 1, Access: "rwm"},
@@ -42,7 +42,7 @@ const deviceWant = "EPERM\nEPERM\nok\nok\nEPERM\nok\nok\n"
 
 func checkDeviceRules(t *testing.T, cg string) {
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, deviceScript, container.WithCgroupPath(cg), container.WithDeviceRules(dockerLikeRules...),
+	out := sh(t, rootfs, deviceScript, oci.WithCgroupPath(cg), oci.WithDeviceRules(dockerLikeRules...),
 		container.WithCapAdd("CAP_SYS_ADMIN"), container.WithoutSeccomp())
 	if out != deviceWant {
 		t.Fatalf("got:\n%s\nwant (fuse, 8:0, mknod tun, read tun, write tun, null, urandom):\n%s", out, deviceWant)
@@ -58,7 +58,7 @@ func TestDeviceRulesDenyAfterAllow(t *testing.T) {
 		t.Skip("no cgroup v1 devices controller on this machine")
 	}
 	cg := testCgroupPath(t, "devices-deny")
-	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	t.Cleanup(func() { oci.RemoveCgroup(cg) })
 	checkDeviceRules(t, cg)
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup/devices", cg)); err == nil {
 		t.Error("cgroup left in devices")
@@ -74,7 +74,7 @@ func TestDeviceRulesV2(t *testing.T) {
 		t.Skip("needs a pure cgroup v2 host (the cgroup2 hierarchy at /sys/fs/cgroup has no controllers here)")
 	}
 	cg := testCgroupPath(t, "devices-v2")
-	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	t.Cleanup(func() { oci.RemoveCgroup(cg) })
 	checkDeviceRules(t, cg)
 	if _, err := os.Stat(filepath.Join("/sys/fs/cgroup", cg)); err == nil {
 		t.Error("cgroup left")
@@ -83,7 +83,7 @@ func TestDeviceRulesV2(t *testing.T) {
 	attach := devices.AttachProgram
 	devices.AttachProgram = nil
 	defer func() { devices.AttachProgram = attach }()
-	c, err := container.New(containertest.Rootfs(t), []string{"true"}, container.WithCgroupPath(cg), container.WithDeviceRules(dockerLikeRules...),
+	c, err := container.New(containertest.Rootfs(t), []string{"true"}, oci.WithCgroupPath(cg), oci.WithDeviceRules(dockerLikeRules...),
 		container.WithCapAdd("CAP_SYS_ADMIN"), container.WithoutSeccomp())
 	if err != nil {
 		t.Fatal(err)

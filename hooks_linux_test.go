@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctrkit/container/oci"
 	"io"
 	"os"
 	"path/filepath"
@@ -99,14 +100,14 @@ func TestCreateHook(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	script := `read state; echo "$state $1 $HOOKVAR"; grep -c " $ROOTFS/proc " /proc/self/mountinfo; ` +
 		`test -d $ROOTFS/bin && echo root-not-pivoted; readlink /proc/self/ns/mnt; readlink /proc/self/ns/pid`
-	hook := container.Hook{
+	hook := oci.Hook{
 		Path:  "/bin/sh",
 		Args:  []string{"sh", "-c", "{ " + script + "; } >" + rootfs + "/created", "sh", "arg1"},
 		Env:   []string{"HOOKVAR=var", "ROOTFS=" + rootfs, "PATH=/usr/bin:/bin"},
 		Stdin: func(pid int) []byte { return []byte(fmt.Sprintf("pid=%d\n", pid)) },
 	}
 	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "cat /created; readlink /proc/self/ns/mnt; readlink /proc/self/ns/pid"},
-		container.WithCreateHook(hook))
+		oci.WithCreateHook(hook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,13 +138,13 @@ func TestStartHook(t *testing.T) {
 	if err := os.Chmod(filepath.Join(rootfs, "tmp"), 0o1777); err != nil {
 		t.Fatal(err)
 	}
-	hook := container.Hook{
+	hook := oci.Hook{
 		// Resolved in the container: the rootfs's busybox, not the host's sh.
 		Path:  "/bin/sh",
 		Args:  []string{"sh", "-c", `read state; echo "$state $(id -u) $(grep CapEff /proc/self/status) $(pwd)" > /tmp/started`},
 		Stdin: func(pid int) []byte { return []byte(fmt.Sprintf("pid=%d\n", pid)) },
 	}
-	c, err := container.New(rootfs, []string{"/bin/cat", "/tmp/started"}, container.WithStartHook(hook),
+	c, err := container.New(rootfs, []string{"/bin/cat", "/tmp/started"}, oci.WithStartHook(hook),
 		container.WithUser(1000, 1000), container.WithDir("/tmp"))
 	if err != nil {
 		t.Fatal(err)
@@ -171,13 +172,13 @@ func TestHookFailure(t *testing.T) {
 		opt  container.Option
 		want string
 	}{
-		{"create", container.WithCreateHook(container.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo create-failed; exit 3"}}),
+		{"create", oci.WithCreateHook(oci.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo create-failed; exit 3"}}),
 			"createContainer hook /bin/sh: exit status 3: create-failed"},
-		{"start", container.WithStartHook(container.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo start-failed; exit 4"}}),
+		{"start", oci.WithStartHook(oci.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "echo start-failed; exit 4"}}),
 			"startContainer hook /bin/sh: exit status 4: start-failed"},
-		{"timeout", container.WithStartHook(container.Hook{Path: "/bin/sleep", Args: []string{"sleep", "60"}, Timeout: 100 * time.Millisecond}),
+		{"timeout", oci.WithStartHook(oci.Hook{Path: "/bin/sleep", Args: []string{"sleep", "60"}, Timeout: 100 * time.Millisecond}),
 			"startContainer hook /bin/sleep: timed out after 100ms"},
-		{"missing", container.WithStartHook(container.Hook{Path: "/no/such/hook"}),
+		{"missing", oci.WithStartHook(oci.Hook{Path: "/no/such/hook"}),
 			"startContainer hook /no/such/hook"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -216,7 +217,7 @@ func TestExecFIFOReports(t *testing.T) {
 	}{
 		{"exec", nil, "0", 0},
 		{"WithInit", []container.Option{container.WithInit()}, "0", 0},
-		{"failing start hook", []container.Option{container.WithStartHook(container.Hook{Path: "/bin/false"})},
+		{"failing start hook", []container.Option{oci.WithStartHook(oci.Hook{Path: "/bin/false"})},
 			"0startContainer hook /bin/false: exit status 1: ", 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -224,7 +225,7 @@ func TestExecFIFOReports(t *testing.T) {
 			if err := unix.Mkfifo(fifo, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			c, err := container.New(rootfs, []string{"/bin/true"}, append(tc.opts, container.WithExecFIFO(fifo))...)
+			c, err := container.New(rootfs, []string{"/bin/true"}, append(tc.opts, oci.WithExecFIFO(fifo))...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,8 +272,8 @@ func TestBeforePivot(t *testing.T) {
 		unpivoted = err == nil
 		return os.WriteFile(filepath.Join(rootfs, "before"), nil, 0o644)
 	}
-	hook := container.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "test -f " + rootfs + "/before && echo ordered > " + rootfs + "/created"}}
-	c, err := container.New(rootfs, []string{"/bin/cat", "/created"}, container.WithBeforePivot(before), container.WithCreateHook(hook))
+	hook := oci.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "test -f " + rootfs + "/before && echo ordered > " + rootfs + "/created"}}
+	c, err := container.New(rootfs, []string{"/bin/cat", "/created"}, oci.WithBeforePivot(before), oci.WithCreateHook(hook))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,7 @@ func TestBeforePivot(t *testing.T) {
 	}
 
 	errBefore := errors.New("refused")
-	c, err = container.New(rootfs, []string{"/bin/true"}, container.WithBeforePivot(func(int) error { return errBefore }))
+	c, err = container.New(rootfs, []string{"/bin/true"}, oci.WithBeforePivot(func(int) error { return errBefore }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,8 +304,8 @@ func TestBeforePivot(t *testing.T) {
 func TestHookDaemon(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	hook := container.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "sleep 30 & echo started"}}
-	c, err := container.New(rootfs, []string{"/bin/echo", "command ran"}, container.WithStartHook(hook))
+	hook := oci.Hook{Path: "/bin/sh", Args: []string{"sh", "-c", "sleep 30 & echo started"}}
+	c, err := container.New(rootfs, []string{"/bin/echo", "command ran"}, oci.WithStartHook(hook))
 	if err != nil {
 		t.Fatal(err)
 	}

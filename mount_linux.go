@@ -459,12 +459,8 @@ func underlying(err error) error {
 	return err
 }
 
-// RootfsMounts returns the ids (the first field of /proc/self/mountinfo) of
-// the mounts of the caller's mount namespace at or below rootfs. With
-// ReleaseRootfsMounts it lets a caller that cannot call Wait remove what a
-// container without a mount namespace (WithoutNamespace(NSMount)) mounted on
-// the host: record them before Start, release after the container is gone.
-func RootfsMounts(rootfs string) ([]int, error) {
+// rootfsMounts is oci.RootfsMounts; see there.
+func rootfsMounts(rootfs string) ([]int, error) {
 	below, err := readMountsBelow(rootfs)
 	if err != nil {
 		return nil, err
@@ -476,15 +472,8 @@ func RootfsMounts(rootfs string) ([]int, error) {
 	return ids, nil
 }
 
-// ReleaseRootfsMounts unmounts every mount of the caller's mount namespace at
-// or below rootfs whose id is not in keep (RootfsMounts before Start), deepest
-// first, with MNT_DETACH. Wait and a failed Start do it for a container
-// without a mount namespace (WithoutNamespace(NSMount)); a caller that exits
-// without Wait (ctrkit create, then delete) calls it once the container's
-// processes are gone. Each mount is unmounted through a handle opened without
-// following symlinks and checked to be that mount, so a path the container
-// changed never leads to another mount. An error names the mount left.
-func ReleaseRootfsMounts(rootfs string, keep []int) error {
+// releaseRootfsMounts is oci.ReleaseRootfsMounts; see there.
+func releaseRootfsMounts(rootfs string, keep []int) error {
 	for {
 		below, err := readMountsBelow(rootfs)
 		if err != nil {

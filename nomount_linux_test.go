@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/ctrkit/container/oci"
 	"io"
 	"os"
 	"path/filepath"
@@ -148,7 +149,7 @@ func TestWithoutMountNamespaceFailedStart(t *testing.T) {
 func TestReleaseRootfsMounts(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	keep, err := container.RootfsMounts(rootfs)
+	keep, err := oci.RootfsMounts(rootfs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,9 +168,9 @@ func TestReleaseRootfsMounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Close()
-	during, err := container.RootfsMounts(rootfs)
-	relErr := container.ReleaseRootfsMounts(rootfs, keep)
-	released, _ := container.RootfsMounts(rootfs)
+	during, err := oci.RootfsMounts(rootfs)
+	relErr := oci.ReleaseRootfsMounts(rootfs, keep)
+	released, _ := oci.RootfsMounts(rootfs)
 	stdinW.Close()
 	if err := c.Wait(); err != nil {
 		t.Fatal(err)
@@ -205,7 +206,7 @@ func TestJoinWithoutMountNamespaceRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.Close()
-	second, err := container.New(rootfs, []string{"true"}, container.WithJoin(first.Pid()))
+	second, err := container.New(rootfs, []string{"true"}, oci.WithJoin(first.Pid()))
 	if err == nil {
 		err = second.Start(context.Background())
 	}

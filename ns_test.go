@@ -25,7 +25,7 @@ func TestNamespacePathRejections(t *testing.T) {
 		{"listed too", []Option{WithNamespacePath(NSUTS, "/a"), WithNamespaces(NSMount, NSUTS)}, "conflicts with WithNamespaces(uts)"},
 		{"mount with userns", append([]Option{WithNamespacePath(NSMount, "/a")}, userns...), "the mount namespace conflicts with a user namespace"},
 		{"pid with userns", append([]Option{WithNamespacePath(NSPID, "/a")}, userns...), "the pid namespace conflicts with a user namespace"},
-		{"with WithJoin", []Option{WithNamespacePath(NSIPC, "/a"), WithJoin(1)}, "WithJoin \"1\": conflicts with WithNamespacePath"},
+		{"with WithJoin", []Option{WithNamespacePath(NSIPC, "/a"), withJoin(1)}, "WithJoin \"1\": conflicts with WithNamespacePath"},
 		{"no mount namespace with a user namespace", []Option{WithNamespaces(NSUTS, NSUser)}, "a user namespace needs a mount namespace"},
 		{"hostname, uts neither own nor joined", []Option{WithHostname("h"), WithoutNamespace(NSUTS)}, "conflicts with WithoutNamespace(NSUTS)"},
 		{"propagation", []Option{WithRootfsPropagation("rmaster")}, `WithRootfsPropagation "rmaster"`},

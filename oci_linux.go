@@ -265,12 +265,8 @@ func isUnified() bool {
 	return unix.Statfs(cgroupRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
 }
 
-// RemoveCgroup kills every process in the cgroup at path (as made by
-// WithCgroupPath) and removes it from every hierarchy it exists in. It is how
-// a container that outlived its creator (WithExecFIFO) is deleted. A cgroup
-// that does not exist is not an error. It needs the privileges that created
-// the cgroup, and gives up after a few seconds when a process does not die.
-func RemoveCgroup(path string) error {
+// removeCgroupAt is oci.RemoveCgroup; see there.
+func removeCgroupAt(path string) error {
 	s, err := cgroupAt(path)
 	if err != nil {
 		return err
@@ -305,10 +301,8 @@ func killAll(dirs map[string]string) {
 	}
 }
 
-// FreezeCgroup freezes (frozen true) or thaws every process in the cgroup at
-// path (freezer.state on cgroup v1, cgroup.freeze on v2). It fails when the
-// cgroup has no freezer, or the state does not settle.
-func FreezeCgroup(path string, frozen bool) error {
+// freezeCgroupAt is oci.FreezeCgroup; see there.
+func freezeCgroupAt(path string, frozen bool) error {
 	s, err := cgroupAt(path)
 	if err != nil {
 		return err
@@ -328,8 +322,8 @@ func FreezeCgroup(path string, frozen bool) error {
 	return nil
 }
 
-// CgroupFrozen reports whether the cgroup at path is frozen (FreezeCgroup).
-func CgroupFrozen(path string) (bool, error) {
+// cgroupFrozenAt is oci.CgroupFrozen; see there.
+func cgroupFrozenAt(path string) (bool, error) {
 	s, err := cgroupAt(path)
 	if err != nil {
 		return false, err
@@ -350,9 +344,8 @@ func cgroupFrozen(dir string, v2 bool) (bool, error) {
 	return strings.TrimSpace(string(b)) == "FROZEN", err
 }
 
-// CgroupPids lists the processes in the cgroup at path and its descendants
-// (cgroup.procs of the v1 freezer hierarchy or the v2 cgroup).
-func CgroupPids(path string) ([]int, error) {
+// cgroupPidsAt is oci.CgroupPids; see there.
+func cgroupPidsAt(path string) ([]int, error) {
 	s, err := cgroupAt(path)
 	if err != nil {
 		return nil, err
@@ -368,16 +361,8 @@ func CgroupPids(path string) ([]int, error) {
 	return pids, nil
 }
 
-// UpdateCgroup changes the limits of the existing cgroup at path (as made by
-// WithCgroupPath) to those of opts, which may only be WithMemory, WithCPU,
-// WithCPUShares, WithPids and WithResources; the limits opts do not name, and
-// the zero fields of Resources, stay as they are (on cgroup v1 WithCPU also
-// sets the period, to 100000 µs unless Resources.CPUPeriod says otherwise).
-// WithPids sets exactly n here: the init's reserve is only needed while a
-// container is being set up. The cgroup must have the controllers the limits
-// need (those of the limits it was created with, on cgroup v1). It needs the
-// privileges that created the cgroup.
-func UpdateCgroup(path string, opts ...Option) error {
+// updateCgroupAt is oci.UpdateCgroup; see there.
+func updateCgroupAt(path string, opts ...Option) error {
 	l, err := limitsOnly("UpdateCgroup", opts)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ctrkit/container/oci"
 	"io"
 	"io/fs"
 	"os"
@@ -30,12 +31,12 @@ func TestExecFIFOLifecycle(t *testing.T) {
 	}
 	cg := testCgroupPath(t, "fifo")
 	t.Cleanup(func() {
-		if err := container.RemoveCgroup(cg); err != nil {
+		if err := oci.RemoveCgroup(cg); err != nil {
 			t.Error(err)
 		}
 	})
 	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "echo started"},
-		container.WithExecFIFO(fifo), container.WithCgroupPath(cg))
+		oci.WithExecFIFO(fifo), oci.WithCgroupPath(cg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,20 +45,20 @@ func TestExecFIFOLifecycle(t *testing.T) {
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	pids, err := container.CgroupPids(cg)
+	pids, err := oci.CgroupPids(cg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(pids) != 1 || pids[0] != c.Pid() {
 		t.Fatalf("cgroup %s holds %v, want [%d]", cg, pids, c.Pid())
 	}
-	if err := container.FreezeCgroup(cg, true); err != nil {
+	if err := oci.FreezeCgroup(cg, true); err != nil {
 		t.Fatal(err)
 	}
-	if fr, err := container.CgroupFrozen(cg); err != nil || !fr {
+	if fr, err := oci.CgroupFrozen(cg); err != nil || !fr {
 		t.Fatalf("CgroupFrozen = %v, %v after freezing", fr, err)
 	}
-	if err := container.FreezeCgroup(cg, false); err != nil {
+	if err := oci.FreezeCgroup(cg, false); err != nil {
 		t.Fatal(err)
 	}
 	// Parked: the command has not run.
@@ -99,7 +100,7 @@ func TestExecFIFOAsUser(t *testing.T) {
 	if err := os.Chmod(fifo, 0o622); err != nil { // writable by uid 10 whatever the umask
 		t.Fatal(err)
 	}
-	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "id -u"}, container.WithExecFIFO(fifo), container.WithUser(10, 10), container.WithCapabilities("CAP_DAC_OVERRIDE"))
+	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "id -u"}, oci.WithExecFIFO(fifo), container.WithUser(10, 10), container.WithCapabilities("CAP_DAC_OVERRIDE"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +147,15 @@ func TestRemoveCgroupKillsParked(t *testing.T) {
 		t.Fatal(err)
 	}
 	cg := testCgroupPath(t, "remove")
-	t.Cleanup(func() { container.RemoveCgroup(cg) })
-	c, err := container.New(rootfs, []string{"true"}, container.WithExecFIFO(fifo), container.WithCgroupPath(cg), container.WithMemory(64<<20))
+	t.Cleanup(func() { oci.RemoveCgroup(cg) })
+	c, err := container.New(rootfs, []string{"true"}, oci.WithExecFIFO(fifo), oci.WithCgroupPath(cg), container.WithMemory(64<<20))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if err := container.RemoveCgroup(cg); err != nil {
+	if err := oci.RemoveCgroup(cg); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Wait(); err == nil {
@@ -165,7 +166,7 @@ func TestRemoveCgroupKillsParked(t *testing.T) {
 			t.Errorf("%s still exists", filepath.Join(d, cg))
 		}
 	}
-	if _, err := container.CgroupPids(cg); err == nil {
+	if _, err := oci.CgroupPids(cg); err == nil {
 		t.Error("CgroupPids of a removed cgroup: nil error")
 	}
 }
@@ -228,7 +229,7 @@ func TestInheritedCapabilities(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	out := sh(t, rootfs, `grep -E '^Cap(Inh|Prm|Amb)' /proc/self/status`,
-		container.WithCapabilities("CAP_KILL", "CAP_CHOWN"), container.WithInheritedCapabilities())
+		container.WithCapabilities("CAP_KILL", "CAP_CHOWN"), oci.WithInheritedCapabilities())
 	want := "CapInh:\t0000000000000021\nCapPrm:\t0000000000000021\nCapAmb:\t0000000000000021\n"
 	if out != want {
 		t.Fatalf("got %q, want %q", out, want)
@@ -255,9 +256,9 @@ func TestDeviceRules(t *testing.T) {
 	}
 	rootfs := containertest.Rootfs(t)
 	cg := testCgroupPath(t, "devices")
-	t.Cleanup(func() { container.RemoveCgroup(cg) })
+	t.Cleanup(func() { oci.RemoveCgroup(cg) })
 	out := sh(t, rootfs, `echo x > /dev/null && echo null-ok; mknod /tmp/disk b 8 0 2>/dev/null || echo disk-denied; mknod /tmp/fuse c 10 229 && echo fuse-ok; rm -f /tmp/disk /tmp/fuse`,
-		container.WithCgroupPath(cg), container.WithDeviceRules(container.DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}))
+		oci.WithCgroupPath(cg), oci.WithDeviceRules(oci.DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}))
 	if out != "null-ok\ndisk-denied\nfuse-ok\n" {
 		t.Fatalf("got %q; want /dev/null usable, 8:0 denied, 10:229 allowed", out)
 	}
@@ -298,7 +299,7 @@ func TestMountPropagation(t *testing.T) {
 func testCgroupPath(t *testing.T, name string) string {
 	parent := fmt.Sprintf("/ctrkit-test-%d", os.Getpid())
 	t.Cleanup(func() {
-		if err := container.RemoveCgroup(parent); err != nil {
+		if err := oci.RemoveCgroup(parent); err != nil {
 			t.Errorf("remove the test's cgroup parent: %v", err)
 		}
 	})
@@ -343,7 +344,7 @@ func TestExecFIFOMissingCommand(t *testing.T) {
 		if err := unix.Mkfifo(fifo, 0o622); err != nil {
 			t.Fatal(err)
 		}
-		c, err := container.New(rootfs, []string{tc.cmd}, container.WithExecFIFO(fifo))
+		c, err := container.New(rootfs, []string{tc.cmd}, oci.WithExecFIFO(fifo))
 		if err != nil {
 			t.Fatal(err)
 		}

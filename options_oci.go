@@ -3,12 +3,12 @@ package container
 import (
 	"errors"
 	"fmt"
+	"github.com/ctrkit/container/internal/lifecycle"
 	"math"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -37,8 +37,8 @@ type ociConfig struct {
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
 	devices     []device
-	createHooks []Hook              // WithCreateHook
-	startHooks  []Hook              // WithStartHook
+	createHooks []lifecycle.Hook    // WithCreateHook
+	startHooks  []lifecycle.Hook    // WithStartHook
 	beforePivot func(pid int) error // WithBeforePivot
 }
 
@@ -326,18 +326,8 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 	return mo, nil
 }
 
-// WithCgroupPath gives the container a cgroup at path, an absolute path inside
-// each cgroup hierarchy (such as "/ctrkit/web"), instead of a child of the
-// caller's own cgroup; the container gets it even without a limit option. Its
-// missing parents are created and kept; Wait (or, for a container that
-// outlives its creator, RemoveCgroup) kills what runs in it and removes it.
-// Unlike the default cgroup, it is not marked with its owner, so no later
-// Start reaps it: New refuses a path with a component named like the default
-// cgroups (ctrkit-PID-START-ID), which the next Start of a process whose
-// cgroup holds it would take for a dead owner's and kill. On cgroup v1 it is
-// made in the freezer hierarchy and those the limits need. Needs root or a
-// delegated cgroup; Start fails when it cannot be created.
-func WithCgroupPath(path string) Option {
+// withCgroupPath is oci.WithCgroupPath; see there.
+func withCgroupPath(path string) Option {
 	return optionFunc(func(c *config) error {
 		p := filepath.Clean(path)
 		if !filepath.IsAbs(path) || p == "/" || strings.ContainsRune(p, 0) {
@@ -353,25 +343,8 @@ func WithCgroupPath(path string) Option {
 	})
 }
 
-// WithExecFIFO makes the container wait, after its setup and right before the
-// final privilege drop and execve (capabilities, no_new_privs, seccomp), until
-// the FIFO at path, a host path that must exist (mkfifo(3)), is opened for
-// reading. Start checks that it is a FIFO. Start returns once the init waits there: the container is created
-// but not started, as in the OCI lifecycle. Whoever opens the FIFO starts the
-// command (the init writes one byte, "0", to it; a reader that gets it knows
-// the init went on; the init's end closes at execve). When a step after that
-// fails (a WithStartHook hook, the final privilege drop, the execve), the init
-// writes the error's text after the "0" and exits: a reader that reads to EOF
-// gets exactly "0" when the command runs.
-//
-// Such a container outlives its creator: the init gets no parent-death signal,
-// and the caller may exit after Start without calling Wait. Its cgroup (see
-// WithCgroupPath) is then removed with RemoveCgroup. With WithPids, pids.max
-// keeps the init's reserve until UpdateCgroup(path, WithPids(n)) lowers it
-// after the start (the init does not wait for its creator before execve). The init opens the path
-// with O_PATH before pivot_root and reopens it for writing through
-// /proc/self/fd when it parks.
-func WithExecFIFO(path string) Option {
+// withExecFIFO is oci.WithExecFIFO; see there.
+func withExecFIFO(path string) Option {
 	return optionFunc(func(c *config) error {
 		if !filepath.IsAbs(path) {
 			return optErr("WithExecFIFO", path, "must be an absolute path")
@@ -381,26 +354,8 @@ func WithExecFIFO(path string) Option {
 	})
 }
 
-// WithJoin runs the command as a further process of a running container,
-// whose first process has the host pid pid, as `docker exec` and `runc exec`
-// do: in its namespaces and cgroups, with the user, groups, environment,
-// working directory, capabilities, no_new_privs, seccomp policy, rlimits and
-// umask of this Container's options (the defaults when not given); rootfs
-// must still be given to New, and is not used. The process outlives the caller
-// (no parent-death signal); Wait waits for it.
-//
-// It needs a program that imports package
-// github.com/ctrkit/container/nsenter (cgo): a Go process cannot join a mount
-// or user namespace, so a C constructor joins them before the Go runtime
-// starts. Without it Start fails. Options that set a container up
-// (namespaces, id maps, mounts, hostname, read-only root, limits, cgroup
-// path, WithExecFIFO) make New fail. Needs root (CAP_SYS_ADMIN, CAP_SYS_PTRACE
-// over the container). A container that shares the caller's mount namespace
-// (WithoutNamespace(NSMount)) cannot be joined: its root is a chroot, which
-// joining namespaces does not enter; Start fails (errors.ErrUnsupported). A
-// WithoutPivotRoot container's can: setns(2) puts the process on the topmost
-// mount at its namespace's root, the moved rootfs.
-func WithJoin(pid int) Option {
+// withJoin is oci.WithJoin; see there.
+func withJoin(pid int) Option {
 	return optionFunc(func(c *config) error {
 		if pid <= 0 {
 			return optErr("WithJoin", pid, "not a process id")
@@ -425,42 +380,16 @@ func WithTerminal() Option {
 	})
 }
 
-// WithInheritedCapabilities also gives the container's capabilities to a root
-// command as inheritable and ambient ones (/proc/PID/status CapInh and CapAmb),
-// as an OCI spec that lists them in all five sets asks; they then survive an
-// execve of a program as another user. Without it, root has them permitted and
-// effective only (a user other than root always gets them as ambient ones).
-// Applied with capset(2) and prctl(PR_CAP_AMBIENT_RAISE) before execve.
-func WithInheritedCapabilities() Option {
+// withInheritedCapabilities is oci.WithInheritedCapabilities; see there.
+func withInheritedCapabilities() Option {
 	return optionFunc(func(c *config) error {
 		c.oci.inherited = true
 		return nil
 	})
 }
 
-// Hook is a program the container's init runs inside the container during
-// its start (WithCreateHook, WithStartHook), as an OCI runtime runs its
-// createContainer and startContainer hooks.
-type Hook struct {
-	Path    string        // absolute path of the program
-	Args    []string      // its arguments, argv[0] included; empty means [Path]
-	Env     []string      // its whole environment, as KEY=value strings
-	Timeout time.Duration // kill it and fail the start after this long; 0: no limit
-	// Stdin, when not nil, returns what the hook reads on its standard
-	// input (an OCI runtime passes the container's state). Start calls it,
-	// in the caller's process, with the pid of the container's first process
-	// as the container sees it: 1 in a PID namespace of its own.
-	Stdin func(pid int) []byte
-}
-
-// WithCreateHook runs h in the container's namespaces once its file systems
-// are mounted, before pivot_root (an OCI createContainer hook): its path is
-// resolved in the caller's file system, the container's root is still at
-// the rootfs path, and it runs with the init's privileges (root of the
-// container's namespaces, every capability of the bounding set the caller
-// has). Hooks run in the order of the options; one that fails, exits with a
-// status other than 0 or times out makes Start fail, with its output.
-func WithCreateHook(h Hook) Option {
+// withCreateHook is oci.WithCreateHook; see there.
+func withCreateHook(h lifecycle.Hook) Option {
 	return optionFunc(func(c *config) error {
 		h, err := checkHook("WithCreateHook", h)
 		if err != nil {
@@ -471,17 +400,8 @@ func WithCreateHook(h Hook) Option {
 	})
 }
 
-// WithStartHook runs h inside the container right before its command (an OCI
-// startContainer hook; with WithExecFIFO, once the FIFO is opened): after
-// pivot_root, in the command's working directory, with the command's user,
-// groups, capabilities, no_new_privs, seccomp policy and umask; its path is
-// resolved in the container's file system. Hooks run in the order of the
-// options; one that fails, exits with a status other than 0 or times out
-// stops the start: Start fails with its output, or, with WithExecFIFO, the
-// init writes the failure to the FIFO and exits. The init starts and waits
-// for it under the seccomp policy (clone, execve, pipe2, wait4 and waitid
-// must be allowed, as for a command that runs programs).
-func WithStartHook(h Hook) Option {
+// withStartHook is oci.WithStartHook; see there.
+func withStartHook(h lifecycle.Hook) Option {
 	return optionFunc(func(c *config) error {
 		h, err := checkHook("WithStartHook", h)
 		if err != nil {
@@ -492,13 +412,8 @@ func WithStartHook(h Hook) Option {
 	})
 }
 
-// WithBeforePivot calls f in the caller's process during Start, once the
-// init has mounted the container's file systems and before pivot_root and the
-// WithCreateHook hooks, while the init waits: pid is the init's pid (on the
-// caller's side). It is where an OCI runtime runs its prestart and
-// createRuntime hooks. An error from f makes Start fail with it. Later
-// WithBeforePivot options replace earlier ones.
-func WithBeforePivot(f func(pid int) error) Option {
+// withBeforePivot is oci.WithBeforePivot; see there.
+func withBeforePivot(f func(pid int) error) Option {
 	return optionFunc(func(c *config) error {
 		if f == nil {
 			return optErr("WithBeforePivot", nil, "nil function")
@@ -508,7 +423,7 @@ func WithBeforePivot(f func(pid int) error) Option {
 	})
 }
 
-func checkHook(option string, h Hook) (Hook, error) {
+func checkHook(option string, h lifecycle.Hook) (lifecycle.Hook, error) {
 	if !filepath.IsAbs(h.Path) {
 		return h, optErr(option, h.Path, "must be an absolute path")
 	}
@@ -528,7 +443,7 @@ func checkHook(option string, h Hook) (Hook, error) {
 	return h, nil
 }
 
-func hookEntries(hs []Hook) []hookEntry {
+func hookEntries(hs []lifecycle.Hook) []hookEntry {
 	var out []hookEntry
 	for _, h := range hs {
 		out = append(out, hookEntry{Path: h.Path, Args: h.Args, Env: h.Env, Timeout: h.Timeout})
@@ -572,56 +487,8 @@ func (o *ociConfig) security(s securityInit) securityInit {
 	return s
 }
 
-// DeviceRule allows (or, with Deny, denies) the container's processes the use
-// of device nodes, for WithDeviceRules: Type is 'c' (character), 'b' (block)
-// or 'a' (both), Major and Minor the numbers (-1 for any), Access a
-// combination of "r", "w" and "m" (mknod).
-type DeviceRule struct {
-	Type         byte
-	Major, Minor int64
-	Access       string
-	Deny         bool
-}
-
-// String renders the rule as the devices cgroup files take it: "c 1:3 rwm",
-// with "deny " in front for a deny rule.
-func (d DeviceRule) String() string {
-	num := func(n int64) string {
-		if n < 0 {
-			return "*"
-		}
-		return strconv.FormatInt(n, 10)
-	}
-	s := fmt.Sprintf("%c %s:%s %s", d.Type, num(d.Major), num(d.Minor), d.Access)
-	if d.Deny {
-		return "deny " + s
-	}
-	return s
-}
-
-// WithDeviceRules confines the container to the device nodes the rules allow.
-// Every device starts denied; the rules apply in order, each to the devices
-// and accesses it names, so the last rule that names a device and an access
-// decides (runc's semantics): a rule for all devices ("a *:* rwm") starts over
-// with everything allowed or denied, and a deny after allows takes access
-// back. The nodes of WithDevices and the standard devices every container gets
-// (null, zero, full, random, urandom, tty, ptmx and the pts terminals) are
-// allowed after the rules.
-//
-// The result is written to the cgroup v1 devices controller (devices.deny or
-// devices.allow "a", then one exception per line) or, on cgroup v2, an eBPF
-// device program (BPF_PROG_TYPE_CGROUP_DEVICE) is attached to the container's
-// cgroup, before the container's first process runs. The eBPF loader comes
-// with package github.com/ctrkit/container/oci (which links
-// github.com/cilium/ebpf): without it in the program, Start fails on a v2
-// host. It needs a cgroup at a fixed path (WithCgroupPath).
-//
-// A list that the devices cgroup cannot express fails New, naming the rule:
-// taking an access back from part of the devices an earlier wildcard rule
-// gave it to (allow "c 10:* rw", then deny "c 10:229 w"), since an exception
-// names devices by number or by wildcard only. As on v1, an access that needs
-// two allow rules at once (read from one, write from another) is denied.
-func WithDeviceRules(rules ...DeviceRule) Option {
+// withDeviceRules is oci.WithDeviceRules; see there.
+func withDeviceRules(rules ...lifecycle.DeviceRule) Option {
 	return optionFunc(func(c *config) error {
 		for _, r := range rules {
 			if _, ok := devices.ParseAccess(r.Access); (r.Type != 'a' && r.Type != 'b' && r.Type != 'c') || !ok ||
@@ -629,7 +496,7 @@ func WithDeviceRules(rules ...DeviceRule) Option {
 				return optErr("WithDeviceRules", r, "want type a, b or c, 32-bit numbers or -1, access of r, w, m")
 			}
 		}
-		c.limits.devices = append([]DeviceRule{}, rules...)
+		c.limits.devices = append([]lifecycle.DeviceRule{}, rules...)
 		return nil
 	})
 }
@@ -676,9 +543,9 @@ func WithDevices(devs ...Device) Option {
 
 // deviceSet works out what the rules grant, after the standard devices
 // are allowed.
-func deviceSet(rules []DeviceRule) (devices.Set, error) {
+func deviceSet(rules []lifecycle.DeviceRule) (devices.Set, error) {
 	var list []devices.Rule
-	for _, r := range append(append([]DeviceRule(nil), rules...), standardDeviceRules()...) {
+	for _, r := range append(append([]lifecycle.DeviceRule(nil), rules...), standardDeviceRules()...) {
 		a, _ := devices.ParseAccess(r.Access)
 		list = append(list, devices.Rule{Allow: !r.Deny, Type: r.Type, Major: r.Major, Minor: r.Minor, Access: a})
 	}
@@ -703,12 +570,12 @@ func deviceFiles(s devices.Set) []cgroupFile {
 }
 
 // standardDeviceRules allow the device nodes every container gets.
-func standardDeviceRules() []DeviceRule {
-	var out []DeviceRule
+func standardDeviceRules() []lifecycle.DeviceRule {
+	var out []lifecycle.DeviceRule
 	for _, d := range defaultDevices {
-		out = append(out, DeviceRule{Type: 'c', Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
+		out = append(out, lifecycle.DeviceRule{Type: 'c', Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
 	}
-	return append(out, DeviceRule{Type: 'c', Major: 5, Minor: 2, Access: "rwm"}, DeviceRule{Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
+	return append(out, lifecycle.DeviceRule{Type: 'c', Major: 5, Minor: 2, Access: "rwm"}, lifecycle.DeviceRule{Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
 }
 
 // finish checks this file's options against the others.
@@ -743,7 +610,7 @@ func (o *ociConfig) finish(c *config) error {
 			if t == 0 {
 				t = 'c'
 			}
-			c.limits.devices = append(c.limits.devices, DeviceRule{Type: t, Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
+			c.limits.devices = append(c.limits.devices, lifecycle.DeviceRule{Type: t, Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
 		}
 	}
 	if c.limits.devices != nil && c.limits.path == "" {

@@ -2,6 +2,7 @@ package container
 
 import (
 	"errors"
+	"github.com/ctrkit/container/internal/lifecycle"
 	"reflect"
 	"slices"
 	"strings"
@@ -29,20 +30,20 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"mount type", []Option{WithMount("ext4", "/dev/sda", "/mnt")}, `WithMount "ext4": unsupported`},
 		{"bind flag", []Option{WithMount("bind", dir, "/mnt", "sync")}, "bind mounts accept only"},
 		{"mount over proc", []Option{WithMount("tmpfs", "", "/proc/x")}, "over /proc"},
-		{"relative cgroup path", []Option{WithCgroupPath("a/b")}, `WithCgroupPath "a/b"`},
-		{"root cgroup path", []Option{WithCgroupPath("/")}, `WithCgroupPath "/"`},
+		{"relative cgroup path", []Option{withCgroupPath("a/b")}, `WithCgroupPath "a/b"`},
+		{"root cgroup path", []Option{withCgroupPath("/")}, `WithCgroupPath "/"`},
 		// Named like the default cgroups, which reapOrphansV1/V2 kill and remove when their owner is gone.
-		{"cgroup path named like ours", []Option{WithCgroupPath("/user.slice/ctrkit-4242-17-0123456789ab")},
+		{"cgroup path named like ours", []Option{withCgroupPath("/user.slice/ctrkit-4242-17-0123456789ab")},
 			`WithCgroupPath "/user.slice/ctrkit-4242-17-0123456789ab": "ctrkit-4242-17-0123456789ab" is named like the cgroups this library makes`},
-		{"cgroup path below one named like ours", []Option{WithCgroupPath("/ctrkit-1-2-x/web")}, `"ctrkit-1-2-x" is named like`},
-		{"relative fifo", []Option{WithExecFIFO("x")}, `WithExecFIFO "x"`},
-		{"relative create hook", []Option{WithCreateHook(Hook{Path: "bin/sh"})}, `WithCreateHook "bin/sh": must be an absolute path`},
-		{"negative hook timeout", []Option{WithStartHook(Hook{Path: "/h", Timeout: -1})}, `WithStartHook "/h": negative timeout`},
-		{"NUL in a hook", []Option{WithStartHook(Hook{Path: "/h", Env: []string{"A=\x00"}})}, "NUL"},
-		{"nil before pivot", []Option{WithBeforePivot(nil)}, "WithBeforePivot"},
-		{"hooks with join", []Option{WithJoin(1), WithStartHook(Hook{Path: "/h"})}, "WithJoin"},
-		{"before pivot with join", []Option{WithJoin(1), WithBeforePivot(func(int) error { return nil })}, "WithJoin"},
-		{"no pivot with join", []Option{WithJoin(1), WithoutPivotRoot()}, "WithJoin \"1\": conflicts with mount options and WithoutPivotRoot"},
+		{"cgroup path below one named like ours", []Option{withCgroupPath("/ctrkit-1-2-x/web")}, `"ctrkit-1-2-x" is named like`},
+		{"relative fifo", []Option{withExecFIFO("x")}, `WithExecFIFO "x"`},
+		{"relative create hook", []Option{withCreateHook(lifecycle.Hook{Path: "bin/sh"})}, `WithCreateHook "bin/sh": must be an absolute path`},
+		{"negative hook timeout", []Option{withStartHook(lifecycle.Hook{Path: "/h", Timeout: -1})}, `WithStartHook "/h": negative timeout`},
+		{"NUL in a hook", []Option{withStartHook(lifecycle.Hook{Path: "/h", Env: []string{"A=\x00"}})}, "NUL"},
+		{"nil before pivot", []Option{withBeforePivot(nil)}, "WithBeforePivot"},
+		{"hooks with join", []Option{withJoin(1), withStartHook(lifecycle.Hook{Path: "/h"})}, "WithJoin"},
+		{"before pivot with join", []Option{withJoin(1), withBeforePivot(func(int) error { return nil })}, "WithJoin"},
+		{"no pivot with join", []Option{withJoin(1), WithoutPivotRoot()}, "WithJoin \"1\": conflicts with mount options and WithoutPivotRoot"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(dir, []string{"true"}, tc.opts...)
@@ -59,8 +60,8 @@ func TestOCIOptionsPlan(t *testing.T) {
 		WithMount("tmpfs", "", "/run", "nosuid", "size=1m", "rshared"),
 		WithMount("bind", dir, "/b", "ro", "nodev"),
 		WithMaskedPaths("/proc/x"), WithReadonlyPaths(),
-		WithCgroupPath("/a/b/"), WithUmask(0o22), WithGroups(5),
-		WithSysctl("net/ipv4/ip_forward", "1"), WithExecFIFO("/run/f"),
+		withCgroupPath("/a/b/"), WithUmask(0o22), WithGroups(5),
+		WithSysctl("net/ipv4/ip_forward", "1"), withExecFIFO("/run/f"),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -103,16 +104,16 @@ func TestDeviceFiles(t *testing.T) {
 	std := []string{"devices.allow c 1:3 rwm", "devices.allow c 1:5 rwm", "devices.allow c 1:7 rwm", "devices.allow c 1:8 rwm",
 		"devices.allow c 1:9 rwm", "devices.allow c 5:0 rwm", "devices.allow c 5:2 rwm", "devices.allow c 136:* rwm"}
 	for _, tc := range []struct {
-		rules []DeviceRule
+		rules []lifecycle.DeviceRule
 		want  []string
 	}{
-		{[]DeviceRule{{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}, {Type: 'b', Major: 8, Minor: 20, Access: "rw"},
+		{[]lifecycle.DeviceRule{{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}, {Type: 'b', Major: 8, Minor: 20, Access: "rw"},
 			{Type: 'b', Major: 10, Minor: -1, Access: "r"}},
 			append([]string{"devices.deny a", "devices.allow c 10:229 rwm", "devices.allow b 8:20 rw", "devices.allow b 10:* r"}, std...)},
-		{[]DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Deny: true}, {Type: 'c', Major: 1, Minor: 5, Access: "rwm"},
+		{[]lifecycle.DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm", Deny: true}, {Type: 'c', Major: 1, Minor: 5, Access: "rwm"},
 			{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}, {Type: 'c', Major: 10, Minor: 229, Access: "wm", Deny: true}},
 			append([]string{"devices.deny a", "devices.allow c 1:5 rwm", "devices.allow c 10:229 r"}, slices.Delete(slices.Clone(std), 1, 2)...)},
-		{[]DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm"}, {Type: 'c', Major: 10, Minor: 229, Access: "rwm", Deny: true},
+		{[]lifecycle.DeviceRule{{Type: 'a', Major: -1, Minor: -1, Access: "rwm"}, {Type: 'c', Major: 10, Minor: 229, Access: "rwm", Deny: true},
 			{Type: 'c', Major: 1, Minor: 3, Access: "w", Deny: true}},
 			[]string{"devices.allow a", "devices.deny c 10:229 rwm"}}, // the standard rules give 1:3 back
 	} {
@@ -135,8 +136,8 @@ func TestDeviceFiles(t *testing.T) {
 
 // New refuses a list the devices cgroup cannot express, naming the rule.
 func TestDeviceRulesRefused(t *testing.T) {
-	_, err := New(t.TempDir(), []string{"true"}, WithCgroupPath("/x"), WithDeviceRules(
-		DeviceRule{Type: 'c', Major: 10, Minor: -1, Access: "rw"}, DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "w", Deny: true}))
+	_, err := New(t.TempDir(), []string{"true"}, withCgroupPath("/x"), withDeviceRules(
+		lifecycle.DeviceRule{Type: 'c', Major: 10, Minor: -1, Access: "rw"}, lifecycle.DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "w", Deny: true}))
 	var oe *OptionError
 	if !errors.As(err, &oe) || !strings.Contains(err.Error(), "rule 1") || !strings.Contains(err.Error(), "c 10:* rw") {
 		t.Fatalf("got %v", err)
@@ -158,8 +159,8 @@ func TestHookPlan(t *testing.T) {
 		{"host pid namespace", []Option{WithoutNamespace(NSPID)}, 77},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			opts := append([]Option{WithCreateHook(Hook{Path: "/c", Stdin: stdin}), WithStartHook(Hook{Path: "/s", Args: []string{"s", "x"}, Timeout: 5}),
-				WithBeforePivot(func(int) error { return nil })}, tc.opts...)
+			opts := append([]Option{withCreateHook(lifecycle.Hook{Path: "/c", Stdin: stdin}), withStartHook(lifecycle.Hook{Path: "/s", Args: []string{"s", "x"}, Timeout: 5}),
+				withBeforePivot(func(int) error { return nil })}, tc.opts...)
 			c, err := New(dir, []string{"true"}, opts...)
 			if err != nil {
 				t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/ctrkit/container/oci"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -460,7 +461,7 @@ func TestInitExeNotWritable(t *testing.T) {
 	// The init waits between its mounts and pivot_root while the parent runs
 	// the WithBeforePivot callback: look at it from outside then.
 	parked, goOn := make(chan int, 1), make(chan struct{})
-	c, err := container.New(rootfs, []string{"true"}, container.WithBeforePivot(func(pid int) error {
+	c, err := container.New(rootfs, []string{"true"}, oci.WithBeforePivot(func(pid int) error {
 		parked <- pid
 		<-goOn
 		return nil

@@ -1,7 +1,7 @@
 //go:build linux && cgo
 
 // Package nsenter lets a program start processes inside a running container
-// (container.WithJoin, what `ctrkit exec` uses). Importing it, for its side
+// (oci.WithJoin, what `ctrkit exec` uses). Importing it, for its side
 // effect only, links a C constructor into the program:
 //
 //	import _ "github.com/ctrkit/container/nsenter"

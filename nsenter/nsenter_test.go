@@ -4,6 +4,7 @@ package nsenter_test
 
 import (
 	"context"
+	"github.com/ctrkit/container/oci"
 	"os"
 	"strings"
 	"testing"
@@ -32,7 +33,7 @@ func TestJoin(t *testing.T) {
 	var out strings.Builder
 	for i := 0; ; i++ {
 		second, err := container.New(rootfs, []string{"sh", "-c", "hostname; cat /tmp/marker; echo $$; id -u; grep -c ':memory:/$' /proc/self/cgroup"},
-			container.WithJoin(first.Pid()), container.WithUser(1000, 1000))
+			oci.WithJoin(first.Pid()), container.WithUser(1000, 1000))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +65,7 @@ func TestJoinExitStatus(t *testing.T) {
 	}
 	defer first.Wait()
 	defer first.Signal(os.Kill)
-	second, err := container.New(rootfs, []string{"sh", "-c", "exit 5"}, container.WithJoin(first.Pid()))
+	second, err := container.New(rootfs, []string{"sh", "-c", "exit 5"}, oci.WithJoin(first.Pid()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func TestJoinExitStatus(t *testing.T) {
 	if !ok || ee.ExitCode() != 5 {
 		t.Fatalf("Run: %v, want exit status 5", err)
 	}
-	if _, err := container.New(rootfs, []string{"true"}, container.WithJoin(first.Pid()), container.WithHostname("x")); err == nil {
+	if _, err := container.New(rootfs, []string{"true"}, oci.WithJoin(first.Pid()), container.WithHostname("x")); err == nil {
 		t.Fatal("WithJoin with WithHostname: New succeeded")
 	}
 }

@@ -241,7 +241,7 @@ func (b *builder) capabilities(c *specs.LinuxCapabilities, uid uint32) error {
 			if err := eq("ambient", c.Ambient); err != nil {
 				return err
 			}
-			b.add(container.WithInheritedCapabilities())
+			b.add(WithInheritedCapabilities())
 		}
 	} else if len(bounding) > 0 {
 		for _, f := range []struct {
@@ -776,18 +776,18 @@ func (b *builder) deviceRules(rules []specs.LinuxDeviceCgroup) error {
 	if err != nil {
 		return err
 	}
-	b.add(container.WithDeviceRules(out...))
+	b.add(WithDeviceRules(out...))
 	return nil
 }
 
 // deviceRuleList maps the rules one for one, in order, and checks that the
 // devices cgroup can express them.
-func deviceRuleList(rules []specs.LinuxDeviceCgroup) ([]container.DeviceRule, error) {
-	var out []container.DeviceRule
+func deviceRuleList(rules []specs.LinuxDeviceCgroup) ([]DeviceRule, error) {
+	var out []DeviceRule
 	var list []devices.Rule
 	for i, r := range rules {
 		field := fmt.Sprintf("linux.resources.devices[%d]", i)
-		d := container.DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: r.Access, Deny: !r.Allow}
+		d := DeviceRule{Type: 'a', Major: -1, Minor: -1, Access: r.Access, Deny: !r.Allow}
 		switch r.Type {
 		case "", "a", "b", "c":
 			if r.Type != "" {
@@ -834,7 +834,7 @@ func (b *builder) cgroup(s *specs.Spec, id string) {
 		p = CgroupParent + "/" + p
 	}
 	b.cfg.CgroupPath = filepath.Clean(p)
-	b.add(container.WithCgroupPath(b.cfg.CgroupPath))
+	b.add(WithCgroupPath(b.cfg.CgroupPath))
 }
 
 func (b *builder) hooks(s *specs.Spec) error {
@@ -857,10 +857,10 @@ func (b *builder) hooks(s *specs.Spec) error {
 	// namespaces: the library's init runs them, with the state on stdin.
 	state := specs.State{Version: specs.Version, ID: b.id, Bundle: b.bundle, Annotations: s.Annotations}
 	for _, hk := range h.CreateContainer {
-		b.add(container.WithCreateHook(libraryHook(hk, state, specs.StateCreating)))
+		b.add(WithCreateHook(libraryHook(hk, state, specs.StateCreating)))
 	}
 	for _, hk := range h.StartContainer {
-		b.add(container.WithStartHook(libraryHook(hk, state, specs.StateCreated)))
+		b.add(WithStartHook(libraryHook(hk, state, specs.StateCreated)))
 	}
 	b.cfg.Hooks = *h
 	b.cfg.Hooks.CreateContainer, b.cfg.Hooks.StartContainer = nil, nil
@@ -870,8 +870,8 @@ func (b *builder) hooks(s *specs.Spec) error {
 // libraryHook is a hook of the spec as the library's init runs it: with the
 // container's state, in status, on its stdin, and the pid as the container
 // sees it (the spec's rule for hooks run in the container's namespaces).
-func libraryHook(h specs.Hook, state specs.State, status specs.ContainerState) container.Hook {
-	lh := container.Hook{Path: h.Path, Args: h.Args, Env: h.Env}
+func libraryHook(h specs.Hook, state specs.State, status specs.ContainerState) Hook {
+	lh := Hook{Path: h.Path, Args: h.Args, Env: h.Env}
 	if h.Timeout != nil {
 		lh.Timeout = time.Duration(*h.Timeout) * time.Second
 	}

@@ -498,13 +498,13 @@ func TestLibraryHook(t *testing.T) {
 		name   string
 		hook   specs.Hook
 		status specs.ContainerState
-		want   container.Hook
+		want   Hook
 		stdin  string
 	}{
-		{"minimal", specs.Hook{Path: "/h"}, specs.StateCreating, container.Hook{Path: "/h"},
+		{"minimal", specs.Hook{Path: "/h"}, specs.StateCreating, Hook{Path: "/h"},
 			`{"ociVersion":"` + specs.Version + `","id":"c1","status":"creating","pid":1,"bundle":"/b","annotations":{"k":"v"}}`},
 		{"full", specs.Hook{Path: "/h", Args: []string{"h", "-x"}, Env: []string{"A=1"}, Timeout: p(3)}, specs.StateCreated,
-			container.Hook{Path: "/h", Args: []string{"h", "-x"}, Env: []string{"A=1"}, Timeout: 3 * time.Second},
+			Hook{Path: "/h", Args: []string{"h", "-x"}, Env: []string{"A=1"}, Timeout: 3 * time.Second},
 			`{"ociVersion":"` + specs.Version + `","id":"c1","status":"created","pid":1,"bundle":"/b","annotations":{"k":"v"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -107,7 +107,7 @@ func (g *globals) status(s *state) specs.ContainerState {
 	if _, err := os.Stat(filepath.Join(g.dir(s.ID), "exec.fifo")); err == nil {
 		return specs.StateCreated
 	}
-	if fr, err := container.CgroupFrozen(s.CgroupPath); err == nil && fr {
+	if fr, err := oci.CgroupFrozen(s.CgroupPath); err == nil && fr {
 		return specs.ContainerState("paused")
 	}
 	return specs.StateRunning
@@ -165,7 +165,7 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 		return nil, nil, nil, fmt.Errorf("create state directory: %w", err)
 	}
 	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
-	opts := append(cfg.Options, container.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
+	opts := append(cfg.Options, oci.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
 	if noPivot {
 		opts = append(opts, container.WithoutPivotRoot())
 	}
@@ -178,7 +178,7 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 			os.RemoveAll(g.dir(id))
 			return nil, nil, nil, fmt.Errorf("create exec FIFO: %w", err)
 		}
-		opts = append(opts, container.WithExecFIFO(path))
+		opts = append(opts, oci.WithExecFIFO(path))
 	}
 	c, err := container.New(cfg.Rootfs, cfg.Args, opts...)
 	if err != nil {
@@ -190,7 +190,7 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 		s.PidsLimit = *r.Pids.Limit
 	}
 	if !hasMountNS(&spec) {
-		keep, err := container.RootfsMounts(cfg.Rootfs)
+		keep, err := oci.RootfsMounts(cfg.Rootfs)
 		if err != nil {
 			os.RemoveAll(g.dir(id))
 			return nil, nil, nil, err
@@ -230,7 +230,7 @@ func (g *globals) started(c *container.Container, s *state, pidFile string) erro
 }
 
 func (g *globals) undo(s *state) {
-	container.RemoveCgroup(s.CgroupPath)
+	oci.RemoveCgroup(s.CgroupPath)
 	g.releaseMounts(s)
 	os.RemoveAll(g.dir(s.ID))
 }
@@ -251,7 +251,7 @@ func (g *globals) releaseMounts(s *state) error {
 	if !s.NoMountNS {
 		return nil
 	}
-	return container.ReleaseRootfsMounts(s.Rootfs, s.KeepMounts)
+	return oci.ReleaseRootfsMounts(s.Rootfs, s.KeepMounts)
 }
 
 func cmdCreate(g *globals, args []string) (int, error) {
@@ -346,7 +346,7 @@ func cmdStart(g *globals, args []string) (int, error) {
 	os.Remove(fifo)
 	if s.PidsLimit > 0 {
 		// The init's threads are gone: pids.max drops to the spec's limit.
-		if err := container.UpdateCgroup(s.CgroupPath, container.WithPids(s.PidsLimit)); err != nil {
+		if err := oci.UpdateCgroup(s.CgroupPath, container.WithPids(s.PidsLimit)); err != nil {
 			return 1, err
 		}
 	}
@@ -415,12 +415,12 @@ func cmdKill(g *globals, args []string) (int, error) {
 		return 1, err
 	}
 	if fs.bools["all"] || fs.bools["a"] {
-		pids, err := container.CgroupPids(s.CgroupPath)
+		pids, err := oci.CgroupPids(s.CgroupPath)
 		if err != nil {
 			return 1, err
 		}
 		if sig == unix.SIGKILL || sig == unix.SIGTERM {
-			container.FreezeCgroup(s.CgroupPath, false) // a frozen process cannot die
+			oci.FreezeCgroup(s.CgroupPath, false) // a frozen process cannot die
 		}
 		for _, p := range pids {
 			unix.Kill(p, sig)
@@ -457,7 +457,7 @@ func cmdDelete(g *globals, args []string) (int, error) {
 	if st := g.status(s); st != specs.StateStopped && !force {
 		return 1, fmt.Errorf("cannot delete container %s that is %s: stop it first or use --force", id, st)
 	}
-	if err := container.RemoveCgroup(s.CgroupPath); err != nil {
+	if err := oci.RemoveCgroup(s.CgroupPath); err != nil {
 		return 1, err
 	}
 	if err := g.releaseMounts(s); err != nil { // a spec without a mount namespace
@@ -563,7 +563,7 @@ func cmdPs(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	pids, err := container.CgroupPids(s.CgroupPath)
+	pids, err := oci.CgroupPids(s.CgroupPath)
 	if err != nil {
 		return 1, err
 	}
@@ -603,7 +603,7 @@ func freeze(g *globals, args []string, frozen bool) (int, error) {
 	if st := g.status(s); st == specs.StateStopped || st == specs.StateCreated {
 		return 1, fmt.Errorf("container %s is %s", id, st)
 	}
-	return 0, container.FreezeCgroup(s.CgroupPath, frozen)
+	return 0, oci.FreezeCgroup(s.CgroupPath, frozen)
 }
 
 // checkMountLabel refuses the spec's linux.mountLabel on a host where SELinux
@@ -701,7 +701,7 @@ func cmdUpdate(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	if err := container.UpdateCgroup(s.CgroupPath, opts...); err != nil {
+	if err := oci.UpdateCgroup(s.CgroupPath, opts...); err != nil {
 		return 1, err
 	}
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
@@ -782,7 +782,7 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	opts = append(opts, container.WithJoin(s.Pid))
+	opts = append(opts, oci.WithJoin(s.Pid))
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		pol, err := oci.CompileSeccomp(spec.Linux.Seccomp, runtime.GOARCH)
 		if err != nil {

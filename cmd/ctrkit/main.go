@@ -18,7 +18,7 @@
 // without a mount namespace, a user namespace, or rootfsPropagation shared.
 // Not yet: checkpoint and restore: they fail with an error naming them.
 //
-// exec uses container.WithJoin: this binary imports package
+// exec uses oci.WithJoin: this binary imports package
 // github.com/ctrkit/container/nsenter, whose C constructor joins the
 // container's namespaces (mount and user included, which a multi-threaded Go
 // process cannot) before the Go runtime starts; so building ctrkit needs cgo,

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
 	"github.com/ctrkit/container/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -40,7 +39,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	if !existed && os.Geteuid() == 0 {
-		if err := container.RemoveCgroup(oci.CgroupParent); err != nil {
+		if err := oci.RemoveCgroup(oci.CgroupParent); err != nil {
 			fmt.Fprintln(os.Stderr, "remove", oci.CgroupParent+":", err)
 			code = 1
 		}

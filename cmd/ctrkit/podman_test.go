@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,10 +95,16 @@ network_config_dir = "%[1]s/net"
 		// The store's layers are mounted nowhere (vfs); its files go with dir.
 		// Podman puts conmon in PARENT/conmon: it is empty once conmon exits.
 		p.noneLeft()
+		// conmon may still be exiting: its cgroup is busy until it has.
 		for _, pattern := range []string{"/sys/fs/cgroup/*" + p.parent + "/conmon", "/sys/fs/cgroup/*" + p.parent, "/sys/fs/cgroup" + p.parent} {
 			dirs, _ := filepath.Glob(pattern)
 			for _, d := range dirs {
-				if err := os.Remove(d); err != nil && !os.IsNotExist(err) {
+				err := os.Remove(d)
+				for deadline := time.Now().Add(15 * time.Second); errors.Is(err, unix.EBUSY) && time.Now().Before(deadline); {
+					time.Sleep(50 * time.Millisecond)
+					err = os.Remove(d)
+				}
+				if err != nil && !os.IsNotExist(err) {
 					t.Errorf("remove %s: %v", d, err)
 				}
 			}
