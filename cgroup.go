@@ -1,13 +1,16 @@
 package container
 
 import (
+	"errors"
 	"fmt"
-	"github.com/ctrkit/container/internal/lifecycle"
 	"math"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/ctrkit/container/internal/lifecycle"
 
 	"github.com/ctrkit/container/internal/devices"
 )
@@ -24,8 +27,8 @@ type limitsConfig struct {
 	pids      int64   // tasks
 	rlimits   []rlimitEntry
 	init      bool                   // WithInit: a reaping init stays as PID 1
-	path      string                 // WithCgroupPath (options_oci.go): absolute path in each hierarchy
-	devices   []lifecycle.DeviceRule // WithDeviceRules (options_oci.go), then WithDevices' nodes
+	path      string                 // WithCgroupPath (oci): absolute path in each hierarchy
+	devices   []lifecycle.DeviceRule // WithDeviceRules (oci), then WithDevices' nodes
 	deviceSet *devices.Set           // what they grant, with the standard devices (set by New)
 	res       Resources              // WithResources (cgroup_resources.go)
 	// view: the container mounts cgroup2 (WithMount), which must show its own
@@ -405,6 +408,7 @@ func cgroupPaths(procCgroup string) (v1 map[string]string, v2 string) {
 // for a bind mount of a sub-tree.
 func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]string, error) {
 	own, v2 := cgroupPaths(procCgroup)
+	mounts := parseMountinfo(mountinfo)
 	out := map[string]string{}
 	for _, c := range controllers {
 		path, ok := own[c]
@@ -416,23 +420,15 @@ func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]s
 			return nil, fmt.Errorf("cgroup v1 %s controller: not in /proc/self/cgroup", c)
 		}
 		dir := ""
-		for _, line := range strings.Split(mountinfo, "\n") {
-			f := strings.Fields(line)
-			sep := -1
-			for i := 6; i < len(f); i++ {
-				if f[i] == "-" {
-					sep = i
-					break
-				}
-			}
-			if sep < 0 || len(f) < sep+4 || f[sep+1] != fstype || (fstype == "cgroup" && !hasOpt(f[sep+3], c)) {
+		for _, m := range mounts {
+			if m.FSType != fstype || (fstype == "cgroup" && !hasOpt(m.Super, c)) {
 				continue
 			}
-			rel, err := filepath.Rel(unescapeMount(f[3]), path)
+			rel, err := filepath.Rel(m.Root, path)
 			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 				continue // a mount of another part of the hierarchy
 			}
-			dir = filepath.Join(unescapeMount(f[4]), rel)
+			dir = filepath.Join(m.Point, rel)
 			break
 		}
 		if dir == "" && c == unifiedKey {
@@ -472,4 +468,92 @@ func unescapeMount(s string) string {
 		b.WriteByte(s[i])
 	}
 	return b.String()
+}
+
+// withCgroupPath is oci.WithCgroupPath; see there.
+func withCgroupPath(path string) Option {
+	return optionFunc(func(c *config) error {
+		p := filepath.Clean(path)
+		if !filepath.IsAbs(path) || p == "/" || strings.ContainsRune(p, 0) {
+			return optErr("WithCgroupPath", path, "must be an absolute path below the hierarchy's root")
+		}
+		for _, name := range strings.Split(p[1:], "/") {
+			if _, _, ok := parseCgroupName(name); ok {
+				return optErr("WithCgroupPath", path, "%q is named like the cgroups this library makes and reaps (%sPID-START-ID): a later Start could take it for a dead owner's and kill it", name, cgroupPrefix)
+			}
+		}
+		c.limits.path = p
+		return nil
+	})
+}
+
+// withDeviceRules is oci.WithDeviceRules; see there.
+func withDeviceRules(rules ...lifecycle.DeviceRule) Option {
+	return optionFunc(func(c *config) error {
+		for _, r := range rules {
+			if _, ok := devices.ParseAccess(r.Access); (r.Type != 'a' && r.Type != 'b' && r.Type != 'c') || !ok ||
+				r.Major < -1 || r.Minor < -1 || r.Major > math.MaxUint32 || r.Minor > math.MaxUint32 {
+				return optErr("WithDeviceRules", r, "want type a, b or c, 32-bit numbers or -1, access of r, w, m")
+			}
+		}
+		c.limits.devices = append([]lifecycle.DeviceRule{}, rules...)
+		return nil
+	})
+}
+
+// deviceSet works out what the rules grant, after the standard devices
+// are allowed.
+func deviceSet(rules []lifecycle.DeviceRule) (devices.Set, error) {
+	var list []devices.Rule
+	for _, r := range append(append([]lifecycle.DeviceRule(nil), rules...), standardDeviceRules()...) {
+		a, _ := devices.ParseAccess(r.Access)
+		list = append(list, devices.Rule{Allow: !r.Deny, Type: r.Type, Major: r.Major, Minor: r.Minor, Access: a})
+	}
+	return devices.Compute(list)
+}
+
+// deviceFiles renders a device set into cgroup v1 devices files, in the order
+// they are written: the default for every device, then the exceptions in the
+// order the rules made them. The kernel lists its exceptions (devices.list) in
+// the order they were added, so the caller's rules come first there, as
+// runc's do.
+func deviceFiles(s devices.Set) []cgroupFile {
+	def, exc := "devices.deny", "devices.allow"
+	if s.DefaultAllow {
+		def, exc = exc, def
+	}
+	fs := []cgroupFile{{"devices", def, "a"}}
+	for _, e := range s.Exceptions {
+		fs = append(fs, cgroupFile{"devices", exc, e.String()})
+	}
+	return fs
+}
+
+// standardDeviceRules allow the device nodes every container gets.
+func standardDeviceRules() []lifecycle.DeviceRule {
+	var out []lifecycle.DeviceRule
+	for _, d := range defaultDevices {
+		out = append(out, lifecycle.DeviceRule{Type: 'c', Major: int64(d.Major), Minor: int64(d.Minor), Access: "rwm"})
+	}
+	return append(out, lifecycle.DeviceRule{Type: 'c', Major: 5, Minor: 2, Access: "rwm"}, lifecycle.DeviceRule{Type: 'c', Major: 136, Minor: -1, Access: "rwm"})
+}
+
+// limitsOnly applies opts, which must be cgroup limit options, to an empty
+// configuration and returns the limits.
+func limitsOnly(caller string, opts []Option) (limitsConfig, error) {
+	var c config
+	for _, o := range opts {
+		if o == nil {
+			return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("nil option")}
+		}
+		if err := o.apply(&c); err != nil {
+			return limitsConfig{}, err
+		}
+	}
+	l := c.limits
+	c.limits = limitsConfig{}
+	if !reflect.DeepEqual(c, config{}) || l.init || len(l.rlimits) > 0 || l.path != "" {
+		return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("only WithMemory, WithCPU, WithCPUShares, WithPids and WithResources can change")}
+	}
+	return l, nil
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/containerd/cgroups/v3"
+	"github.com/ctrkit/container/internal/devices"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +69,7 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 	s := &cgroupState{name: cgroupName(os.Getpid(), start, r.id), limits: c.limits}
 	switch mode := cgroups.Mode(); {
 	case c.limits.path != "" && mode != cgroups.Unavailable:
-		err = s.createAt(mode == cgroups.Unified, c.limits.path) // oci_linux.go
+		err = s.createAt(mode == cgroups.Unified, c.limits.path) // WithCgroupPath
 	case mode == cgroups.Unified:
 		s.v2 = true
 		reapOrphansV2(cgroupRoot)
@@ -687,7 +689,7 @@ func reapOrphansV1() {
 		return
 	}
 	parents := map[string]string{}
-	for _, c := range []string{"memory", "cpu", "cpuacct", "pids", "freezer", "cpuset", "blkio", "hugetlb", "net_cls", "net_prio", unifiedKey} {
+	for _, c := range append(v1ControllerNames, unifiedKey) {
 		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
 			parents[c] = p[c]
 		}
@@ -789,4 +791,254 @@ func readKV(path string) map[string]uint64 {
 		}
 	}
 	return m
+}
+
+// createAt creates the cgroup at the absolute path of WithCgroupPath: in the
+// v2 hierarchy, or in each v1 hierarchy the limits need plus the freezer.
+// Missing parents are created and kept.
+func (s *cgroupState) createAt(v2 bool, path string) error {
+	s.dirs = map[string]string{}
+	if v2 {
+		if s.limits.deviceSet != nil && devices.AttachProgram == nil {
+			return errors.New("device rules on cgroup v2 need an eBPF device program, which only a program that imports github.com/ctrkit/container/oci can load")
+		}
+		s.v2 = true
+		dir := filepath.Join(cgroupRoot, path)
+		if err := enableControllers(filepath.Dir(dir), s.limits.v2Controllers()); err != nil {
+			// The parent may not exist yet: create it, then enable.
+			if mkErr := os.MkdirAll(filepath.Dir(dir), 0o755); mkErr != nil {
+				return mkErr
+			}
+			if err := enableControllers(filepath.Dir(dir), s.limits.v2Controllers()); err != nil {
+				return err
+			}
+		}
+		if err := s.makeV2(dir); err != nil {
+			return err
+		}
+		if s.limits.deviceSet != nil {
+			// Before the clone: the init lands in a cgroup that is
+			// confined already. The program goes with the cgroup.
+			return devices.AttachProgram(int(s.dirFD.Fd()), *s.limits.deviceSet)
+		}
+		return nil
+	}
+	mounts, err := v1Mounts()
+	if err != nil {
+		return err
+	}
+	controllers := s.limits.v1Controllers()
+	if s.limits.devices != nil {
+		controllers = append(controllers, "devices")
+	}
+	for _, c := range controllers {
+		m, ok := mounts[c]
+		if !ok {
+			return fmt.Errorf("cgroup v1 %s controller: not mounted", c)
+		}
+		dir := filepath.Join(m, path)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		s.dirs[c] = dir
+	}
+	h, err := s.probeHost(true)
+	if err != nil {
+		return err
+	}
+	files, err := s.limits.v1Files(h)
+	if err != nil {
+		return err
+	}
+	if s.limits.devices != nil {
+		files = append(files, deviceFiles(*s.limits.deviceSet)...)
+	}
+	return s.writeFiles(files)
+}
+
+// v1ControllerNames are the v1 controllers the library knows: oci.RemoveCgroup
+// looks in each, and a Start reaps dead owners' cgroups in each.
+var v1ControllerNames = []string{"memory", "cpu", "cpuacct", "pids", "freezer", "devices", "blkio",
+	"cpuset", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}
+
+// v1Mounts returns the mount point of the root of each mounted v1 hierarchy.
+func v1Mounts() (map[string]string, error) {
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, c := range append(v1ControllerNames, unifiedKey) {
+		// v1Parents with every controller's own cgroup at "/" finds the
+		// mount of each hierarchy's root.
+		if p, err := v1Parents("0::/\n1:"+c+":/\n", string(mi), []string{c}); err == nil {
+			out[c] = p[c]
+		}
+	}
+	return out, nil
+}
+
+// cgroupAt returns a handle on an existing cgroup at path (WithCgroupPath),
+// with the directories it exists in.
+func cgroupAt(path string) (*cgroupState, error) {
+	p := filepath.Clean(path)
+	if !filepath.IsAbs(path) || p == "/" {
+		return nil, fmt.Errorf("container: cgroup path %q: must be absolute and not the root", path)
+	}
+	s := &cgroupState{dirs: map[string]string{}}
+	if cgroups.Mode() == cgroups.Unified {
+		s.v2 = true
+		if _, err := os.Stat(filepath.Join(cgroupRoot, p)); err == nil {
+			s.dirs[""] = filepath.Join(cgroupRoot, p)
+		}
+		return s, nil
+	}
+	mounts, err := v1Mounts()
+	if err != nil {
+		return nil, fmt.Errorf("container: cgroup %s: %w", path, err)
+	}
+	for c, m := range mounts {
+		if _, err := os.Stat(filepath.Join(m, p)); err == nil {
+			s.dirs[c] = filepath.Join(m, p)
+		}
+	}
+	return s, nil
+}
+
+// removeCgroupAt is oci.RemoveCgroup; see there.
+func removeCgroupAt(path string) error {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return err
+	}
+	if len(s.dirs) == 0 {
+		return nil
+	}
+	deadline := time.Now().Add(teardownTimeout)
+	for {
+		if dir := s.procDir(); dir != "" {
+			s.killUntil(deadline)
+		} else {
+			killAll(s.dirs)
+		}
+		err := removeDirs(s.dirs)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EBUSY) || time.Now().After(deadline) {
+			return fmt.Errorf("container: remove cgroup %s: %w", path, err)
+		}
+		time.Sleep(retryDelay)
+	}
+}
+
+func killAll(dirs map[string]string) {
+	for _, d := range dirs {
+		pids, _ := readProcs(d)
+		for _, p := range pids {
+			unix.Kill(p, unix.SIGKILL)
+		}
+	}
+}
+
+// freezeCgroupAt is oci.FreezeCgroup; see there.
+func freezeCgroupAt(path string, frozen bool) error {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return err
+	}
+	dir := s.procDir()
+	if dir == "" {
+		return fmt.Errorf("container: freeze cgroup %s: no freezer cgroup at this path", path)
+	}
+	setFrozen(dir, s.v2, frozen)
+	state, err := cgroupFrozen(dir, s.v2)
+	if err != nil {
+		return fmt.Errorf("container: freeze cgroup %s: %w", path, err)
+	}
+	if state != frozen {
+		return fmt.Errorf("container: freeze cgroup %s: state did not change", path)
+	}
+	return nil
+}
+
+// cgroupFrozenAt is oci.CgroupFrozen; see there.
+func cgroupFrozenAt(path string) (bool, error) {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return false, err
+	}
+	dir := s.procDir()
+	if dir == "" {
+		return false, fmt.Errorf("container: cgroup %s: no freezer cgroup at this path", path)
+	}
+	return cgroupFrozen(dir, s.v2)
+}
+
+func cgroupFrozen(dir string, v2 bool) (bool, error) {
+	if v2 {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
+		return strings.Contains(string(b), "frozen 1"), err
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
+	return strings.TrimSpace(string(b)) == "FROZEN", err
+}
+
+// cgroupPidsAt is oci.CgroupPids; see there.
+func cgroupPidsAt(path string) ([]int, error) {
+	s, err := cgroupAt(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := s.procDir()
+	if dir == "" {
+		return nil, fmt.Errorf("container: cgroup %s: %w", path, os.ErrNotExist)
+	}
+	pids, err := readProcs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("container: cgroup %s: %w", path, err)
+	}
+	return pids, nil
+}
+
+// updateCgroupAt is oci.UpdateCgroup; see there.
+func updateCgroupAt(path string, opts ...Option) error {
+	l, err := limitsOnly("UpdateCgroup", opts)
+	if err != nil {
+		return err
+	}
+	s, err := cgroupAt(path)
+	if err != nil {
+		return err
+	}
+	if len(s.dirs) == 0 {
+		return fmt.Errorf("container: update cgroup %s: %w", path, os.ErrNotExist)
+	}
+	s.limits = l
+	h, err := s.probeHost(false)
+	if err != nil {
+		return fmt.Errorf("container: update cgroup %s: %w", path, err)
+	}
+	if s.v2 {
+		files, err := l.v2Files(h)
+		if err == nil {
+			err = s.writeFiles(files)
+		}
+		if err != nil {
+			return fmt.Errorf("container: update cgroup %s: %w", path, err)
+		}
+		return nil
+	}
+	files, err := l.v1Files(h)
+	if err != nil {
+		return fmt.Errorf("container: update cgroup %s: %w", path, err)
+	}
+	if err := s.writeFiles(files); err != nil {
+		// Raising a v1 memory limit: memory+swap must grow first.
+		slices.Reverse(files)
+		if err2 := s.writeFiles(files); err2 != nil {
+			return fmt.Errorf("container: update cgroup %s: %w", path, err)
+		}
+	}
+	return nil
 }

@@ -3,7 +3,6 @@ package container_test
 import (
 	"context"
 	"fmt"
-	"github.com/ctrkit/container/oci"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctrkit/container/oci"
 
 	"github.com/containerd/cgroups/v3"
 	. "github.com/ctrkit/container"

@@ -33,7 +33,7 @@ type config struct {
 	hostGID        uint32
 	security       securityConfig // seccomp, capabilities, no_new_privs (seccomp.go, caps.go)
 	limits         limitsConfig   // cgroup.go, rlimit.go
-	oci            ociConfig      // options_oci.go
+	oci            ociConfig      // lifecycle.go
 	net            netConfig      // networking options (net.go)
 }
 
@@ -212,14 +212,14 @@ func (c *config) initConfig() *initConfig {
 		BecomeRoot:     userns && !mapsRoot(c.uidMap, c.hostUID) && idMapped(c.uidMap, 0) && idMapped(c.gidMap, 0),
 		Namespaces:     c.namespaces,
 		Mounts:         planMounts(c),
-		Devices:        append(append([]device(nil), defaultDevices...), c.oci.devices...), // options_oci.go: WithDevices
+		Devices:        append(append([]device(nil), defaultDevices...), c.oci.devices...), // WithDevices
 		BindDevices:    userns,
 		ReadonlyRootfs: c.readonlyRootfs,
 		RootProp:       c.rootProp,
 		Chroot:         c.noMountNS(),
 		NoPivot:        c.noPivot,
-		Security:       c.oci.security(c.security.initSecurity(c.uid)), // options_oci.go: WithInheritedCapabilities
-		Limits:         c.oci.limits(c.limits.initConfig()),            // options_oci.go: no handshake with a parent that is gone
+		Security:       c.oci.security(c.security.initSecurity(c.uid)), // lifecycle.go: WithInheritedCapabilities
+		Limits:         c.oci.limits(c.limits.initConfig()),            // lifecycle.go: no handshake with a parent that is gone
 		OCI:            c.oci.initConfig(),
 		Net:            netInit{LoopbackUp: c.namespaces&NSNet != 0},
 	}

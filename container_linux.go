@@ -81,7 +81,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	defer releaseExe()
 
 	if c.cfg.oci.execFIFO != "" {
-		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // oci_linux.go
+		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // lifecycle_linux.go
 			return err
 		}
 	}
@@ -136,7 +136,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
 	r.cgroupAttr(r.cmd.SysProcAttr)
-	if err := joinPlan(c.cfg, r.cmd, icfg); err != nil { // oci_linux.go: WithJoin
+	if err := joinPlan(c.cfg, r.cmd, icfg); err != nil { // lifecycle_linux.go: WithJoin
 		return err
 	}
 	r.onCloneThread(func() { err = r.cmd.Start() })
@@ -167,7 +167,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		}
 	}()
 
-	c.cfg.oci.hookInput(icfg, c.cfg.namespaces, r.cmd.Process.Pid) // options_oci.go: WithCreateHook, WithStartHook
+	c.cfg.oci.hookInput(icfg, c.cfg.namespaces, r.cmd.Process.Pid) // lifecycle.go: WithCreateHook, WithStartHook
 
 	// The plan goes first, so that the init decodes it while the parent does
 	// its steps below.
@@ -202,7 +202,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 			r.console.Close()
 		}
 	})
-	t, body, err := r.readInitMsg(parentEnd) // oci_linux.go: takes the terminal's master first
+	t, body, err := r.readInitMsg(parentEnd) // terminal_linux.go: takes the terminal's master first
 	if err == nil && t == msgMounted {       // WithBeforePivot
 		if err := c.cfg.oci.beforePivot(r.cmd.Process.Pid); err != nil {
 			return fmt.Errorf("container: before pivot_root: %w", err)
@@ -225,7 +225,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	case err == nil && t == msgParked:
 	case err == nil && t == msgJoined:
 		// WithJoin: the init runs in the container; EOF or an error follows.
-		if err := waitExec(parentEnd); err != nil { // oci_linux.go
+		if err := waitExec(parentEnd); err != nil { // lifecycle_linux.go
 			return err
 		}
 	case errors.Is(err, io.EOF) && c.cfg.oci.joinPID != 0:

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctrkit/container/oci"
 	"io"
 	"io/fs"
 	"net"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ctrkit/container/oci"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"

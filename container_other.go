@@ -41,3 +41,21 @@ func rootfsMounts(rootfs string) ([]int, error) { return nil, errUnsupported }
 // ReleaseRootfsMounts fails on this platform with an error that wraps
 // errors.ErrUnsupported.
 func releaseRootfsMounts(rootfs string, keep []int) error { return errUnsupported }
+
+// removeCgroupAt fails on this platform with an error that wraps errors.ErrUnsupported.
+func removeCgroupAt(path string) error { return errUnsupported }
+
+// freezeCgroupAt fails on this platform with an error that wraps errors.ErrUnsupported.
+func freezeCgroupAt(path string, frozen bool) error { return errUnsupported }
+
+// cgroupFrozenAt fails on this platform with an error that wraps errors.ErrUnsupported.
+func cgroupFrozenAt(path string) (bool, error) { return false, errUnsupported }
+
+// cgroupPidsAt fails on this platform with an error that wraps errors.ErrUnsupported.
+func cgroupPidsAt(path string) ([]int, error) { return nil, errUnsupported }
+
+// updateCgroupAt fails on this platform with an error that wraps errors.ErrUnsupported.
+func updateCgroupAt(path string, opts ...Option) error { return errUnsupported }
+
+// Terminal returns nil on this platform.
+func (c *Container) Terminal() *os.File { return nil }

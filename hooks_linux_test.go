@@ -5,13 +5,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctrkit/container/oci"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctrkit/container/oci"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"

@@ -90,7 +90,7 @@ func initMain(ch **os.File) error {
 		return fmt.Errorf("wait for the parent: type %q: %v", t, err)
 	}
 	err = initContainer(&cfg, *ch)
-	reportToFIFO(&cfg, err) // oci_linux.go: WithExecFIFO, whose reader no longer reads the channel
+	reportToFIFO(&cfg, err) // lifecycle_linux.go: WithExecFIFO, whose reader no longer reads the channel
 	return err
 }
 
@@ -141,7 +141,7 @@ func moveSyncFD(cfg *initConfig, ch **os.File) error {
 // initContainer is the init's start sequence, top to bottom (see DESIGN.md).
 func initContainer(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.JoinPID != 0 {
-		return joinContainer(cfg, ch) // oci_linux.go: WithJoin, the steps of a running container
+		return joinContainer(cfg, ch) // lifecycle_linux.go: WithJoin, the steps of a running container
 	}
 	if err := becomeRoot(cfg); err != nil {
 		return err
@@ -152,10 +152,10 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := unshareCgroupNS(cfg); err != nil {
 		return err
 	}
-	if err := holdExecFIFO(cfg); err != nil { // oci_linux.go: WithExecFIFO, before pivot_root
+	if err := holdExecFIFO(cfg); err != nil { // lifecycle_linux.go: WithExecFIFO, before pivot_root
 		return err
 	}
-	if err := setKernelParams(cfg); err != nil { // oci_linux.go: sysctls, oom_score_adj
+	if err := setKernelParams(cfg); err != nil { // sysctls, oom_score_adj
 		return err
 	}
 	if err := setupRootfs(cfg); err != nil {
@@ -179,7 +179,7 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := enterDir(cfg.Dir); err != nil {
 		return err
 	}
-	if err := setupTerminal(cfg, ch); err != nil { // oci_linux.go: WithTerminal
+	if err := setupTerminal(cfg, ch); err != nil { // terminal_linux.go
 		return err
 	}
 	if err := setRlimits(cfg); err != nil {
@@ -191,13 +191,13 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := checkCommand(cfg); err != nil {
 		return err
 	}
-	if err := parkUntilStart(cfg, ch); err != nil { // oci_linux.go: WithExecFIFO
+	if err := parkUntilStart(cfg, ch); err != nil { // lifecycle_linux.go: WithExecFIFO
 		return err
 	}
 	if err := lockDown(cfg); err != nil {
 		return err
 	}
-	if err := setUmask(cfg); err != nil { // oci_linux.go
+	if err := setUmask(cfg); err != nil { // WithUmask
 		return err
 	}
 	if err := runHooks("startContainer hook", cfg.OCI.StartHooks); err != nil { // WithStartHook
@@ -281,7 +281,7 @@ func closeExtraFDs(cfg *initConfig) error {
 	err := unix.CloseRange(uint(syncFD+n), ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	if err == unix.EPERM || err == unix.ENOSYS {
 		// A seccomp policy without close_range (older OCI profiles): mark
-		// each open descriptor with fcntl instead (oci_linux.go).
+		// each open descriptor with fcntl instead (cloexecEach).
 		err = cloexecEach(syncFD + n)
 	}
 	if err != nil {
@@ -402,4 +402,57 @@ func searchPath(name string, env []string, try func(path string) error) error {
 		return &SetupError{Op: "exec", Path: name, Err: unix.EACCES}
 	}
 	return &SetupError{Op: "exec", Path: name, Err: unix.ENOENT}
+}
+
+// setKernelParams writes the container's sysctls and its OOM score. It runs in
+// the container's namespaces before the mounts, through the host's /proc: the
+// files under /proc/sys/net, /proc/sys/kernel/{shm,msg,sem}, fs/mqueue and the
+// UTS names act on the namespaces of the process that writes them.
+func setKernelParams(cfg *initConfig) error {
+	for _, s := range cfg.OCI.Sysctls {
+		p := "/proc/sys/" + strings.ReplaceAll(s.Key, ".", "/")
+		if err := os.WriteFile(p, []byte(s.Value), 0); err != nil {
+			return &SetupError{Op: "sysctl", Path: s.Key, Err: underlying(err)}
+		}
+	}
+	if cfg.OCI.OOMScoreAdj != nil {
+		v := strconv.Itoa(*cfg.OCI.OOMScoreAdj)
+		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(v), 0); err != nil {
+			return &SetupError{Op: "write oom_score_adj", Path: v, Err: underlying(err)}
+		}
+	}
+	return nil
+}
+
+// setUmask sets the umask the command inherits (WithUmask).
+func setUmask(cfg *initConfig) error {
+	if cfg.OCI.Umask >= 0 {
+		unix.Umask(cfg.OCI.Umask)
+	}
+	return nil
+}
+
+// cloexecEach marks every descriptor from from on close-on-exec, one by one,
+// for a seccomp policy that denies close_range. It lists them in
+// /proc/self/fd (the container's /proc by now) with getdents64.
+func cloexecEach(from int) error {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		fd, err := strconv.Atoi(n)
+		if err != nil || fd < from || fd == int(d.Fd()) {
+			continue
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil && err != unix.EBADF {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,7 +1,10 @@
 package container
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,8 +154,11 @@ func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 // id parent major:minor root mount-point options [optional...] - type source super-options
 type mountLine struct {
 	ID, Parent uint64
+	Root       string // the mount's root within its file system, unescaped
 	Point      string // unescaped
 	Shared     bool   // has a "shared:N" optional field
+	FSType     string
+	Super      string // the super block's options
 }
 
 // parseMountinfo parses the text of a /proc/PID/mountinfo, in its order (a
@@ -172,12 +178,15 @@ func parseMountinfo(text string) []mountLine {
 		if err != nil {
 			continue
 		}
-		m := mountLine{ID: id, Parent: parent, Point: unescapeMount(f[4])}
-		for _, opt := range f[min(6, len(f)):] {
-			if opt == "-" {
+		m := mountLine{ID: id, Parent: parent, Root: unescapeMount(f[3]), Point: unescapeMount(f[4])}
+		for i := min(6, len(f)); i < len(f); i++ {
+			if f[i] == "-" {
+				if i+3 < len(f) {
+					m.FSType, m.Super = f[i+1], f[i+3]
+				}
 				break
 			}
-			m.Shared = m.Shared || strings.HasPrefix(opt, "shared:")
+			m.Shared = m.Shared || strings.HasPrefix(f[i], "shared:")
 		}
 		out = append(out, m)
 	}
@@ -246,4 +255,219 @@ func toUnmount(below []mountRef, keep []int) []mountRef {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return depth(out[i].Point) > depth(out[j].Point) })
 	return out
+}
+
+// WithMaskedPaths replaces the default list of paths hidden from the container
+// (/proc/kcore, /proc/keys, /sys/firmware and others, as Docker and runc hide):
+// a file gets the host's /dev/null bound over it, a directory an empty
+// read-only tmpfs. Paths that do not exist are skipped. With no paths, nothing
+// is masked.
+func WithMaskedPaths(paths ...string) Option {
+	return optionFunc(func(c *config) error {
+		ps, err := cleanPaths("WithMaskedPaths", paths)
+		if err != nil {
+			return err
+		}
+		c.oci.masked, c.oci.maskedSet = ps, true
+		return nil
+	})
+}
+
+// WithReadonlyPaths replaces the default list of paths made read-only in the
+// container (/proc/sys, /proc/sysrq-trigger and others): each is bound onto
+// itself and made read-only recursively (mount_setattr(2)). Paths that do not
+// exist are skipped. With no paths, none is made read-only.
+func WithReadonlyPaths(paths ...string) Option {
+	return optionFunc(func(c *config) error {
+		ps, err := cleanPaths("WithReadonlyPaths", paths)
+		if err != nil {
+			return err
+		}
+		c.oci.readonly, c.oci.readonlySet = ps, true
+		return nil
+	})
+}
+
+func cleanPaths(option string, paths []string) ([]string, error) {
+	out := make([]string, 0, len(paths))
+	for _, p := range paths {
+		d, err := checkDest(option, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// WithMount mounts a file system at dst inside the container, after the
+// standard ones (/proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue) and in the
+// order of the options, parents first. fstype is one of "tmpfs", "proc",
+// "sysfs", "devpts", "mqueue" or "cgroup2", or "bind" to bind the host path
+// source recursively (like WithBind). options are mount(8) options: "ro",
+// "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
+// "nodiratime", "sync", "dirsync" (a bind mount takes all but the last two);
+// "rw", "bind", "rbind", "private" and
+// "rprivate" are accepted as the default; the rest of a non-bind mount's
+// options (such as "size=64m" or "mode=755") are passed to mount(2) as the
+// file system's data (which the kernel ignores for a bind mount, as runc and
+// mount(8) pass it too). "shared", "slave",
+// "unbindable" and their recursive "r" forms set the mount's propagation
+// inside the container's mount namespace, which is private to the host's: a
+// shared mount shares events only with the container's own mounts. dst is resolved inside the container's root and created when
+// missing. Mounting needs the privileges of the container's mount namespace;
+// when the kernel refuses, Start fails.
+//
+// A "cgroup2" mount shows the container's own cgroup, never a host cgroup
+// above it: the container gets a cgroup of its own (in the unified hierarchy
+// on a hybrid host, which needs root), the root of its cgroup namespace;
+// without a cgroup namespace the mount is a bind of that cgroup's directory.
+// It is read-only unless options name "rw".
+func WithMount(fstype, source, dst string, options ...string) Option {
+	return optionFunc(func(c *config) error {
+		d, err := checkDest("WithMount", dst)
+		if err != nil {
+			return err
+		}
+		mo, err := parseMountOptions(options, fstype == "bind")
+		if err != nil {
+			return optErr("WithMount", dst, "%w", err)
+		}
+		switch fstype {
+		case "bind":
+			if err := WithBind(source, d, mo.flags&msRdonly != 0).apply(c); err != nil {
+				return err
+			}
+			c.mounts[len(c.mounts)-1].attrs = mo.flags &^ msRdonly
+			c.mounts[len(c.mounts)-1].prop = mo.prop
+			c.mounts[len(c.mounts)-1].data = mo.data
+		case "tmpfs", "proc", "sysfs", "devpts", "mqueue", "cgroup2":
+			if d == "/proc" || strings.HasPrefix(d, "/proc/") {
+				return optErr("WithMount", dst, "mounts over /proc are not allowed")
+			}
+			if source == "" {
+				source = fstype
+			}
+			if fstype == "cgroup2" {
+				// The container's own cgroup, read-only unless asked by name.
+				c.limits.view = true
+				if !slices.Contains(options, "rw") {
+					mo.flags |= msRdonly
+				}
+			}
+			c.mounts = append(c.mounts, userMount{kind: mountFS, fstype: fstype, source: source, dest: d, flags: mo.flags, data: mo.data, prop: mo.prop})
+		default:
+			return optErr("WithMount", fstype, "unsupported file system type")
+		}
+		return nil
+	})
+}
+
+type mountOptions struct {
+	flags uintptr
+	prop  uintptr
+	data  string
+}
+
+// msAtimeFlags are noatime, nodiratime, relatime and strictatime.
+const msAtimeFlags = 0x400 | 0x800 | 0x200000 | msStrictatime
+
+// Linux's propagation flags (MS_REC, MS_UNBINDABLE, MS_PRIVATE, MS_SLAVE, MS_SHARED).
+const msRec, msUnbindable, msPrivate, msSlave, msShared = 0x4000, 0x20000, 0x40000, 0x80000, 0x100000
+
+var propagationNames = map[string]uintptr{
+	"shared": msShared, "rshared": msShared | msRec, "slave": msSlave, "rslave": msSlave | msRec,
+	"unbindable": msUnbindable, "runbindable": msUnbindable | msRec,
+}
+
+// Linux's mount flags that WithMount accepts (pure code, so the values are
+// spelled out).
+var mountFlagNames = map[string]uintptr{
+	"ro": msRdonly, "nosuid": msNosuid, "nodev": msNodev, "noexec": msNoexec,
+	"sync": 0x10, "dirsync": 0x80, "noatime": 0x400, "nodiratime": 0x800,
+	"relatime": 0x200000, "strictatime": msStrictatime,
+}
+
+func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
+	var mo mountOptions
+	var data []string
+	for _, o := range opts {
+		if f, ok := mountFlagNames[o]; ok {
+			mo.flags |= f
+			continue
+		}
+		if p, ok := propagationNames[o]; ok {
+			mo.prop = p
+			continue
+		}
+		switch o {
+		case "rw", "bind", "rbind", "private", "rprivate", "":
+			continue
+		}
+		if strings.ContainsAny(o, "\x00") {
+			return mo, fmt.Errorf("option contains a NUL byte")
+		}
+		data = append(data, o)
+	}
+	if bind && mo.flags&^(msRdonly|msNosuid|msNodev|msNoexec|msAtimeFlags) != 0 {
+		return mo, fmt.Errorf("bind mounts accept only ro, nosuid, nodev, noexec and the atime options")
+	}
+	mo.data = strings.Join(data, ",")
+	return mo, nil
+}
+
+// Device is a device node to create in the container's /dev, for WithDevices.
+type Device struct {
+	Name         string      // the node's name in /dev, such as "fuse" (no '/')
+	Type         byte        // 'c' character (also 0), 'b' block or 'p' FIFO
+	Major, Minor uint32      // the device numbers
+	Mode         os.FileMode // permission bits; 0 means 0666
+	UID, GID     uint32      // the node's owner, as ids inside the container
+}
+
+// WithDevices creates these device nodes in the container's /dev (mknod(2) in
+// the init, after the standard ones: null, zero, full, random, urandom, tty).
+// With WithDeviceRules, they are allowed in the devices cgroup too. Creating a
+// node needs CAP_MKNOD in the host's user namespace: New fails for a container
+// with a user namespace, and Start fails when the kernel refuses.
+func WithDevices(devs ...Device) Option {
+	return optionFunc(func(c *config) error {
+		for _, d := range devs {
+			if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || d.Name == "." || d.Name == ".." {
+				return optErr("WithDevices", d.Name, "want a name directly in /dev")
+			}
+			for _, s := range []string{"pts", "shm", "mqueue", "fd", "stdin", "stdout", "stderr", "ptmx"} {
+				if d.Name == s {
+					return optErr("WithDevices", d.Name, "a name the standard /dev uses")
+				}
+			}
+			for _, o := range append(append([]device(nil), defaultDevices...), c.oci.devices...) {
+				if o.Name == d.Name {
+					return optErr("WithDevices", d.Name, "created already")
+				}
+			}
+			if d.Type != 0 && d.Type != 'c' && d.Type != 'b' && d.Type != 'p' {
+				return optErr("WithDevices", d.Name, "type %q: want 'c', 'b' or 'p'", d.Type)
+			}
+			c.oci.devices = append(c.oci.devices, device{Name: d.Name, Major: d.Major, Minor: d.Minor, Type: d.Type,
+				Mode: uint32(d.Mode.Perm()), UID: d.UID, GID: d.GID})
+		}
+		return nil
+	})
+}
+
+// maskedPathsOf and readonlyPathsOf are the masked and read-only paths of a
+// configuration: the defaults unless replaced.
+func (c *config) maskedPathsOf() []string {
+	if c.oci.maskedSet {
+		return c.oci.masked
+	}
+	return maskedPaths
+}
+
+func (c *config) readonlyPathsOf() []string {
+	if c.oci.readonlySet {
+		return c.oci.readonly
+	}
+	return readonlyPaths
 }

@@ -182,7 +182,7 @@ func (m *mounter) mount(e mountEntry) error {
 		if e.FSType == "devpts" && e.Flags&msNodev == 0 {
 			m.devMounts = append(m.devMounts, e.Dest)
 		}
-		if err := m.setPropagation(e); err != nil { // oci_linux.go: WithMount
+		if err := m.setPropagation(e); err != nil { // WithMount
 			return err
 		}
 	case mountBind:
@@ -201,11 +201,11 @@ func (m *mounter) mount(e mountEntry) error {
 			}
 		}
 		if e.Attrs != 0 {
-			if err := m.setAttrs(e.Dest, e.Strict, e.Attrs); err != nil { // oci_linux.go
+			if err := m.setAttrs(e.Dest, e.Strict, e.Attrs); err != nil {
 				return &SetupError{Op: "set mount attributes of", Path: e.Dest, Err: err}
 			}
 		}
-		if err := m.setPropagation(e); err != nil { // oci_linux.go: WithMount
+		if err := m.setPropagation(e); err != nil { // WithMount
 			return err
 		}
 	case mountCgroupView:
@@ -416,7 +416,7 @@ func (m *mounter) populateDev(dest string) error {
 			}
 			unix.Close(fd)
 		} else {
-			if err := mknodDevice(dfd, d); err != nil { // oci_linux.go
+			if err := mknodDevice(dfd, d); err != nil {
 				return &SetupError{Op: "mknod", Path: p, Err: err}
 			}
 			op, src = "bind onto itself", ""
@@ -533,4 +533,68 @@ func unmountRef(m mountRef) error {
 		return &detailedErrno{detail: "the path leads to another mount", errno: unix.EBUSY}
 	}
 	return unix.Unmount("/proc/self/fd/"+strconv.Itoa(fd), unix.MNT_DETACH)
+}
+
+// setAttrs sets nosuid, nodev and noexec on a bound tree (WithMount "bind").
+func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
+	t, err := m.lookup(dest, strict)
+	if err != nil {
+		return err
+	}
+	defer t.Close()
+	var attr, clr uint64
+	for _, f := range []struct {
+		flag uintptr
+		attr uint64
+	}{{msNosuid, unix.MOUNT_ATTR_NOSUID}, {msNodev, unix.MOUNT_ATTR_NODEV}, {msNoexec, unix.MOUNT_ATTR_NOEXEC},
+		{0x400, unix.MOUNT_ATTR_NOATIME}, {0x200000, unix.MOUNT_ATTR_RELATIME}, {msStrictatime, unix.MOUNT_ATTR_STRICTATIME},
+		{0x800, unix.MOUNT_ATTR_NODIRATIME}} {
+		if flags&f.flag != 0 {
+			attr |= f.attr
+		}
+	}
+	if flags&(0x400|0x200000|msStrictatime) != 0 {
+		clr = unix.MOUNT_ATTR__ATIME // the atime mode is replaced as a whole
+	}
+	return unix.MountSetattr(int(t.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &unix.MountAttr{Attr_set: attr, Attr_clr: clr})
+}
+
+// mknodDevice creates a device node in the container's /dev (dfd), with its
+// mode and owner (WithDevices; the standard devices are 0666 root's).
+func mknodDevice(dfd int, d device) error {
+	typ := uint32(unix.S_IFCHR)
+	switch d.Type {
+	case 'b':
+		typ = unix.S_IFBLK
+	case 'p':
+		typ = unix.S_IFIFO
+	}
+	mode := d.Mode
+	if mode == 0 {
+		mode = 0o666
+	}
+	if err := unix.Mknodat(dfd, d.Name, typ|mode, int(unix.Mkdev(d.Major, d.Minor))); err != nil {
+		return err
+	}
+	if d.UID != 0 || d.GID != 0 {
+		return unix.Fchownat(dfd, d.Name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW)
+	}
+	return nil
+}
+
+// setPropagation sets a mount's propagation (WithMount "shared", "slave"...),
+// inside the container's mount namespace.
+func (m *mounter) setPropagation(e mountEntry) error {
+	if e.Prop == 0 {
+		return nil
+	}
+	t, err := m.lookup(e.Dest, e.Strict)
+	if err != nil {
+		return &SetupError{Op: "set propagation of", Path: e.Dest, Err: err}
+	}
+	defer t.Close()
+	if err := unix.Mount("", fdPath(t), "", e.Prop, ""); err != nil {
+		return &SetupError{Op: "set propagation of", Path: e.Dest, Err: err}
+	}
+	return nil
 }

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"github.com/ctrkit/container/oci"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ctrkit/container/oci"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"

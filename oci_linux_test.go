@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/ctrkit/container/oci"
 	"io"
 	"io/fs"
 	"os"
@@ -13,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ctrkit/container/oci"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"

@@ -471,3 +471,102 @@ func WithReadonlyRootfs() Option {
 		return nil
 	})
 }
+
+// sysctlEntry is one kernel parameter the init writes under /proc/sys.
+type sysctlEntry struct {
+	Key, Value string
+}
+
+// WithGroups sets the supplementary groups of the container's command
+// (setgroups(2) in the init, before setuid). Without it the command has none.
+// setgroups is denied in a user namespace, so New fails when the container
+// gets one.
+func WithGroups(gids ...uint32) Option {
+	return optionFunc(func(c *config) error {
+		c.oci.groups = append([]uint32(nil), gids...)
+		return nil
+	})
+}
+
+// WithUmask sets the file mode creation mask of the container's command
+// (umask(2) in the init right before execve); mask must be at most 0777.
+// Without it the command inherits the caller's umask.
+func WithUmask(mask uint32) Option {
+	return optionFunc(func(c *config) error {
+		if mask > 0o777 {
+			return optErr("WithUmask", fmt.Sprintf("%#o", mask), "must be at most 0777")
+		}
+		c.oci.umask, c.oci.umaskSet = int(mask), true
+		return nil
+	})
+}
+
+// WithOOMScoreAdj sets the container's OOM score adjustment, -1000 to 1000
+// (/proc/self/oom_score_adj, written by the init before the mounts; every
+// process of the container inherits it). Lowering it below the caller's own
+// value needs CAP_SYS_RESOURCE; when the kernel refuses, Start fails.
+func WithOOMScoreAdj(score int) Option {
+	return optionFunc(func(c *config) error {
+		if score < -1000 || score > 1000 {
+			return optErr("WithOOMScoreAdj", score, "must be between -1000 and 1000")
+		}
+		c.oci.oomScoreAdj = &score
+		return nil
+	})
+}
+
+// WithSysctl sets a namespaced kernel parameter in the container, such as
+// "net.ipv4.ip_forward" or "kernel.shm_rlimit" (written to /proc/sys/... by
+// the init in its new namespaces, before the mounts). Only parameters that
+// belong to a namespace the container has its own of are accepted: net.*
+// (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC);
+// anything else would change the host, and New fails. kernel.hostname and
+// kernel.domainname are refused too: the init sets the hostname and domain
+// name itself after the sysctls, so the value would be lost; WithHostname and
+// WithDomainname set them. When the kernel refuses the write, Start fails.
+func WithSysctl(key, value string) Option {
+	return optionFunc(func(c *config) error {
+		k := strings.ReplaceAll(key, "/", ".")
+		if k == "" || strings.Contains(k, "..") || strings.ContainsAny(k+value, "\x00\n") {
+			return optErr("WithSysctl", key, "malformed parameter name or value")
+		}
+		switch k {
+		case "kernel.hostname":
+			return optErr("WithSysctl", key, "the init sets the hostname after the sysctls: use WithHostname")
+		case "kernel.domainname":
+			return optErr("WithSysctl", key, "the init sets the domain name after the sysctls: use WithDomainname")
+		}
+		if sysctlNamespace(k) == 0 {
+			return optErr("WithSysctl", key, "not a namespaced kernel parameter: it would change the host")
+		}
+		c.oci.sysctls = append(c.oci.sysctls, sysctlEntry{Key: k, Value: value})
+		return nil
+	})
+}
+
+// sysctlNamespace returns the namespace a kernel parameter belongs to, or 0.
+func sysctlNamespace(k string) Namespace {
+	switch {
+	case strings.HasPrefix(k, "net."):
+		return NSNet
+	case k == "kernel.sem" || strings.HasPrefix(k, "kernel.shm") || strings.HasPrefix(k, "kernel.msg") ||
+		strings.HasPrefix(k, "fs.mqueue."):
+		return NSIPC
+	}
+	return 0
+}
+
+// WithTerminal gives the command a pseudo-terminal as its standard input,
+// output and error, made inside the container (/dev/ptmx of its devpts
+// instance) and its controlling terminal (setsid, TIOCSCTTY); the slave
+// belongs to the container's user. Start passes the master side back over the
+// init's channel (SCM_RIGHTS): Terminal returns it, and the caller reads the
+// command's output from it and writes its input to it. Stdin, Stdout and
+// Stderr then only serve the init until it switches to the terminal. Start
+// fails when the container has no /dev/ptmx.
+func WithTerminal() Option {
+	return optionFunc(func(c *config) error {
+		c.oci.terminal = true
+		return nil
+	})
+}

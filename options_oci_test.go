@@ -2,11 +2,12 @@ package container
 
 import (
 	"errors"
-	"github.com/ctrkit/container/internal/lifecycle"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/ctrkit/container/internal/lifecycle"
 )
 
 func TestOCIOptionsRejected(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"github.com/ctrkit/container/oci"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ctrkit/container/oci"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"

@@ -64,7 +64,7 @@ type initConfig struct {
 	NoPivot        bool    // WithoutPivotRoot: move the rootfs onto / and chroot instead of pivot_root
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
-	OCI            ociInit    // options_oci.go
+	OCI            ociInit    // lifecycle.go
 	Net            netInit
 }
 
