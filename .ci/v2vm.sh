@@ -90,6 +90,12 @@ bb=/bin/busybox
 file "$bb" | grep -q 'statically linked' || { say "$bb is not static"; exit 1; }
 cp "$bb" "$img/bin/busybox"
 
+# Perl (perl-base, Essential), with its libraries at the paths the host's
+# dynamic loader finds them: one test's script is perl's.
+if [ -x /usr/bin/perl ]; then
+  cp -L --parents /usr/bin/perl $(ldd /usr/bin/perl | grep -o '/[^ ]*') "$img/"
+fi
+
 # Kernel modules, dependencies first: modules.order lists them for insmod.
 declare -A kopath=() loaded=()
 while IFS= read -r f; do
