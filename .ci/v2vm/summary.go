@@ -109,7 +109,8 @@ func main() {
 		fmt.Println("v2vm: FAIL", t)
 	}
 	fmt.Printf("v2vm: subtests: %d passed, %d failed, %d skipped\n", count["PASS"][1], count["FAIL"][1], count["SKIP"][1])
-	ok := rc == "0" && len(failed) == 0 && !panicked
+	ran := count["PASS"][0] + count["FAIL"][0]
+	ok := rc == "0" && len(failed) == 0 && !panicked && ran > 0
 	switch {
 	case rc == "missing":
 		fmt.Println("v2vm: no end marker in the serial log: the guest did not finish (crash, hang or timeout)")
@@ -117,6 +118,8 @@ func main() {
 		fmt.Println("v2vm: the test binary exited with status", rc)
 	case panicked:
 		fmt.Println("v2vm: the test binary panicked")
+	case ran == 0:
+		fmt.Println("v2vm: no test ran")
 	}
 	// The closing line, in the plain form CI reads: top-level tests.
 	fmt.Printf("v2vm: %d passed, %d failed, %d skipped\n", count["PASS"][0], count["FAIL"][0], count["SKIP"][0])
