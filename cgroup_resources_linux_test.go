@@ -230,7 +230,20 @@ func blockDevice(t *testing.T) (major, minor int64) {
 			}
 		}
 	}
-	t.Skip("no block device found under the root file system")
+	// A root file system in memory (the cgroup v2 stage of CI): any disk, a
+	// loop device included, takes the same limits.
+	if ents, err := os.ReadDir("/sys/block"); err == nil {
+		for _, e := range ents {
+			b, err := os.ReadFile("/sys/block/" + e.Name() + "/dev")
+			if err != nil {
+				continue
+			}
+			if _, err := fmt.Sscanf(string(b), "%d:%d", &major, &minor); err == nil {
+				return major, minor
+			}
+		}
+	}
+	t.Skip("no block device found under the root file system or in /sys/block")
 	return 0, 0
 }
 
@@ -348,7 +361,8 @@ func TestResourcesNetwork(t *testing.T) {
 func TestUpdateCgroupResources(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	if unifiedHost() {
-		t.Skip("the update of v1 files is checked here; v2 rendering is table-tested")
+		testUpdateCgroupResourcesV2(t)
+		return
 	}
 	cg := testCgroupPath(t, "update")
 	c, dirs := startSleeping(t, oci.WithCgroupPath(cg), WithMemory(64<<20), WithCPU(0.5),
@@ -376,6 +390,37 @@ func TestUpdateCgroupResources(t *testing.T) {
 		t.Errorf("update of a controller the cgroup was made without: %v, want an error naming blkio", err)
 	}
 	checkCgroupValues(t, dirs["memory"], map[string]string{"memory.soft_limit_in_bytes": "8388608"})
+	c.Signal(syscall.SIGKILL)
+	exitError(t, waitTimeout(t, c, 10*time.Second))
+}
+
+// testUpdateCgroupResourcesV2 is TestUpdateCgroupResources on cgroup v2.
+func testUpdateCgroupResourcesV2(t *testing.T) {
+	cg := testCgroupPath(t, "update")
+	c, dirs := startSleeping(t, WithCgroupPath(cg), WithMemory(64<<20), WithCPU(0.5),
+		WithResources(Resources{MemoryReservation: 16 << 20, CPUs: "0", Mems: "0"}))
+	allCPUs := "0"
+	if n := runtime.NumCPU(); n > 1 {
+		allCPUs = fmt.Sprintf("0-%d", n-1)
+	}
+	if err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 8 << 20, CPUPeriod: 200000, CPUs: allCPUs})); err != nil {
+		t.Fatal(err)
+	}
+	checkCgroupValues(t, dirs[""], map[string]string{
+		"memory.max": "67108864", // not named: unchanged
+		"memory.low": "8388608",
+		// A period alone keeps the quota in µs, as on v1.
+		"cpu.max":     "50000 200000",
+		"cpuset.cpus": allCPUs,
+		"cpuset.mems": "0",
+	})
+	// A v1-only control fails the update, which writes nothing.
+	swappiness := uint64(30)
+	err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, MemorySwappiness: &swappiness}))
+	if err == nil || !strings.Contains(err.Error(), "MemorySwappiness") {
+		t.Errorf("update with a v1-only control: %v, want an error naming MemorySwappiness", err)
+	}
+	checkCgroupValues(t, dirs[""], map[string]string{"memory.low": "8388608"})
 	c.Signal(syscall.SIGKILL)
 	exitError(t, waitTimeout(t, c, 10*time.Second))
 }

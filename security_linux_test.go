@@ -57,9 +57,13 @@ func statusField(status, name string) string {
 }
 
 // buildC compiles a static C program into dir/bin/name of the rootfs, or skips
-// the test when there is no C compiler.
+// the test when there is no C compiler. Where CTRKIT_TEST_CPROGS is set, it
+// copies a prebuilt program (cprogs_linux_test.go).
 func buildC(t *testing.T, rootfs, name, src string, flags ...string) string {
 	t.Helper()
+	if bin, ok := prebuiltC(t, rootfs, name, src, flags); ok {
+		return bin
+	}
 	cc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Skip("skipping: no C compiler (gcc) to build the test program")
