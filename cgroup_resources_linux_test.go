@@ -397,13 +397,13 @@ func TestUpdateCgroupResources(t *testing.T) {
 // testUpdateCgroupResourcesV2 is TestUpdateCgroupResources on cgroup v2.
 func testUpdateCgroupResourcesV2(t *testing.T) {
 	cg := testCgroupPath(t, "update")
-	c, dirs := startSleeping(t, WithCgroupPath(cg), WithMemory(64<<20), WithCPU(0.5),
+	c, dirs := startSleeping(t, oci.WithCgroupPath(cg), WithMemory(64<<20), WithCPU(0.5),
 		WithResources(Resources{MemoryReservation: 16 << 20, CPUs: "0", Mems: "0"}))
 	allCPUs := "0"
 	if n := runtime.NumCPU(); n > 1 {
 		allCPUs = fmt.Sprintf("0-%d", n-1)
 	}
-	if err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 8 << 20, CPUPeriod: 200000, CPUs: allCPUs})); err != nil {
+	if err := oci.UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 8 << 20, CPUPeriod: 200000, CPUs: allCPUs})); err != nil {
 		t.Fatal(err)
 	}
 	checkCgroupValues(t, dirs[""], map[string]string{
@@ -416,7 +416,7 @@ func testUpdateCgroupResourcesV2(t *testing.T) {
 	})
 	// A v1-only control fails the update, which writes nothing.
 	swappiness := uint64(30)
-	err := UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, MemorySwappiness: &swappiness}))
+	err := oci.UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, MemorySwappiness: &swappiness}))
 	if err == nil || !strings.Contains(err.Error(), "MemorySwappiness") {
 		t.Errorf("update with a v1-only control: %v, want an error naming MemorySwappiness", err)
 	}

@@ -28,6 +28,7 @@ var cPrograms = []struct {
 	{"abi32", abiC, []string{"-nostdlib", "-DINT80=0"}},
 	{"abi386", abiC, []string{"-nostdlib", "-DINT80=1"}},
 	{"whoami-suid", whoamiC, nil},
+	{"iouring", ioUringC, nil},
 }
 
 // cProgramFile is the file name of a prebuilt program.
