@@ -138,48 +138,24 @@ func moveSyncFD(cfg *initConfig, ch **os.File) error {
 	return nil
 }
 
-// initContainer is the init's start sequence, top to bottom (see DESIGN.md).
+// initContainer is the init's start sequence, top to bottom (doc.go, "How a
+// container starts", lists it). A process that joins a running container
+// (WithJoin) skips the steps that make the container and runs the same tail.
 func initContainer(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.JoinPID != 0 {
-		return joinContainer(cfg, ch) // lifecycle_linux.go: WithJoin, the steps of a running container
-	}
-	if err := becomeRoot(cfg); err != nil {
-		return err
-	}
-	if err := armParentDeath(cfg); err != nil { // ns_linux.go
-		return err
-	}
-	if err := unshareCgroupNS(cfg); err != nil {
-		return err
-	}
-	if err := holdExecFIFO(cfg); err != nil { // lifecycle_linux.go: WithExecFIFO, before pivot_root
-		return err
-	}
-	if err := setKernelParams(cfg); err != nil { // sysctls, oom_score_adj
-		return err
-	}
-	if err := setupRootfs(cfg); err != nil {
-		return err
-	}
-	if err := awaitParent(cfg.OCI.BeforePivot, msgMounted, ch); err != nil { // WithBeforePivot
-		return err
-	}
-	if err := runHooks("createContainer hook", cfg.OCI.CreateHooks); err != nil { // WithCreateHook
-		return err
-	}
-	if err := enterRoot(cfg); err != nil {
-		return err
-	}
-	if err := setHostname(cfg); err != nil {
-		return err
-	}
-	if err := setupNetworkInside(cfg); err != nil {
+		if err := checkJoined(cfg); err != nil { // lifecycle_linux.go: WithJoin
+			return err
+		}
+	} else if err := makeContainer(cfg, ch); err != nil {
 		return err
 	}
 	if err := enterDir(cfg.Dir); err != nil {
 		return err
 	}
 	if err := setupTerminal(cfg, ch); err != nil { // terminal_linux.go
+		return err
+	}
+	if err := reportJoined(cfg, ch); err != nil { // lifecycle_linux.go: WithJoin, after the terminal
 		return err
 	}
 	if err := setRlimits(cfg); err != nil {
@@ -213,6 +189,44 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 		return err
 	}
 	return execCommand(cfg.Args, cfg.Env)
+}
+
+// makeContainer is the first part of the sequence, which makes the container
+// in the namespaces the init was cloned into: identity, parent-death signal,
+// cgroup namespace, kernel parameters, mounts, the root, the names and the
+// network inside.
+func makeContainer(cfg *initConfig, ch *os.File) error {
+	if err := becomeRoot(cfg); err != nil {
+		return err
+	}
+	if err := armParentDeath(cfg); err != nil { // ns_linux.go
+		return err
+	}
+	if err := unshareCgroupNS(cfg); err != nil {
+		return err
+	}
+	if err := holdExecFIFO(cfg); err != nil { // lifecycle_linux.go: WithExecFIFO, before pivot_root
+		return err
+	}
+	if err := setKernelParams(cfg); err != nil { // sysctls, oom_score_adj
+		return err
+	}
+	if err := setupRootfs(cfg); err != nil {
+		return err
+	}
+	if err := awaitParent(cfg.OCI.BeforePivot, msgMounted, ch); err != nil { // WithBeforePivot
+		return err
+	}
+	if err := runHooks("createContainer hook", cfg.OCI.CreateHooks); err != nil { // WithCreateHook
+		return err
+	}
+	if err := enterRoot(cfg); err != nil {
+		return err
+	}
+	if err := setHostname(cfg); err != nil {
+		return err
+	}
+	return setupNetworkInside(cfg)
 }
 
 // enterRoot makes the rootfs the init's root: pivot_root in the container's

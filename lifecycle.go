@@ -243,6 +243,8 @@ func (o *ociConfig) finish(c *config) error {
 			return optErr("WithJoin", o.joinPID, "conflicts with WithExecFIFO and WithSysctl")
 		case len(o.createHooks)+len(o.startHooks) > 0 || o.beforePivot != nil:
 			return optErr("WithJoin", o.joinPID, "conflicts with WithCreateHook, WithStartHook and WithBeforePivot")
+		case c.limits.init:
+			return optErr("WithJoin", o.joinPID, "conflicts with WithInit: the container has its init")
 		}
 		c.namespaces = 0 // nothing new: the nsenter constructor joins the container's
 		c.uidMap, c.gidMap = nil, nil

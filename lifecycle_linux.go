@@ -169,10 +169,10 @@ func waitExec(ch *os.File) error {
 	return fmt.Errorf("container: unexpected message %q from init", t)
 }
 
-// joinContainer is the init's sequence for WithJoin: the nsenter constructor
-// has put the process in the container's namespaces and cgroups, and the
-// container is set up already, so only the steps of the process remain.
-func joinContainer(cfg *initConfig, ch *os.File) error {
+// checkJoined checks, first thing in a process joining a running container
+// (WithJoin), that the nsenter constructor put it in the container's
+// namespaces before the Go runtime started.
+func checkJoined(cfg *initConfig) error {
 	for t, ino := range cfg.OCI.JoinNS {
 		var st unix.Stat_t
 		if err := unix.Stat("/proc/self/ns/"+t, &st); err != nil || st.Ino != ino {
@@ -181,29 +181,18 @@ func joinContainer(cfg *initConfig, ch *os.File) error {
 				errno:  unix.EINVAL}}
 		}
 	}
-	if err := setupTerminal(cfg, ch); err != nil { // before msgJoined: the parent takes it first
-		return err
+	return nil
+}
+
+// reportJoined tells the parent that a joining process runs in the container
+// (after the terminal, which the parent takes first); what fails from here on
+// follows as an error, and EOF means the command was exec'd.
+func reportJoined(cfg *initConfig, ch *os.File) error {
+	if cfg.OCI.JoinPID == 0 {
+		return nil
 	}
 	if err := writeMsg(ch, msgJoined, nil); err != nil {
 		return fmt.Errorf("report joined: %w", err)
 	}
-	if err := enterDir(cfg.Dir); err != nil {
-		return err
-	}
-	if err := setRlimits(cfg); err != nil {
-		return err
-	}
-	if err := setUser(cfg); err != nil {
-		return err
-	}
-	if err := lockDown(cfg); err != nil {
-		return err
-	}
-	if err := setUmask(cfg); err != nil {
-		return err
-	}
-	if err := closeExtraFDs(cfg); err != nil {
-		return err
-	}
-	return execCommand(cfg.Args, cfg.Env)
+	return nil
 }

@@ -45,6 +45,7 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"hooks with join", []Option{withJoin(1), withStartHook(lifecycle.Hook{Path: "/h"})}, "WithJoin"},
 		{"before pivot with join", []Option{withJoin(1), withBeforePivot(func(int) error { return nil })}, "WithJoin"},
 		{"no pivot with join", []Option{withJoin(1), WithoutPivotRoot()}, "WithJoin \"1\": conflicts with mount options and WithoutPivotRoot"},
+		{"init with join", []Option{withJoin(1), WithInit()}, "WithJoin \"1\": conflicts with WithInit"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := New(dir, []string{"true"}, tc.opts...)
