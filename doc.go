@@ -36,6 +36,83 @@
 // only after the command was exec'd: a missing command is Start's error, not an
 // exit status.
 //
+// # The start sequence
+//
+// Every feature is a step of one sequence split between two processes: the
+// parent ([Container.Start], in the caller's program) and the init (this
+// program run again, already in the new namespaces). Each side is one
+// function that reads top to bottom (Start in container_linux.go,
+// initContainer in init_linux.go), each step a call into the file of its
+// primitive. A new feature finds its place here; it does not invent a second
+// path.
+//
+//	parent (Start)                              init (hook, never returns)
+//	--------------                              --------------------------
+//	plan: options → init configuration (mount
+//	  plan, cgroup files, the seccomp program,
+//	  pregenerated or compiled once per policy)
+//	check the caller's bounding set
+//	exec FIFO exists (OCI create)
+//	record the mounts below the rootfs (no
+//	  mount namespace: Wait removes the rest)
+//	create the cgroup (reap dead owners'; v2:
+//	  open it for CLONE_INTO_CGROUP; the eBPF
+//	  device program with OCI device rules)
+//	plan the veth / network address
+//	joined namespaces: a thread that setns'es
+//	socketpair: the init's end is fd 3
+//	clone the sealed copy of the binary
+//	  (Cloneflags, id maps, CgroupFD,
+//	  parent-death signal)             ───────► close every inherited descriptor but
+//	send the configuration             ───────►   the channel and ExtraFiles
+//	v1: add the init to its cgroups               decode the configuration
+//	create the veth, its container end in         move the channel above ExtraFiles
+//	  the init's network namespace                wait for "go"
+//	"go"                               ───────► become root of the user namespace
+//	                                              parent-death signal
+//	                                              unshare the cgroup namespace
+//	                                              hold the exec FIFO (OCI)
+//	                                              sysctls, oom_score_adj
+//	                                              mounts: propagation, rootfs bound
+//	                                                onto itself, /proc /dev (each node
+//	                                                a mount) /dev/pts /dev/shm
+//	                                                /dev/mqueue /sys, the caller's,
+//	                                                /etc files, masks, read-only
+//	                                                paths; nodev everywhere but on
+//	                                                the devices (the device fence);
+//	                                                read-only root
+//	OCI prestart/createRuntime hooks   ◄─────── (WithBeforePivot) "mounted", wait
+//	"go"                               ───────►   createContainer hooks
+//	                                              pivot_root (chroot without a mount
+//	                                                namespace; move + chroot with
+//	                                                WithoutPivotRoot)
+//	                                              hostname; lo up; eth0 address,
+//	                                                route
+//	                                            (WithJoin starts here: checked to be
+//	                                              in the container's namespaces)
+//	                                              working directory
+//	take the terminal's master         ◄─────── terminal (OCI)
+//	                                              rlimits; groups, user
+//	                                              (OCI create: "parked", wait on the
+//	                                                exec FIFO until `start`)
+//	                                              capabilities, no_new_privs,
+//	                                                seccomp, on the exec thread
+//	                                              umask; startContainer hooks
+//	                                              ExtraFiles to 3.., close-on-exec
+//	                                                the rest
+//	lower pids.max to the limit        ◄─────── (WithPids) "exec ready", wait
+//	"go"                               ───────► execve(cmd) (WithInit: fork it,
+//	                                              reap, forward signals)
+//	EOF: the command runs; or the      ◄─────── or an error record {step, path,
+//	  *SetupError                                 errno}, and exit
+//
+//	Wait: wait for the first process; kill what is left in the cgroup; read
+//	  the OOM events; remove the cgroup; release the network address and the
+//	  joining thread; unmount what a container without a mount namespace left.
+//
+// Every resource the parent creates is registered for release before the next
+// step runs, so a failure at any step undoes exactly what was done.
+//
 // # Features
 //
 // Limits (WithMemory, WithCPU, WithCPUShares, WithPids, WithResources) put

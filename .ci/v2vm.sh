@@ -31,7 +31,7 @@ log=${V2VM_LOG:-$cache/serial.log}
 vm_timeout=${V2VM_TIMEOUT:-1500}
 test_timeout=${V2VM_TEST_TIMEOUT:-20m}
 # The modules the tests load; their dependencies are added from modinfo.
-modules=(veth bridge loop overlay)
+modules=(veth bridge loop overlay tun)
 
 say() { echo "v2vm: $*"; }
 
