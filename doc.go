@@ -4,7 +4,10 @@
 // a library for Go programs that want isolation inside their own process tree,
 // with an API shaped like os/exec:
 //
-//	c, err := container.New("/srv/rootfs", []string{"/bin/sh", "-c", "hostname; echo $$"},
+//	// rootfs: a directory holding a root file system (a busybox tree, an
+//	// unpacked image, or one that containertest.HostRootfs makes of the
+//	// host's own programs).
+//	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "hostname; echo $$"},
 //		container.WithHostname("box"))
 //	if err != nil {
 //		return err

@@ -9,14 +9,26 @@ import (
 	"os"
 
 	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/containertest"
 )
 
 // Run a shell command in a container with its own hostname. Starting a
-// container needs root or unprivileged user namespaces, so this example is
-// compiled but not run by go test.
+// container needs root or unprivileged user namespaces, so the examples that
+// start one are compiled but not run by go test; each runs as it is.
 func ExampleNew() {
-	c, err := container.New("/srv/rootfs", []string{"/bin/sh", "-c", "hostname; echo $$"},
-		container.WithHostname("box"))
+	// A root file system made of the host's own programs (nothing to
+	// download): /usr and friends bound read-only.
+	rootfs, err := os.MkdirTemp("", "rootfs-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(rootfs)
+	binds, err := containertest.HostRootfs(rootfs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "hostname; echo $$"},
+		append(binds, container.WithHostname("box"))...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,7 +40,16 @@ func ExampleNew() {
 
 // Tell apart a command that failed from a container that could not start.
 func ExampleContainer_Run() {
-	c, err := container.New("/srv/rootfs", []string{"/bin/sh", "-c", "exit 3"})
+	rootfs, err := os.MkdirTemp("", "rootfs-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(rootfs)
+	binds, err := containertest.HostRootfs(rootfs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := container.New(rootfs, []string{"/bin/sh", "-c", "exit 3"}, binds...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,9 +68,17 @@ func ExampleContainer_Run() {
 
 // Capture a container's standard output.
 func ExampleContainer_Output() {
-	c, err := container.New("/srv/rootfs", []string{"cat", "/etc/os-release"},
-		container.WithReadonlyRootfs(),
-		container.WithTmpfs("/tmp", 16<<20))
+	rootfs, err := os.MkdirTemp("", "rootfs-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(rootfs)
+	binds, err := containertest.HostRootfs(rootfs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := container.New(rootfs, []string{"cat", "/etc/hosts"},
+		append(binds, container.WithReadonlyRootfs(), container.WithTmpfs("/tmp", 16<<20))...)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -63,8 +92,16 @@ func ExampleContainer_Output() {
 // A program that is not root runs a container in a user namespace, where its
 // own uid is the container's root (or, here, the container's uid 1000).
 func ExampleWithUser_rootless() {
-	c, err := container.New("/home/me/rootfs", []string{"id"},
-		container.WithUser(1000, 1000))
+	rootfs, err := os.MkdirTemp("", "rootfs-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(rootfs)
+	binds, err := containertest.HostRootfs(rootfs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	c, err := container.New(rootfs, []string{"id"}, append(binds, container.WithUser(1000, 1000))...)
 	if err != nil {
 		log.Fatal(err)
 	}
