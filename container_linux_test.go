@@ -24,33 +24,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// run starts a container in rootfs and returns its stdout and stderr.
-func run(t *testing.T, rootfs string, cmd []string, opts ...container.Option) (string, string, error) {
-	t.Helper()
-	c, err := container.New(rootfs, cmd, opts...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	var stdout, stderr bytes.Buffer
-	c.Stdout, c.Stderr = &stdout, &stderr
-	err = c.Run(context.Background())
-	return stdout.String(), stderr.String(), err
-}
-
-// sh runs a shell script in a busybox container and fails the test on any error.
-func sh(t *testing.T, rootfs, script string, opts ...container.Option) string {
-	t.Helper()
-	out, errOut, err := run(t, rootfs, []string{"/bin/sh", "-c", script}, opts...)
-	if err != nil {
-		t.Fatalf("%q: %v\nstdout: %s\nstderr: %s", script, err, out, errOut)
-	}
-	return out
-}
-
 func TestPID1AndProcessIsolation(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `echo $$; for p in /proc/[0-9]*; do echo "pid ${p#/proc/}"; done`)
+	out := containertest.Sh(t, rootfs, `echo $$; for p in /proc/[0-9]*; do echo "pid ${p#/proc/}"; done`)
 	if out != "1\npid 1\n" {
 		t.Fatalf("want only PID 1 in the container, got:\n%s", out)
 	}
@@ -59,7 +36,7 @@ func TestPID1AndProcessIsolation(t *testing.T) {
 func TestHostnameAndDomainname(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, "hostname; cat /proc/sys/kernel/domainname",
+	out := containertest.Sh(t, rootfs, "hostname; cat /proc/sys/kernel/domainname",
 		container.WithHostname("box"), container.WithDomainname("example.test"))
 	if out != "box\nexample.test\n" {
 		t.Fatalf("got %q", out)
@@ -95,7 +72,7 @@ func TestNamespaceIsolation(t *testing.T) {
 	}
 	defer unix.SysvShmCtl(shmid, unix.IPC_RMID, nil)
 
-	out := sh(t, rootfs, fmt.Sprintf(`
+	out := containertest.Sh(t, rootfs, fmt.Sprintf(`
 		test -e %s && echo "marker visible"
 		grep -q ctr-test- /proc/net/unix && echo "socket visible"
 		awk 'NR>1 {print "shm", $2}' /proc/sysvipc/shm
@@ -114,7 +91,7 @@ func TestRootfsIsRoot(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(rootfs, "marker"), []byte("inside\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := sh(t, rootfs, "cat /marker; ls -d /proc /dev /sys"); out != "inside\n/dev\n/proc\n/sys\n" {
+	if out := containertest.Sh(t, rootfs, "cat /marker; ls -d /proc /dev /sys"); out != "inside\n/dev\n/proc\n/sys\n" {
 		t.Fatalf("got %q", out)
 	}
 }
@@ -122,7 +99,7 @@ func TestRootfsIsRoot(t *testing.T) {
 func TestSysReadOnly(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `awk '$2 == "/sys" {print $4}' /proc/mounts; mkdir /sys/x 2>/dev/null && echo writable; true`)
+	out := containertest.Sh(t, rootfs, `awk '$2 == "/sys" {print $4}' /proc/mounts; mkdir /sys/x 2>/dev/null && echo writable; true`)
 	if !strings.HasPrefix(out, "ro,") || strings.Contains(out, "writable") {
 		t.Fatalf("/sys is not read-only: %q", out)
 	}
@@ -133,7 +110,7 @@ func TestSysReadOnly(t *testing.T) {
 func TestDev(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `for d in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$d; done
+	out := containertest.Sh(t, rootfs, `for d in null zero full random urandom tty; do stat -c '%n %F %t:%T %a' /dev/$d; done
 		for l in fd stdin stdout stderr ptmx; do echo "/dev/$l -> $(readlink /dev/$l)"; done
 		awk '$2 ~ "^/dev" {print $2, $3, ($4 ~ /(^|,)nodev(,|$)/ ? "nodev" : "dev")}' /proc/mounts
 		echo hello > /dev/null && head -c 3 /dev/zero | od -An -tx1`)
@@ -168,7 +145,7 @@ func TestDev(t *testing.T) {
 func TestMaskedAndReadonlyPaths(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `
+	out := containertest.Sh(t, rootfs, `
 		for f in /proc/kcore /proc/keys /proc/timer_list /proc/sched_debug /proc/latency_stats; do
 			[ -e $f ] && echo "$f: $(head -c 64 $f | wc -c)"
 		done
@@ -198,11 +175,11 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 func TestExitCodes(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	if _, _, err := run(t, rootfs, []string{"/bin/true"}); err != nil {
+	if _, _, err := containertest.Run(t, rootfs, []string{"/bin/true"}); err != nil {
 		t.Fatalf("exit 0: %v", err)
 	}
 	for _, code := range []int{1, 7} {
-		_, _, err := run(t, rootfs, []string{"/bin/sh", "-c", "exit " + strconv.Itoa(code)})
+		_, _, err := containertest.Run(t, rootfs, []string{"/bin/sh", "-c", "exit " + strconv.Itoa(code)})
 		var ee *container.ExitError
 		if !errors.As(err, &ee) {
 			t.Fatalf("exit %d: want *ExitError, got %v", code, err)
@@ -277,12 +254,12 @@ func TestEnvironment(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	t.Setenv("CTR_HOST_SECRET", "leaked")
-	out := sh(t, rootfs, "env | sort", container.WithEnv("FOO=bar", "PATH=/bin"))
+	out := containertest.Sh(t, rootfs, "env | sort", container.WithEnv("FOO=bar", "PATH=/bin"))
 	want := "FOO=bar\nHOME=/root\nPATH=/bin\nPWD=/\nSHLVL=1\n"
 	if out != want {
 		t.Fatalf("env:\n%s\nwant:\n%s", out, want)
 	}
-	out = sh(t, rootfs, "echo $PATH")
+	out = containertest.Sh(t, rootfs, "echo $PATH")
 	if out != "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n" {
 		t.Fatalf("default PATH: %q", out)
 	}
@@ -291,15 +268,15 @@ func TestEnvironment(t *testing.T) {
 func TestDirAndUser(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	if out := sh(t, rootfs, "pwd", container.WithDir("/tmp")); out != "/tmp\n" {
+	if out := containertest.Sh(t, rootfs, "pwd", container.WithDir("/tmp")); out != "/tmp\n" {
 		t.Fatalf("WithDir: %q", out)
 	}
-	_, _, err := run(t, rootfs, []string{"/bin/true"}, container.WithDir("/does/not/exist"))
+	_, _, err := containertest.Run(t, rootfs, []string{"/bin/true"}, container.WithDir("/does/not/exist"))
 	var se *container.SetupError
 	if !errors.As(err, &se) || se.Op != "chdir" || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("WithDir missing: want chdir SetupError with ENOENT, got %v", err)
 	}
-	out := sh(t, rootfs, "id -u; id -g; id -G; grep Groups /proc/self/status | tr -d ' '", container.WithUser(1000, 1001))
+	out := containertest.Sh(t, rootfs, "id -u; id -g; id -G; grep Groups /proc/self/status | tr -d ' '", container.WithUser(1000, 1001))
 	if out != "1000\n1001\n1001\nGroups:\t\n" {
 		t.Fatalf("WithUser: %q", out)
 	}
@@ -310,7 +287,7 @@ func TestReadonlyRootfsBindsAndTmpfs(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	rw, ro := t.TempDir(), t.TempDir()
 	os.WriteFile(filepath.Join(ro, "file"), []byte("ro-content\n"), 0o644)
-	out := sh(t, rootfs, `
+	out := containertest.Sh(t, rootfs, `
 		touch /newfile 2>/dev/null && echo "rootfs writable"
 		echo data > /rw/written
 		cat /ro/file
@@ -345,7 +322,7 @@ func TestBindFile(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	f := filepath.Join(t.TempDir(), "conf")
 	os.WriteFile(f, []byte("conf-content\n"), 0o644)
-	if out := sh(t, rootfs, "cat /etc/app/conf", container.WithBind(f, "/etc/app/conf", true)); out != "conf-content\n" {
+	if out := containertest.Sh(t, rootfs, "cat /etc/app/conf", container.WithBind(f, "/etc/app/conf", true)); out != "conf-content\n" {
 		t.Fatalf("got %q", out)
 	}
 }
@@ -393,7 +370,7 @@ func TestSymlinkedProcRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := mountinfo(t)
-			_, _, err := run(t, rootfs, []string{"/bin/true"})
+			_, _, err := containertest.Run(t, rootfs, []string{"/bin/true"})
 			var se *container.SetupError
 			if !errors.As(err, &se) || !errors.Is(err, unix.ELOOP) || se.Path != "/"+dir {
 				t.Fatalf("want a SetupError refusing the symlink at /%s, got %v", dir, err)
@@ -542,7 +519,7 @@ func TestManyContainersLeakNothing(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	fds, mounts, kids := fdCount(t), mountinfo(t), childPids(t)
 	for i := range 50 {
-		out := sh(t, rootfs, "echo $$")
+		out := containertest.Sh(t, rootfs, "echo $$")
 		if out != "1\n" {
 			t.Fatalf("container %d: %q", i, out)
 		}
@@ -586,7 +563,7 @@ func TestUserNamespaceAsRoot(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	containertest.SkipUnlessUserNS(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, "id -u; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; echo $$; ls -l /dev/null | cut -c1",
+	out := containertest.Sh(t, rootfs, "id -u; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; echo $$; ls -l /dev/null | cut -c1",
 		container.WithUIDMap(container.IDMap{ContainerID: 0, HostID: 100000, Size: 65536}),
 		container.WithGIDMap(container.IDMap{ContainerID: 0, HostID: 100000, Size: 65536}))
 	if out != "0\n 0 100000 65536\n 0 100000 65536\n1\nc\n" {
@@ -611,17 +588,17 @@ func TestRootlessChild(t *testing.T) {
 	if os.Geteuid() == 0 {
 		t.Fatal("TestRootlessChild runs as root")
 	}
-	out := sh(t, rootfs, "id -u; echo $$; hostname; cat /proc/self/uid_map | tr -s ' '; ls /sys/class/net; head -c 3 /dev/zero | od -An -tx1")
+	out := containertest.Sh(t, rootfs, "id -u; echo $$; hostname; cat /proc/self/uid_map | tr -s ' '; ls /sys/class/net; head -c 3 /dev/zero | od -An -tx1")
 	want := fmt.Sprintf("0\n1\ncontainer\n 0 %d 1\nlo\n 00 00 00\n", os.Geteuid())
 	if out != want {
 		t.Fatalf("rootless container:\n%s\nwant:\n%s", out, want)
 	}
-	out = sh(t, rootfs, "id -u; id -g; touch /tmp/x 2>&1 | head -c 0; cat /proc/self/uid_map | tr -s ' '", container.WithUser(1000, 1000))
+	out = containertest.Sh(t, rootfs, "id -u; id -g; touch /tmp/x 2>&1 | head -c 0; cat /proc/self/uid_map | tr -s ' '", container.WithUser(1000, 1000))
 	want = fmt.Sprintf("1000\n1000\n 1000 %d 1\n", os.Geteuid())
 	if out != want {
 		t.Fatalf("rootless WithUser:\n%s\nwant:\n%s", out, want)
 	}
-	if out := sh(t, rootfs, "grep CapEff /proc/self/status", container.WithUser(1000, 1000)); out != "CapEff:\t0000000000000000\n" {
+	if out := containertest.Sh(t, rootfs, "grep CapEff /proc/self/status", container.WithUser(1000, 1000)); out != "CapEff:\t0000000000000000\n" {
 		t.Fatalf("rootless WithUser keeps capabilities: %q", out)
 	}
 }

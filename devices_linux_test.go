@@ -42,7 +42,7 @@ const deviceWant = "EPERM\nEPERM\nok\nok\nEPERM\nok\nok\n"
 
 func checkDeviceRules(t *testing.T, cg string) {
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, deviceScript, oci.WithCgroupPath(cg), oci.WithDeviceRules(dockerLikeRules...),
+	out := containertest.Sh(t, rootfs, deviceScript, oci.WithCgroupPath(cg), oci.WithDeviceRules(dockerLikeRules...),
 		container.WithCapAdd("CAP_SYS_ADMIN"), container.WithoutSeccomp())
 	if out != deviceWant {
 		t.Fatalf("got:\n%s\nwant (fuse, 8:0, mknod tun, read tun, write tun, null, urandom):\n%s", out, deviceWant)

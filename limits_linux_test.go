@@ -651,13 +651,18 @@ func TestInitReapsOrphans(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	script := `
 echo ppid=$PPID
-for i in $(seq 100); do (sleep 3 &); done
+for i in $(seq 100); do (sleep 600 &); done
 o=0
 for f in /proc/[0-9]*/stat; do read l < $f || continue; set -- ${l#*) }; [ "$2" = 1 ] && [ "${l#*(sleep)}" != "$l" ] && o=$((o+1)); done
 echo orphans=$o
-sleep 4
-z=0
-for f in /proc/[0-9]*/stat; do read l < $f || continue; set -- ${l#*) }; [ "$1" = Z ] && z=$((z+1)); done
+kill $(pidof sleep)
+# The orphans die; the init must reap them (slow machines: up to 20 s).
+for t in $(seq 200); do
+	z=0
+	for f in /proc/[0-9]*/stat; do read l < $f || continue; set -- ${l#*) }; [ "$1" = Z ] && z=$((z+1)); done
+	[ $z = 0 ] && [ -z "$(pidof sleep)" ] && break
+	sleep 0.1
+done
 echo zombies=$z
 `
 	c := newContainer(t, []string{"sh", "-c", script}, WithInit())

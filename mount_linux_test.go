@@ -25,7 +25,7 @@ func probeDevices(t *testing.T, rootfs, script string, paths []string, opts ...c
 	for _, p := range paths {
 		body += "; t " + p
 	}
-	out, err := runIn(t, rootfs, []string{"/bin/sh", "-c", body}, opts...)
+	out, err := containertest.CombinedOutput(t, rootfs, []string{"/bin/sh", "-c", body}, opts...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -174,7 +174,7 @@ func TestCgroupMountView(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := append([]container.Option{container.WithMount("cgroup2", "cgroup2", "/sys/fs/cgroup")}, tc.opts...)
 			// The shell and the command substitution's subshells: at most a few.
-			out := sh(t, rootfs, script, opts...)
+			out := containertest.Sh(t, rootfs, script, opts...)
 			lines := strings.Split(strings.TrimSpace(out), "\n")
 			if len(lines) != 4 || lines[0] != "0" || lines[1] != "Read-only file system" || lines[2] != "Read-only file system" {
 				t.Fatalf("cgroup2 view:\n%s", out)
@@ -183,7 +183,7 @@ func TestCgroupMountView(t *testing.T) {
 				t.Fatalf("the view's cgroup.procs lists %s processes, not only the container's:\n%s", lines[3], out)
 			}
 			opts = append(opts[1:], container.WithMount("cgroup2", "cgroup2", "/sys/fs/cgroup", "rw"))
-			if out := sh(t, rootfs, "mkdir /sys/fs/cgroup/sub && rmdir /sys/fs/cgroup/sub && echo rw", opts...); out != "rw\n" {
+			if out := containertest.Sh(t, rootfs, "mkdir /sys/fs/cgroup/sub && rmdir /sys/fs/cgroup/sub && echo rw", opts...); out != "rw\n" {
 				t.Fatalf(`with "rw": %q`, out)
 			}
 		})

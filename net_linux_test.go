@@ -150,47 +150,6 @@ func nth(subnet netip.Prefix, n, bits int) netip.Prefix {
 	return netip.PrefixFrom(a, bits)
 }
 
-// startBusybox starts a busybox container running script and returns it with
-// its output buffer; the test's cleanup kills and waits for it if the test
-// did not.
-func startBusybox(t *testing.T, rootfs, script string, opts ...container.Option) (*container.Container, *lockedBuffer) {
-	t.Helper()
-	c, err := container.New(rootfs, []string{"/bin/sh", "-c", script}, opts...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	out := &lockedBuffer{}
-	c.Stdout, c.Stderr = out, out
-	// No test waits forever for a container: it is killed after a minute.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	if err := c.Start(ctx); err != nil {
-		cancel()
-		t.Fatalf("Start: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		c.Wait() // ErrWaitCalled when the test waited already
-	})
-	return c, out
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // echo connects to addr until it accepts (the container's server may not
 // listen yet), sends msg, and returns what comes back before the server
 // closes the connection.
@@ -247,7 +206,7 @@ func testEcho(t *testing.T, hostP, ctrP netip.Prefix) {
 	ctrAddr := netip.AddrPortFrom(ctrP.Addr(), 7000)
 	// First serve one connection from the host, then connect to the host.
 	script := fmt.Sprintf("nc -l -p 7000 -e /bin/cat && echo ping | nc %s 7001", hostP.Addr())
-	c, out := startBusybox(t, rootfs, script, container.WithVeth(hostP, ctrP))
+	c, out := containertest.Start(t, rootfs, []string{"/bin/sh", "-c", script}, container.WithVeth(hostP, ctrP))
 
 	// The host end has its address once Start returns.
 	l, err := net.Listen("tcp", hostAddr.String())
@@ -289,7 +248,7 @@ func TestVethInside(t *testing.T) {
 	hostP, ctrP := nth(s, 5, 29), nth(s, 6, 29)
 	hostP6, ctrP6 := nth(s6, 1, 64), nth(s6, 2, 64)
 	hostsBefore, _ := os.ReadFile(filepath.Join(rootfs, "etc/hosts"))
-	out := sh(t, rootfs, `
+	out := containertest.Sh(t, rootfs, `
 		cat /sys/class/net/lo/flags /sys/class/net/net0/flags /sys/class/net/net0/mtu
 		ip -4 addr show dev net0 | grep -o 'inet [^ ]*'
 		ip -6 addr show dev net0 scope global | grep -o 'inet6 [^ ]*'
@@ -325,7 +284,7 @@ read-only
 func TestLoopbackUpByDefault(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, "cat /sys/class/net/lo/flags; ls /sys/class/net")
+	out := containertest.Sh(t, rootfs, "cat /sys/class/net/lo/flags; ls /sys/class/net")
 	if out != "0x9\nlo\n" {
 		t.Fatalf("got %q, want lo alone and up", out)
 	}
@@ -338,7 +297,7 @@ func TestHostNetwork(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := sh(t, rootfs, "readlink /proc/self/ns/net", container.WithoutNamespace(container.NSNet))
+	out := containertest.Sh(t, rootfs, "readlink /proc/self/ns/net", container.WithoutNamespace(container.NSNet))
 	if out != host+"\n" {
 		t.Fatalf("container's network namespace %q, want the host's %q", out, host)
 	}
@@ -365,10 +324,10 @@ func testNetworkMembers(t *testing.T, rootfs string, subnet netip.Prefix) {
 	}()
 	// a serves three connections. Once the first came, b is a member: a's
 	// /etc/hosts lists it (b leaves when the test has waited for it).
-	a, aOut := startBusybox(t, rootfs, `
+	a, aOut := containertest.Start(t, rootfs, []string{"/bin/sh", "-c", `
 		nc -l -p 7000 -e /bin/cat || exit
 		grep -v '^#' /etc/hosts >/tmp/hosts
-		nc -l -p 7000 -e /bin/cat && nc -l -p 7000 -e /bin/cat && cat /tmp/hosts`,
+		nc -l -p 7000 -e /bin/cat && nc -l -p 7000 -e /bin/cat && cat /tmp/hosts`},
 		container.WithNetwork(n), container.WithHostname("a"))
 	aAddr, ok := n.Addr("a")
 	if !ok {
@@ -378,7 +337,7 @@ func testNetworkMembers(t *testing.T, rootfs string, subnet netip.Prefix) {
 		t.Errorf("a got %v, want the first address after the host's, %v", aAddr, want)
 	}
 	// b tries each connection until a listens.
-	b, bOut := startBusybox(t, rootfs, fmt.Sprintf(`
+	b, bOut := containertest.Start(t, rootfs, []string{"/bin/sh", "-c", fmt.Sprintf(`
 		send() {
 			for i in $(seq 200); do
 				out=$(echo $1 | nc $2 7000 2>/dev/null) && [ -n "$out" ] && break
@@ -386,7 +345,7 @@ func testNetworkMembers(t *testing.T, rootfs string, subnet netip.Prefix) {
 			done
 			echo "$out"
 		}
-		send by-address %v; send by-name a; send by-qualified-name a.testnet`, aAddr),
+		send by-address %v; send by-name a; send by-qualified-name a.testnet`, aAddr)},
 		container.WithNetwork(n), container.WithHostname("b"))
 	if err := b.Wait(); err != nil {
 		t.Fatalf("b: %v: %s", err, bOut)
@@ -418,7 +377,7 @@ func TestNetworkRejects(t *testing.T) {
 	if got := n.Prefix(); got != nth(s, 254, 24) {
 		t.Errorf("Prefix() = %v, want %v", got, nth(s, 254, 24))
 	}
-	a, _ := startBusybox(t, rootfs, "sleep 100", container.WithNetwork(n), container.WithHostname("same"),
+	a, _ := containertest.Start(t, rootfs, []string{"/bin/sh", "-c", "sleep 100"}, container.WithNetwork(n), container.WithHostname("same"),
 		container.WithNetworkAddress(nth(s, 9, 24).Addr()))
 	if got, _ := n.Addr("same"); got != nth(s, 9, 24).Addr() {
 		t.Errorf("fixed address: got %v", got)
@@ -515,7 +474,7 @@ func TestJoinedNetNS(t *testing.T) {
 		"in a user namespace": {container.WithUIDMap(container.IDMap{ContainerID: 0, HostID: 100000, Size: 65536}), container.WithGIDMap(container.IDMap{ContainerID: 0, HostID: 100000, Size: 65536})},
 	} {
 		t.Run(name, func(t *testing.T) {
-			out := sh(t, rootfs, "readlink /proc/self/ns/net; grep -o '"+ifname+":' /proc/net/dev",
+			out := containertest.Sh(t, rootfs, "readlink /proc/self/ns/net; grep -o '"+ifname+":' /proc/net/dev",
 				append([]container.Option{container.WithNamespacePath(container.NSNet, path)}, extra...)...)
 			if out != want+ifname+":\n" {
 				t.Fatalf("got %q, want %q and the test's interface", out, want)
@@ -621,7 +580,7 @@ func TestConcurrentVeths(t *testing.T) {
 	before := ourLinks()
 	type ctr struct {
 		c        *container.Container
-		out      *lockedBuffer
+		out      *containertest.Buffer
 		host, ct netip.Prefix
 	}
 	ctrs := make([]ctr, n)
@@ -633,7 +592,7 @@ func TestConcurrentVeths(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctrs[i].c, ctrs[i].out = c, &lockedBuffer{}
+		ctrs[i].c, ctrs[i].out = c, &containertest.Buffer{}
 		c.Stdout, c.Stderr = ctrs[i].out, ctrs[i].out
 		wg.Add(1)
 		go func() {
@@ -779,7 +738,7 @@ func TestKilledParentLeavesNothing(t *testing.T) {
 	// The next Start reaps the bridge and directories at once, and the veths
 	// die with their containers, which died with the helper.
 	rootfs := containertest.Rootfs(t)
-	sh(t, rootfs, "true", container.WithVeth(nth(s, 201, 30), nth(s, 202, 30)))
+	containertest.Sh(t, rootfs, "true", container.WithVeth(nth(s, 201, 30), nth(s, 202, 30)))
 	var left []string
 	for _, l := range allLinks(t) {
 		if l.Attrs().Name == bridge {

@@ -110,7 +110,7 @@ func TestWithoutMountNamespaceKeepsMounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := mountsUnder(mountinfo(t), rootfs)
-	out := sh(t, rootfs, "cat /mnt/mine; mount -t tmpfs tmpfs /mnt 2>&1; ls -a /mnt",
+	out := containertest.Sh(t, rootfs, "cat /mnt/mine; mount -t tmpfs tmpfs /mnt 2>&1; ls -a /mnt",
 		container.WithoutNamespace(container.NSMount), container.WithCapAdd("CAP_SYS_ADMIN"), container.WithoutSeccomp())
 	if out != "x.\n..\n" {
 		t.Errorf("got %q, want the host's tmpfs, then an empty one on it", out)

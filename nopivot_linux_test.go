@@ -30,7 +30,7 @@ func TestWithoutPivotRoot(t *testing.T) {
 				opts = append(opts, container.WithRootfsPropagation(tc.prop))
 			}
 			before := mountinfo(t)
-			out := sh(t, rootfs, `ls /; echo pid $$; echo; cat /proc/self/mountinfo`, opts...)
+			out := containertest.Sh(t, rootfs, `ls /; echo pid $$; echo; cat /proc/self/mountinfo`, opts...)
 			ls, info, _ := strings.Cut(out, "\n\n")
 			ls += "\n"
 			for _, want := range []string{"bin\n", "etc\n", "proc\n", "pid 1\n"} {
@@ -117,7 +117,7 @@ for my $p ("/", "/proc", "/sys", "/dev") { my @s = stat $p; print "$p $s[0]:$s[1
 		return m
 	}
 
-	out, errOut, err := run(t, dir, []string{perl, "-e", script}, append(opts, container.WithoutPivotRoot())...)
+	out, errOut, err := containertest.Run(t, dir, []string{perl, "-e", script}, append(opts, container.WithoutPivotRoot())...)
 	if err != nil {
 		t.Fatalf("WithoutPivotRoot: %v\nstdout: %s\nstderr: %s", err, out, errOut)
 	}
@@ -137,7 +137,7 @@ for my $p ("/", "/proc", "/sys", "/dev") { my @s = stat $p; print "$p $s[0]:$s[1
 	}
 
 	// The same with pivot_root: the old root is gone.
-	out, errOut, err = run(t, dir, []string{perl, "-e", script}, opts...)
+	out, errOut, err = containertest.Run(t, dir, []string{perl, "-e", script}, opts...)
 	if err == nil && stats(out)["/"] == hostRoot {
 		t.Fatalf("pivot_root: the script reached the host's root:\n%s%s", out, errOut)
 	}
@@ -170,7 +170,7 @@ func TestWithoutPivotRootSharedHostMount(t *testing.T) {
 	}
 	for _, tc := range []struct{ prop, field string }{{"private", ""}, {"rslave", "master:"}} {
 		before := mountinfo(t)
-		out := sh(t, rootfs, `awk '$5 == "/"' /proc/self/mountinfo`, container.WithoutPivotRoot(), container.WithRootfsPropagation(tc.prop))
+		out := containertest.Sh(t, rootfs, `awk '$5 == "/"' /proc/self/mountinfo`, container.WithoutPivotRoot(), container.WithRootfsPropagation(tc.prop))
 		if strings.Contains(out, "shared:") || !strings.Contains(out, tc.field) {
 			t.Errorf("%s: the container's root %q, want %q and not shared", tc.prop, out, tc.field)
 		}

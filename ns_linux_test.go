@@ -164,10 +164,10 @@ func TestNamespacePathHostname(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	uts := fmt.Sprintf("/proc/%d/ns/uts", nsHolder(t))
-	if out := sh(t, rootfs, "hostname", container.WithNamespacePath(container.NSUTS, uts), container.WithHostname("joined")); out != "joined\n" {
+	if out := containertest.Sh(t, rootfs, "hostname", container.WithNamespacePath(container.NSUTS, uts), container.WithHostname("joined")); out != "joined\n" {
 		t.Fatalf("hostname %q, want joined", out)
 	}
-	if out := sh(t, rootfs, "hostname", container.WithNamespacePath(container.NSUTS, uts)); out != "joined\n" {
+	if out := containertest.Sh(t, rootfs, "hostname", container.WithNamespacePath(container.NSUTS, uts)); out != "joined\n" {
 		t.Fatalf("hostname %q in the joined namespace, want it kept (joined)", out)
 	}
 	if host, _ := os.Hostname(); host == "joined" {

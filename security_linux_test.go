@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/ctrkit/container/oci"
 
@@ -24,22 +23,9 @@ import (
 // The escape tests: a default container must be as locked down as Docker's,
 // and must stand up to the attacks that broke runc.
 
-// runIn runs cmd in a new container on rootfs and returns its combined output.
-func runIn(t *testing.T, rootfs string, cmd []string, opts ...container.Option) (string, error) {
-	t.Helper()
-	c, err := container.New(rootfs, cmd, opts...)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	out, err := c.CombinedOutput(ctx)
-	return string(out), err
-}
-
 func mustRunIn(t *testing.T, rootfs string, cmd []string, opts ...container.Option) string {
 	t.Helper()
-	out, err := runIn(t, rootfs, cmd, opts...)
+	out, err := containertest.CombinedOutput(t, rootfs, cmd, opts...)
 	if err != nil {
 		t.Fatalf("%q: %v\n%s", cmd, err, out)
 	}
@@ -126,7 +112,7 @@ func TestDefaultContainerStatus(t *testing.T) {
 				containertest.SkipUnlessUserNS(t)
 				fs = usernsRootfs
 			}
-			st, err := runIn(t, fs, []string{"cat", "/proc/self/status"}, tt.opts...)
+			st, err := containertest.CombinedOutput(t, fs, []string{"cat", "/proc/self/status"}, tt.opts...)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, st)
 			}
@@ -404,13 +390,13 @@ func TestKernelInterfacesReadOnly(t *testing.T) {
 		}
 	}
 	for _, path := range []string{"/proc/kcore", "/proc/keys", "/proc/timer_list", "/proc/sched_debug"} {
-		out, _ := runIn(t, rootfs, []string{"sh", "-c", "cat " + path + " 2>/dev/null | wc -c"})
+		out, _ := containertest.CombinedOutput(t, rootfs, []string{"sh", "-c", "cat " + path + " 2>/dev/null | wc -c"})
 		if strings.TrimSpace(out) != "0" {
 			t.Errorf("masked %s: read %s bytes, want 0", path, strings.TrimSpace(out))
 		}
 	}
 	for _, path := range []string{"/sys/firmware", "/proc/acpi", "/proc/scsi"} {
-		out, _ := runIn(t, rootfs, []string{"sh", "-c", "ls -A " + path + " 2>/dev/null | wc -l"})
+		out, _ := containertest.CombinedOutput(t, rootfs, []string{"sh", "-c", "ls -A " + path + " 2>/dev/null | wc -l"})
 		if strings.TrimSpace(out) != "0" {
 			t.Errorf("masked %s: %s entries, want 0", path, strings.TrimSpace(out))
 		}
@@ -564,7 +550,7 @@ func TestDevSymlinkToHost(t *testing.T) {
 	if err := os.Symlink(host, filepath.Join(rootfs, "dev")); err != nil {
 		t.Fatal(err)
 	}
-	out, err := runIn(t, rootfs, []string{"true"})
+	out, err := containertest.CombinedOutput(t, rootfs, []string{"true"})
 	t.Logf("Start with /dev -> %s: %v %s", host, err, out)
 	var se *container.SetupError
 	if err != nil && !errors.As(err, &se) {

@@ -175,7 +175,7 @@ func TestRemoveCgroupKillsParked(t *testing.T) {
 func TestOCIProcessOptions(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `umask; id -G; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/shmmni`,
+	out := containertest.Sh(t, rootfs, `umask; id -G; cat /proc/self/oom_score_adj; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/shmmni`,
 		container.WithUmask(0o027), container.WithGroups(10, 20), container.WithOOMScoreAdj(500),
 		container.WithSysctl("net.ipv4.ip_forward", "1"), container.WithSysctl("kernel.shmmni", "1000"))
 	want := "0027\n0 10 20\n500\n1\n1000\n"
@@ -190,7 +190,7 @@ func TestOCIMounts(t *testing.T) {
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o755)
 	script := `grep -E ' /(data|bound) ' /proc/mounts | cut -d' ' -f2-4; cat /proc/timer_list >/dev/null && echo timer-list-readable; grep -c ' /proc/sys ' /proc/mounts; grep -c ' /proc/keys ' /proc/mounts`
-	out := sh(t, rootfs, script+"; true",
+	out := containertest.Sh(t, rootfs, script+"; true",
 		container.WithMount("tmpfs", "", "/data", "nosuid", "noexec", "size=1m", "mode=700"),
 		container.WithMount("bind", src, "/bound", "rbind", "ro", "nosuid", "nodev", "noatime", "mode=755"),
 		container.WithMaskedPaths("/proc/keys"), container.WithReadonlyPaths())
@@ -229,7 +229,7 @@ func TestTerminal(t *testing.T) {
 func TestInheritedCapabilities(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `grep -E '^Cap(Inh|Prm|Amb)' /proc/self/status`,
+	out := containertest.Sh(t, rootfs, `grep -E '^Cap(Inh|Prm|Amb)' /proc/self/status`,
 		container.WithCapabilities("CAP_KILL", "CAP_CHOWN"), oci.WithInheritedCapabilities())
 	want := "CapInh:\t0000000000000021\nCapPrm:\t0000000000000021\nCapAmb:\t0000000000000021\n"
 	if out != want {
@@ -244,7 +244,7 @@ func TestSeccompWithoutCloseRange(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	p := &container.SeccompPolicy{DefaultAction: container.SeccompAllow,
 		Rules: []container.SeccompRule{{Names: []string{"close_range"}, Action: container.SeccompErrno(1)}}}
-	out := sh(t, rootfs, `ls /proc/self/fd | wc -l`, container.WithSeccomp(p))
+	out := containertest.Sh(t, rootfs, `ls /proc/self/fd | wc -l`, container.WithSeccomp(p))
 	if strings.TrimSpace(out) != "4" { // 0, 1, 2 and ls's own directory
 		t.Fatalf("descriptors open in the command: %q", out)
 	}
@@ -258,7 +258,7 @@ func TestDeviceRules(t *testing.T) {
 	rootfs := containertest.Rootfs(t)
 	cg := testCgroupPath(t, "devices")
 	t.Cleanup(func() { oci.RemoveCgroup(cg) })
-	out := sh(t, rootfs, `echo x > /dev/null && echo null-ok; mknod /tmp/disk b 8 0 2>/dev/null || echo disk-denied; mknod /tmp/fuse c 10 229 && echo fuse-ok; rm -f /tmp/disk /tmp/fuse`,
+	out := containertest.Sh(t, rootfs, `echo x > /dev/null && echo null-ok; mknod /tmp/disk b 8 0 2>/dev/null || echo disk-denied; mknod /tmp/fuse c 10 229 && echo fuse-ok; rm -f /tmp/disk /tmp/fuse`,
 		oci.WithCgroupPath(cg), oci.WithDeviceRules(oci.DeviceRule{Type: 'c', Major: 10, Minor: 229, Access: "rwm"}))
 	if out != "null-ok\ndisk-denied\nfuse-ok\n" {
 		t.Fatalf("got %q; want /dev/null usable, 8:0 denied, 10:229 allowed", out)
@@ -273,7 +273,7 @@ func TestDeviceRules(t *testing.T) {
 func TestDevices(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `ls -ln /dev/fuse /dev/loop9 | awk '{print $1, $3, $4, $5, $6}'`,
+	out := containertest.Sh(t, rootfs, `ls -ln /dev/fuse /dev/loop9 | awk '{print $1, $3, $4, $5, $6}'`,
 		container.WithDevices(container.Device{Name: "fuse", Major: 10, Minor: 229, Mode: 0o600, UID: 1, GID: 2},
 			container.Device{Name: "loop9", Type: 'b', Major: 7, Minor: 9}))
 	if out != "crw------- 1 2 10, 229\nbrw-rw-rw- 0 0 7, 9\n" {
@@ -287,7 +287,7 @@ func TestDevices(t *testing.T) {
 func TestMountPropagation(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	out := sh(t, rootfs, `awk '$5 == "/shared" || $5 == "/plain" {print $5, ($7 ~ /^shared:/) ? "shared" : "private"}' /proc/self/mountinfo`,
+	out := containertest.Sh(t, rootfs, `awk '$5 == "/shared" || $5 == "/plain" {print $5, ($7 ~ /^shared:/) ? "shared" : "private"}' /proc/self/mountinfo`,
 		container.WithMount("tmpfs", "", "/shared", "size=1m", "rshared"), container.WithMount("tmpfs", "", "/plain", "size=1m"))
 	if out != "/shared shared\n/plain private\n" {
 		t.Fatalf("got %q", out)
