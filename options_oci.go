@@ -809,11 +809,6 @@ func (c *config) readonlyPathsOf() []string {
 	return readonlyPaths
 }
 
-// KnownSyscall reports whether name is a system call of one of the
-// architectures the library's seccomp tables cover; a SeccompRule naming
-// another makes WithSeccomp fail.
-func KnownSyscall(name string) bool { return knownAnywhere(name) }
-
 // limitsOnly applies opts, which must be cgroup limit options, to an empty
 // configuration and returns the limits.
 func limitsOnly(caller string, opts []Option) (limitsConfig, error) {
