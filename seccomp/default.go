@@ -66,7 +66,7 @@ const (
 )
 
 // Default returns a new copy of the policy every container gets unless
-// [WithPolicy] or container.WithoutSeccomp says otherwise: Docker's default
+// [WithPolicy] or [container.WithoutSeccomp] says otherwise: Docker's default
 // profile for a container without CAP_SYS_ADMIN, as of Docker 25.0 (no
 // io_uring) and moby#52494 (no AF_ALG sockets). Known system calls outside
 // the allowlist, io_uring_setup, io_uring_enter and io_uring_register among

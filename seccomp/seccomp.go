@@ -256,18 +256,18 @@ func (p *Policy) validate() error {
 
 // WithPolicy replaces the container's default seccomp policy ([Default])
 // with p. The policy is copied when WithPolicy is called, and compiled to BPF
-// by New (once per process for equal policies); New fails with a
-// *container.OptionError for "seccomp.WithPolicy" if p is nil or invalid, or
-// if this package has no system call table for the machine's architecture,
-// and if the options also hold container.WithoutSeccomp. Start loads the
-// filter in the container with seccomp(2) SECCOMP_SET_MODE_FILTER and the
-// TSYNC and TSYNC_ESRCH flags, as the last step before execve; if the kernel
-// refuses it, Start fails.
+// by [container.New] (once per process for equal policies). New fails with a
+// [*container.OptionError] for "seccomp.WithPolicy" if p is nil or invalid or
+// this package has no system call table for the machine's architecture, and
+// with one for "WithoutSeccomp" if the options also hold
+// [container.WithoutSeccomp]. Start loads the filter in the container with
+// seccomp(2) SECCOMP_SET_MODE_FILTER and the TSYNC and TSYNC_ESRCH flags, as
+// the last step before execve; if the kernel refuses it, Start fails.
 //
 // The init still runs a few system calls under the policy: close_range and
 // execve, and whatever the Go runtime needs meanwhile (futex, rt_sigreturn,
-// sched_yield, nanosleep, mmap, madvise); with container.WithNewPrivileges
-// also capset and prctl; with container.WithStartHook what starting and
+// sched_yield, nanosleep, mmap, madvise); with [container.WithNewPrivileges]
+// also capset and prctl; with [container.WithStartHook] what starting and
 // waiting for a program takes. A policy that kills on those kills the
 // container at start, and Wait then reports SIGSYS.
 func WithPolicy(p *Policy) container.Option {
