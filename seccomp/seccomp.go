@@ -16,8 +16,8 @@
 // initialisation is not free: go-seccomp-bpf builds the system call tables of
 // five architectures when a program starts, and every container's init is the
 // caller's binary started again, so a program that imports this package pays
-// for them in each of its containers (about a millisecond); one that imports
-// only the root package does not.
+// for them in each of its containers (0.3 ms and 165 KB of allocations,
+// measured on bench/ctrrun); one that imports only the root package does not.
 package seccomp
 
 import (
