@@ -123,9 +123,12 @@
 // hierarchies the limits need; a container without limits gets no cgroup. WithRlimit sets
 // resource limits and WithInit keeps a reaping init as PID 1. The default
 // container drops to Docker's default capabilities, sets no_new_privs and
-// loads a seccomp filter equivalent to Docker's default profile; WithSeccomp,
-// WithCapabilities and their relatives change that. WithVeth, NewNetwork with
-// WithNetwork connect containers to the host and to each other.
+// loads a seccomp filter equivalent to Docker's default profile, carried
+// precompiled; WithoutSeccomp, WithCapabilities and their relatives change
+// that, and package [github.com/ctrkit/container/seccomp] holds the policies
+// as data, their compiler, and the option for a policy of your own. WithVeth,
+// and NewNetwork with WithNetwork, connect containers to the host and to each
+// other.
 // WithNamespacePath runs a container in existing namespaces (joined by path)
 // instead of new ones, WithRootfsPropagation sets how its root mount
 // propagates mount events, and WithoutPivotRoot enters the root without

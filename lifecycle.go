@@ -290,8 +290,3 @@ func (o *ociConfig) finish(c *config) error {
 	}
 	return nil
 }
-
-// KnownSyscall reports whether name is a system call of one of the
-// architectures the library's seccomp tables cover; a SeccompRule naming
-// another makes WithSeccomp fail.
-func KnownSyscall(name string) bool { return knownAnywhere(name) }

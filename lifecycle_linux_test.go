@@ -17,6 +17,7 @@ import (
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
+	"github.com/ctrkit/container/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -242,9 +243,9 @@ func TestInheritedCapabilities(t *testing.T) {
 func TestSeccompWithoutCloseRange(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
-	p := &container.SeccompPolicy{DefaultAction: container.SeccompAllow,
-		Rules: []container.SeccompRule{{Names: []string{"close_range"}, Action: container.SeccompErrno(1)}}}
-	out := containertest.Sh(t, rootfs, `ls /proc/self/fd | wc -l`, container.WithSeccomp(p))
+	p := &seccomp.Policy{DefaultAction: seccomp.Allow,
+		Rules: []seccomp.Rule{{Names: []string{"close_range"}, Action: seccomp.Errno(1)}}}
+	out := containertest.Sh(t, rootfs, `ls /proc/self/fd | wc -l`, seccomp.WithPolicy(p))
 	if strings.TrimSpace(out) != "4" { // 0, 1, 2 and ls's own directory
 		t.Fatalf("descriptors open in the command: %q", out)
 	}

@@ -6,10 +6,11 @@ import (
 	"slices"
 
 	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// Seccomp: the OCI JSON profile compiled into the library's SeccompPolicy.
+// Seccomp: the OCI JSON profile compiled into a seccomp.Policy.
 //
 //   - Actions: SCMP_ACT_ALLOW, SCMP_ACT_LOG, SCMP_ACT_ERRNO (errnoRet, else
 //     defaultErrnoRet, else EPERM), SCMP_ACT_KILL_PROCESS; SCMP_ACT_KILL and
@@ -43,13 +44,14 @@ func (b *builder) seccomp(s *specs.Spec) error {
 	if err != nil {
 		return err
 	}
-	b.add(container.WithSeccomp(p))
+	b.add(seccomp.WithPolicy(p))
 	return nil
 }
 
-// CompileSeccomp compiles an OCI seccomp profile into a SeccompPolicy for the
-// Go architecture goarch ("amd64"). Its errors are *FieldError values.
-func CompileSeccomp(sc *specs.LinuxSeccomp, goarch string) (*container.SeccompPolicy, error) {
+// CompileSeccomp compiles an OCI seccomp profile into a [seccomp.Policy] for
+// the Go architecture goarch ("amd64"), for [seccomp.WithPolicy]. Its errors
+// are *FieldError values.
+func CompileSeccomp(sc *specs.LinuxSeccomp, goarch string) (*seccomp.Policy, error) {
 	if sc.ListenerPath != "" || sc.ListenerMetadata != "" {
 		return nil, fieldErr("linux.seccomp.listenerPath", "seccomp notification: %w", ErrUnsupported)
 	}
@@ -74,8 +76,8 @@ func CompileSeccomp(sc *specs.LinuxSeccomp, goarch string) (*container.SeccompPo
 	if err != nil {
 		return nil, err
 	}
-	p := &container.SeccompPolicy{DefaultAction: def}
-	defAllows := def == container.SeccompAllow || def == container.SeccompLog
+	p := &seccomp.Policy{DefaultAction: def}
+	defAllows := def == seccomp.Allow || def == seccomp.Log
 	for i, r := range sc.Syscalls {
 		field := fmt.Sprintf("linux.seccomp.syscalls[%d]", i)
 		a, err := action(field+".action", r.Action, r.ErrnoRet, defErrno)
@@ -84,18 +86,18 @@ func CompileSeccomp(sc *specs.LinuxSeccomp, goarch string) (*container.SeccompPo
 		}
 		var names []string
 		for _, n := range r.Names {
-			if container.KnownSyscall(n) {
+			if seccomp.Known(n) {
 				names = append(names, n)
 				continue
 			}
-			if defAllows && a != container.SeccompAllow && a != container.SeccompLog {
+			if defAllows && a != seccomp.Allow && a != seccomp.Log {
 				return nil, fieldErr(field+".names", "%q: unknown to this runtime, so it cannot be denied", n)
 			}
 		}
 		if len(names) == 0 {
 			continue
 		}
-		rule := container.SeccompRule{Names: names, Action: a}
+		rule := seccomp.Rule{Names: names, Action: a}
 		for j, arg := range r.Args {
 			ca, err := seccompArg(fmt.Sprintf("%s.args[%d]", field, j), arg)
 			if err != nil {
@@ -108,14 +110,14 @@ func CompileSeccomp(sc *specs.LinuxSeccomp, goarch string) (*container.SeccompPo
 	return p, nil
 }
 
-func action(field string, a specs.LinuxSeccompAction, errnoRet *uint, defErrno uint) (container.SeccompAction, error) {
+func action(field string, a specs.LinuxSeccompAction, errnoRet *uint, defErrno uint) (seccomp.Action, error) {
 	switch a {
 	case specs.ActAllow:
-		return container.SeccompAllow, nil
+		return seccomp.Allow, nil
 	case specs.ActLog:
-		return container.SeccompLog, nil
+		return seccomp.Log, nil
 	case specs.ActKill, specs.ActKillThread, specs.ActKillProcess:
-		return container.SeccompKillProcess, nil
+		return seccomp.KillProcess, nil
 	case specs.ActErrno:
 		e := defErrno
 		if errnoRet != nil {
@@ -124,22 +126,22 @@ func action(field string, a specs.LinuxSeccompAction, errnoRet *uint, defErrno u
 		if e < 1 || e > 4095 {
 			return 0, fieldErr(field, "errno %d out of range 1-4095", e)
 		}
-		return container.SeccompErrno(uint16(e)), nil
+		return seccomp.Errno(uint16(e)), nil
 	}
 	return 0, fieldErr(field, "%q: %w", a, ErrUnsupported)
 }
 
-var seccompOps = map[specs.LinuxSeccompOperator]container.SeccompOp{
-	specs.OpNotEqual: container.SeccompNotEqual, specs.OpLessThan: container.SeccompLess,
-	specs.OpLessEqual: container.SeccompLessEqual, specs.OpEqualTo: container.SeccompEqual,
-	specs.OpGreaterEqual: container.SeccompGreaterEqual, specs.OpGreaterThan: container.SeccompGreater,
+var seccompOps = map[specs.LinuxSeccompOperator]seccomp.Op{
+	specs.OpNotEqual: seccomp.NotEqual, specs.OpLessThan: seccomp.Less,
+	specs.OpLessEqual: seccomp.LessEqual, specs.OpEqualTo: seccomp.Equal,
+	specs.OpGreaterEqual: seccomp.GreaterEqual, specs.OpGreaterThan: seccomp.Greater,
 }
 
-func seccompArg(field string, a specs.LinuxSeccompArg) (container.SeccompArg, error) {
+func seccompArg(field string, a specs.LinuxSeccompArg) (seccomp.Arg, error) {
 	if a.Index > 5 {
-		return container.SeccompArg{}, fieldErr(field+".index", "%d out of range 0-5", a.Index)
+		return seccomp.Arg{}, fieldErr(field+".index", "%d out of range 0-5", a.Index)
 	}
-	out := container.SeccompArg{Index: int(a.Index), Value: a.Value}
+	out := seccomp.Arg{Index: int(a.Index), Value: a.Value}
 	if op, ok := seccompOps[a.Op]; ok {
 		if a.ValueTwo != 0 {
 			return out, fieldErr(field+".valueTwo", "only SCMP_CMP_MASKED_EQ uses valueTwo")
@@ -152,9 +154,9 @@ func seccompArg(field string, a specs.LinuxSeccompArg) (container.SeccompArg, er
 	}
 	switch {
 	case a.ValueTwo == 0: // arg & value == 0
-		out.Op = container.SeccompBitsClear
+		out.Op = seccomp.BitsClear
 	case a.ValueTwo == a.Value && a.Value&(a.Value-1) == 0: // one bit, set
-		out.Op = container.SeccompBitsSet
+		out.Op = seccomp.BitsSet
 	default:
 		return out, fieldErr(field+".op", "SCMP_CMP_MASKED_EQ with mask %#x and value %#x: %w", a.Value, a.ValueTwo, ErrUnsupported)
 	}

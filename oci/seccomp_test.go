@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -41,7 +42,7 @@ log: getpid
 	if got := p.String(); got != want {
 		t.Fatalf("policy:\n%s\nwant:\n%s", got, want)
 	}
-	if _, err := container.New(t.TempDir(), []string{"true"}, container.WithSeccomp(p)); err != nil {
+	if _, err := container.New(t.TempDir(), []string{"true"}, seccomp.WithPolicy(p)); err != nil {
 		t.Fatalf("New rejects the compiled policy: %v", err)
 	}
 

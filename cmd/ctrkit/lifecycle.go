@@ -21,6 +21,7 @@ import (
 	"github.com/ctrkit/container"
 	_ "github.com/ctrkit/container/nsenter" // exec: joins a container before the Go runtime starts
 	"github.com/ctrkit/container/oci"
+	"github.com/ctrkit/container/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"golang.org/x/sys/unix"
@@ -788,7 +789,7 @@ func cmdExec(g *globals, args []string) (int, error) {
 		if err != nil {
 			return 1, err
 		}
-		opts = append(opts, container.WithSeccomp(pol))
+		opts = append(opts, seccomp.WithPolicy(pol))
 	} else {
 		opts = append(opts, container.WithoutSeccomp())
 	}
