@@ -3,7 +3,10 @@
 # side by side in one run: builds bench/ctrrun from both, a busybox rootfs,
 # and runs bench/ab, which alternates the two builds round by round.
 #
-#   sudo bench/ab.sh REV [-n 300] [-rounds 6] [-variants default,limits]
+#   sudo bench/ab.sh REV [-n 300] [-rounds 6] [-variants default,limits] [-rusage 100]
+#
+# -rusage also measures each build's init (CPU, page faults, peak RSS) with
+# bench/rusage.c as the command; it needs gcc.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
@@ -23,5 +26,6 @@ git -C "$root" worktree add -q --detach "$work/a" "$rev"
 mkdir -p "$work/rootfs/bin" "$work/rootfs/proc" "$work/rootfs/sys" "$work/rootfs/dev" "$work/rootfs/tmp" "$work/rootfs/etc"
 cp /bin/busybox "$work/rootfs/bin/busybox"
 for a in sh true; do ln -s busybox "$work/rootfs/bin/$a"; done
+if command -v gcc >/dev/null; then gcc -static -O1 -o "$work/rootfs/bin/rusage" "$here/rusage.c"; fi
 echo "A: $(git -C "$root" rev-parse --short "$rev")  B: working tree of $(git -C "$root" rev-parse --short HEAD)$(git -C "$root" diff --quiet || echo ' + changes')"
 "$work/ab" -a "$work/ctrrun-a" -b "$work/ctrrun-b" -rootfs "$work/rootfs" "$@"

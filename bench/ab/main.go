@@ -7,7 +7,12 @@
 // how a change to the start path is measured against the commit before it
 // in the same run (bench/ab.sh builds both).
 //
-//	ab -a OLD/ctrrun -b NEW/ctrrun -rootfs ROOTFS [-n 300] [-rounds 6] [-variants default,limits]
+//	ab -a OLD/ctrrun -b NEW/ctrrun -rootfs ROOTFS [-n 300] [-rounds 6] [-variants default,limits] [-rusage 100]
+//
+// With -rusage N it also starts N single containers per build (ctrrun's
+// whole-process mode) whose command is /bin/rusage (bench/rusage.c), and
+// prints the medians of what each init used before its execve: CPU time,
+// minor page faults and peak RSS.
 package main
 
 import (
@@ -28,6 +33,7 @@ func main() {
 	n := flag.Int("n", 300, "containers per round")
 	rounds := flag.Int("rounds", 6, "rounds per build, alternating")
 	vs := flag.String("variants", "default", "comma-separated bench/variants names")
+	ru := flag.Int("rusage", 0, "also measure the init's own usage over `N` single containers per build")
 	flag.Parse()
 	if *a == "" || *b == "" || *rootfs == "" {
 		flag.Usage()
@@ -55,6 +61,38 @@ func main() {
 		ma, mb := median(all[0]), median(all[1])
 		fmt.Printf("| %s | %s | %s | %.3f | %s | %s |\n", v, ms(ma), ms(mb), float64(mb)/float64(ma),
 			strings.Join(per[0], " "), strings.Join(per[1], " "))
+	}
+	if *ru > 0 {
+		initUsage(*a, *b, *rootfs, *ru)
+	}
+}
+
+// initUsage prints the medians of the inits' own usage (bench/rusage.c as the
+// command), the two builds alternating container by container.
+func initUsage(a, b, rootfs string, n int) {
+	names := []string{"CPU (user+sys)", "minor page faults", "peak RSS"}
+	var got [2][3][]int64
+	for i := 0; i < n; i++ {
+		for j, bin := range []string{a, b} {
+			out, err := exec.Command(bin, rootfs, "/bin/rusage").Output()
+			var ut, st, minflt, majflt, rss int64
+			if err == nil {
+				_, err = fmt.Sscan(string(out), &ut, &st, &minflt, &majflt, &rss)
+			}
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "ab: %s %s /bin/rusage: %v: %s\n", bin, rootfs, err, out)
+				os.Exit(1)
+			}
+			got[j][0] = append(got[j][0], ut+st)
+			got[j][1] = append(got[j][1], minflt)
+			got[j][2] = append(got[j][2], rss)
+		}
+	}
+	fmt.Printf("\n| the init, before execve (%d each) | A | B | B/A |\n|---|---|---|---|\n", n)
+	units := []string{"µs", "", "KiB"}
+	for k, name := range names {
+		ma, mb := median(got[0][k]), median(got[1][k])
+		fmt.Printf("| %s | %d %s | %d %s | %.3f |\n", name, ma, units[k], mb, units[k], float64(mb)/float64(ma))
 	}
 }
 
