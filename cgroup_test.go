@@ -308,3 +308,12 @@ func TestCgroupPathNotReapable(t *testing.T) {
 		}
 	}
 }
+
+// asRoot makes New plan as for root for the rest of the test: the pure tests
+// of what only root may configure then pass for any user. (hostGID stays the
+// caller's: nothing these tests check depends on it.)
+func asRoot(t *testing.T) {
+	old := geteuid
+	geteuid = func() int { return 0 }
+	t.Cleanup(func() { geteuid = old })
+}

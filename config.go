@@ -39,12 +39,16 @@ type config struct {
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
+// geteuid is os.Geteuid; the pure tests of what root may configure set it
+// (asRoot), so that they pass for any user.
+var geteuid = os.Geteuid
+
 func newConfig(rootfs string, cmd []string, opts []Option) (*config, error) {
 	c := &config{
 		dir:        "/",
 		hostname:   "container",
 		namespaces: defaultNamespaces,
-		hostUID:    uint32(os.Geteuid()),
+		hostUID:    uint32(geteuid()),
 		hostGID:    uint32(os.Getegid()),
 		security:   securityConfig{caps: defaultCaps},
 	}

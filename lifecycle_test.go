@@ -11,6 +11,7 @@ import (
 )
 
 func TestOCIOptionsRejected(t *testing.T) {
+	asRoot(t)
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
@@ -57,6 +58,7 @@ func TestOCIOptionsRejected(t *testing.T) {
 }
 
 func TestOCIOptionsPlan(t *testing.T) {
+	asRoot(t)
 	dir := t.TempDir()
 	c, err := newConfig(dir, []string{"true"}, []Option{
 		WithMount("tmpfs", "", "/run", "nosuid", "size=1m", "rshared"),

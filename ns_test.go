@@ -8,6 +8,7 @@ import (
 )
 
 func TestNamespacePathRejections(t *testing.T) {
+	asRoot(t)
 	dir := t.TempDir()
 	userns := []Option{WithUIDMap(IDMap{0, 100000, 1000}), WithGIDMap(IDMap{0, 100000, 1000})}
 	for _, tc := range []struct {
@@ -42,6 +43,7 @@ func TestNamespacePathRejections(t *testing.T) {
 }
 
 func TestNamespacePathConfig(t *testing.T) {
+	asRoot(t)
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name       string

@@ -10,6 +10,7 @@ import (
 )
 
 func TestNewRejectsBadInput(t *testing.T) {
+	asRoot(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "file")
 	os.WriteFile(file, nil, 0o644)
