@@ -95,14 +95,21 @@ func main() {
 			fmt.Printf("ctrkit version %s\nspec: %s\n", version, specVersion)
 			return
 		case "help", "h":
-			fmt.Println("usage: ctrkit [global flags] create|start|state|kill|delete|run|spec|features|ps|pause|resume ...")
+			printUsage(os.Stdout, "")
 			return
 		default:
 			fail(g, fmt.Errorf("unknown global flag --%s", name))
 		}
 	}
 	if len(args) == 0 {
+		printUsage(os.Stderr, "")
 		fail(g, errors.New("no command given"))
+	}
+	if args[0] == "help" {
+		if len(args) == 1 || !printUsage(os.Stdout, args[1]) {
+			printUsage(os.Stdout, "")
+		}
+		return
 	}
 	cmds := map[string]func(*globals, []string) (int, error){
 		"create": cmdCreate, "start": cmdStart, "state": cmdState, "kill": cmdKill, "delete": cmdDelete,
@@ -113,7 +120,15 @@ func main() {
 	if !ok {
 		fail(g, fmt.Errorf("unknown command %q", args[0]))
 	}
+	if wantsHelp(args[1:]) {
+		printUsage(os.Stdout, args[0])
+		return
+	}
 	code, err := cmd(g, args[1:])
+	if errors.Is(err, errHelp) {
+		printUsage(os.Stdout, args[0])
+		return
+	}
 	if err != nil {
 		fail(g, err)
 	}
@@ -189,6 +204,9 @@ func parseFlags(args []string, withValue, boolean []string) (*flagSet, []string,
 		if a == "--" {
 			pos = append(pos, args[i+1:]...)
 			break
+		}
+		if isHelp(a) {
+			return nil, nil, errHelp
 		}
 		name, val, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
 		switch {

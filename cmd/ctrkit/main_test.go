@@ -186,6 +186,30 @@ func TestVersionAndFeatures(t *testing.T) {
 	}
 }
 
+// TestHelp: --help and -h on every command print that command's usage and
+// exit 0, also after other flags; ctrkit --help lists every command.
+func TestHelp(t *testing.T) {
+	c := newCLI(t)
+	all := c.ok("--help")
+	for _, u := range usages {
+		if !strings.Contains(all, "\n  "+u.name+" ") {
+			t.Errorf("ctrkit --help does not list %s:\n%s", u.name, all)
+		}
+		for _, args := range [][]string{{u.name, "--help"}, {u.name, "-h"}, {u.name, "--bundle", "/nowhere", "--help"}} {
+			if len(args) > 2 && u.name != "create" && u.name != "run" && u.name != "spec" {
+				continue // --bundle is theirs only
+			}
+			out, errOut, code := c.run(args...)
+			if code != 0 || !strings.HasPrefix(out, "usage: ctrkit "+u.name) {
+				t.Errorf("%q: exit %d, %q %q", args, code, out, errOut)
+			}
+		}
+	}
+	if out := c.ok("help", "exec"); !strings.HasPrefix(out, "usage: ctrkit exec") {
+		t.Errorf("help exec: %q", out)
+	}
+}
+
 func TestErrorsAsJSONLog(t *testing.T) {
 	c := newCLI(t)
 	log := filepath.Join(t.TempDir(), "log.json")
