@@ -284,7 +284,8 @@ func (o *ociConfig) finish(c *config) error {
 		return optErr("WithGroups", fmt.Sprint(o.groups), "setgroups(2) is denied in a user namespace")
 	}
 	for _, s := range o.sysctls {
-		if ns := sysctlNamespace(s.Key); c.namespaces&ns == 0 {
+		// A namespace the container joins by path is not the host's either.
+		if ns := sysctlNamespace(s.Key); c.namespaces&ns == 0 && c.joined()&ns == 0 {
 			return optErr("WithSysctl", s.Key, "the container shares the %v namespace with the host", ns)
 		}
 	}

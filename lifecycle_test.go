@@ -22,6 +22,7 @@ func TestOCIOptionsRejected(t *testing.T) {
 		{"oom score", []Option{WithOOMScoreAdj(1001)}, `WithOOMScoreAdj "1001"`},
 		{"host sysctl", []Option{WithSysctl("vm.swappiness", "1")}, `WithSysctl "vm.swappiness": not a namespaced`},
 		{"sysctl of a shared namespace", []Option{WithSysctl("net.ipv4.ip_forward", "1"), WithoutNamespace(NSNet)}, "shares the net namespace"},
+		{"sysctl of a shared ipc namespace", []Option{WithSysctl("kernel.shmmax", "1"), WithoutNamespace(NSIPC)}, "shares the ipc namespace"},
 		{"malformed sysctl", []Option{WithSysctl("net..x", "1")}, "malformed"},
 		{"hostname sysctl", []Option{WithSysctl("kernel.hostname", "box")}, `WithSysctl "kernel.hostname": the init sets the hostname after the sysctls: use WithHostname`},
 		{"hostname sysctl with slashes", []Option{WithSysctl("kernel/hostname", "box")}, "use WithHostname"},

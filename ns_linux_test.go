@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
@@ -353,5 +354,45 @@ func TestRootfsPropagation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSysctlInJoinedNetNS (issue 14): a net sysctl is the container's own in a
+// network namespace it joins by path, as in a new one (podman's default
+// network joins one it made): it is written there, and the host's stays.
+func TestSysctlInJoinedNetNS(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	holder := exec.Command("unshare", "--net", "sleep", "600")
+	if err := holder.Start(); err != nil {
+		t.Skipf("skipping: no unshare(1) to make a network namespace: %v", err)
+	}
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	ns := fmt.Sprintf("/proc/%d/ns/net", holder.Process.Pid)
+	self, _ := os.Readlink("/proc/self/ns/net")
+	for i := 0; ; i++ {
+		if l, err := os.Readlink(ns); err == nil && l != self {
+			break
+		}
+		if i > 200 {
+			t.Fatal("unshare made no network namespace")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	const key = "/proc/sys/net/ipv4/ping_group_range"
+	host, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := containertest.Sh(t, rootfs, "cat "+key, container.WithNamespacePath(container.NSNet, ns),
+		container.WithSysctl("net.ipv4.ping_group_range", "0 2147483647"))
+	if strings.Join(strings.Fields(out), " ") != "0 2147483647" {
+		t.Errorf("in the joined namespace: %q", out)
+	}
+	if after, _ := os.ReadFile(key); string(after) != string(host) {
+		t.Errorf("the host's %s changed: %q, was %q", key, after, host)
 	}
 }

@@ -646,9 +646,10 @@ func (l *resourceLimits) memoryOf(m *specs.LinuxMemory) error {
 		}
 		l.res.MemoryReservation = *v
 	}
-	if v := m.Kernel; v != nil && *v != -1 && (l.memory == 0 || *v < l.memory) {
+	// 0 is no value (Docker's update sends it for a flag not given), as -1 is.
+	if v := m.Kernel; v != nil && *v != -1 && *v != 0 && (l.memory == 0 || *v < l.memory) {
 		return fieldErr("linux.resources.memory.kernel", "%d: kernel memory has no limit of its own (deprecated; charged to the memory limit): "+
-			"only -1 or a value of at least memory.limit is accepted: %w", *v, ErrUnsupported)
+			"only -1, 0 or a value of at least memory.limit is accepted: %w", *v, ErrUnsupported)
 	}
 	if v := m.KernelTCP; v != nil && *v != -1 {
 		if *v <= 0 {

@@ -426,6 +426,8 @@ func TestResourceLimits(t *testing.T) {
 			field: "linux.resources.memory.kernel"},
 		{name: "kernel memory without a limit", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Kernel: p(int64(1 << 30))}},
 			field: "linux.resources.memory.kernel"},
+		{name: "kernel memory 0, as docker update -m sends it", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Limit: p(int64(128 << 20)), Kernel: p(int64(0))}},
+			want: resourceLimits{memory: 128 << 20}},
 		{name: "kernel TCP zero", r: specs.LinuxResources{Memory: &specs.LinuxMemory{KernelTCP: p(int64(0))}},
 			field: "linux.resources.memory.kernelTCP"},
 		{name: "negative reservation", r: specs.LinuxResources{Memory: &specs.LinuxMemory{Reservation: p(int64(-1))}},
