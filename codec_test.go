@@ -1,7 +1,11 @@
 package container
 
 import (
+	"bytes"
 	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"reflect"
 	"testing"
 )
@@ -9,7 +13,7 @@ import (
 // fill sets every exported field reachable from v to a value that is not its
 // zero value and differs from field to field, so that a field the codec
 // forgets, or two fields it swaps, show in the round trip.
-func fill(t *testing.T, v reflect.Value, seed *uint64) {
+func fill(t testing.TB, v reflect.Value, seed *uint64) {
 	*seed++
 	n := *seed
 	switch v.Kind() {
@@ -90,6 +94,32 @@ func TestCodecRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCodecGenerated fails when codec_gen.go is not what go generate would
+// write from today's types: a field was added, removed or retyped without
+// running it.
+func TestCodecGenerated(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command to run the generator:", err)
+	}
+	out := filepath.Join(t.TempDir(), "codec_gen.go")
+	cmd := exec.Command(gobin, "run", "./internal/cmd/gencodec", "-o", out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("gencodec: %v\n%s", err, b)
+	}
+	want, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("codec_gen.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Error("codec_gen.go is stale: run go generate")
+	}
+}
+
 func TestCodecRejectsDamage(t *testing.T) {
 	var in initConfig
 	var seed uint64
@@ -109,5 +139,41 @@ func TestCodecRejectsDamage(t *testing.T) {
 	var out2 initConfig
 	if err := out2.unmarshal([]byte{0xff, 0xff, 0xff, 0xff, 0x0f}); !errors.Is(err, errShort) {
 		t.Errorf("huge length: err = %v", err)
+	}
+}
+
+// BenchmarkCodec measures the configuration's trip through the socket: the
+// parent's encode and the init's decode, for a default container (whose
+// seccomp program is most of the bytes) and for one with every field filled.
+func BenchmarkCodec(b *testing.B) {
+	c, err := New(b.TempDir(), []string{"/bin/sh", "-c", "true"}, WithEnv("A=1", "PATH=/bin"), WithMemory(64<<20))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var filled initConfig
+	var seed uint64
+	fill(b, reflect.ValueOf(&filled).Elem(), &seed)
+	for _, bc := range []struct {
+		name string
+		cfg  *initConfig
+	}{{"default", c.cfg.initConfig()}, {"filled", &filled}} {
+		wire := bc.cfg.marshal()
+		b.Run(bc.name+"/marshal", func(b *testing.B) {
+			b.SetBytes(int64(len(wire)))
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.cfg.marshal()
+			}
+		})
+		b.Run(bc.name+"/unmarshal", func(b *testing.B) {
+			b.SetBytes(int64(len(wire)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var out initConfig
+				if err := out.unmarshal(wire); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
