@@ -19,6 +19,10 @@ func TestOCIOptionsRejected(t *testing.T) {
 		want string
 	}{
 		{"umask too large", []Option{WithUmask(0o1000)}, `WithUmask "01000"`},
+		{"device outside /dev", []Option{WithDevices(Device{Name: "../x"})}, `WithDevices "../x": want a clean path below /dev`},
+		{"device path not clean", []Option{WithDevices(Device{Name: "net//tun"})}, "want a clean path"},
+		{"device in devpts", []Option{WithDevices(Device{Name: "pts/9"})}, "a name the standard /dev uses"},
+		{"device below a device", []Option{WithDevices(Device{Name: "net"}, Device{Name: "net/tun"})}, "needs a directory"},
 		{"oom score", []Option{WithOOMScoreAdj(1001)}, `WithOOMScoreAdj "1001"`},
 		{"host sysctl", []Option{WithSysctl("vm.swappiness", "1")}, `WithSysctl "vm.swappiness": not a namespaced`},
 		{"sysctl of a shared namespace", []Option{WithSysctl("net.ipv4.ip_forward", "1"), WithoutNamespace(NSNet)}, "shares the net namespace"},

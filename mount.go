@@ -3,6 +3,7 @@ package container
 import (
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -433,17 +434,19 @@ type Device struct {
 func WithDevices(devs ...Device) Option {
 	return optionFunc(func(c *config) error {
 		for _, d := range devs {
-			if d.Name == "" || strings.ContainsAny(d.Name, "/\x00") || d.Name == "." || d.Name == ".." {
-				return optErr("WithDevices", d.Name, "want a name directly in /dev")
+			if d.Name == "" || strings.ContainsRune(d.Name, 0) || path.IsAbs(d.Name) || path.Clean(d.Name) != d.Name ||
+				d.Name == "." || d.Name == ".." || strings.HasPrefix(d.Name, "../") {
+				return optErr("WithDevices", d.Name, "want a clean path below /dev, such as \"fuse\" or \"net/tun\"")
 			}
+			first, _, _ := strings.Cut(d.Name, "/")
 			for _, s := range []string{"pts", "shm", "mqueue", "fd", "stdin", "stdout", "stderr", "ptmx"} {
-				if d.Name == s {
+				if first == s {
 					return optErr("WithDevices", d.Name, "a name the standard /dev uses")
 				}
 			}
 			for _, o := range append(append([]device(nil), defaultDevices...), c.oci.devices...) {
-				if o.Name == d.Name {
-					return optErr("WithDevices", d.Name, "created already")
+				if o.Name == d.Name || strings.HasPrefix(o.Name, d.Name+"/") || strings.HasPrefix(d.Name, o.Name+"/") {
+					return optErr("WithDevices", d.Name, "created already, or a node where the other needs a directory (%s)", o.Name)
 				}
 			}
 			if d.Type != 0 && d.Type != 'c' && d.Type != 'b' && d.Type != 'p' {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	securejoin "github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -409,6 +410,9 @@ func (m *mounter) populateDev(dest string) error {
 	for _, d := range m.cfg.Devices {
 		p := dest + "/" + d.Name
 		op, src := "bind /dev/"+d.Name+" on", "/dev/"+d.Name
+		if err := mkdirsAt(dfd, filepath.Dir(d.Name)); err != nil { // a node below /dev, such as net/tun
+			return &SetupError{Op: "mkdir", Path: filepath.Dir(p), Err: err}
+		}
 		if m.cfg.BindDevices {
 			fd, err := unix.Openat(dfd, d.Name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o666)
 			if err != nil {
@@ -561,6 +565,22 @@ func (m *mounter) setAttrs(dest string, strict bool, flags uintptr) error {
 
 // mknodDevice creates a device node in the container's /dev (dfd), with its
 // mode and owner (WithDevices; the standard devices are 0666 root's).
+// mkdirsAt makes the directories of the relative path dir below the
+// directory dfd, the fresh /dev tmpfs, where nothing else made any yet.
+func mkdirsAt(dfd int, dir string) error {
+	if dir == "." {
+		return nil
+	}
+	p := ""
+	for _, part := range strings.Split(dir, "/") {
+		p = filepath.Join(p, part)
+		if err := unix.Mkdirat(dfd, p, 0o755); err != nil && err != unix.EEXIST {
+			return err
+		}
+	}
+	return nil
+}
+
 func mknodDevice(dfd int, d device) error {
 	typ := uint32(unix.S_IFCHR)
 	switch d.Type {

@@ -71,17 +71,17 @@ func TestDeviceFence(t *testing.T) {
 	const denied = "Permission denied"
 	made := "mknod /dev/made c 1 5; mknod /tmp/made c 1 5; mkdir -p /mnt/t && mknod /mnt/t/made c 1 5"
 	paths := []string{"/dev/made", "/tmp/made", "/mnt/t/made", "/srv/zero", "/hostdev/zero", "/mnt/zero",
-		"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/given", "/proc/keys"}
+		"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/given", "/dev/sub/dir/given", "/proc/keys"}
 	got := probeDevices(t, rootfs, made+"; exec 3<>/dev/ptmx && echo /dev/ptmx ok", paths,
 		container.WithBind("/dev", "/hostdev", true),
 		container.WithBind("/dev/zero", "/mnt/zero", false),
 		container.WithMount("tmpfs", "tmpfs", "/mnt/t"),
-		container.WithDevices(container.Device{Name: "given", Major: 1, Minor: 5}))
+		container.WithDevices(container.Device{Name: "given", Major: 1, Minor: 5}, container.Device{Name: "sub/dir/given", Major: 1, Minor: 5}))
 	checkDevices(t, got, map[string]string{
 		"/dev/made": denied, "/tmp/made": denied, "/mnt/t/made": denied, "/srv/zero": denied,
 		"/hostdev/zero": denied, "/mnt/zero": denied,
 		"/dev/null": "ok", "/dev/zero": "ok", "/dev/full": "ok", "/dev/random": "ok", "/dev/urandom": "ok",
-		"/dev/given": "ok", "/proc/keys": "ok", "/dev/ptmx": "ok",
+		"/dev/given": "ok", "/dev/sub/dir/given": "ok", "/proc/keys": "ok", "/dev/ptmx": "ok",
 	})
 
 	// Without a mount namespace, the rootfs and the plan's mounts are the

@@ -458,8 +458,8 @@ func (b *builder) linux(s *specs.Spec) error {
 			continue // a standard device: made already
 		}
 		name, ok := strings.CutPrefix(filepath.Clean(d.Path), "/dev/")
-		if !ok || strings.Contains(name, "/") {
-			return fieldErr(field+".path", "%s: only nodes directly in /dev are supported", d.Path)
+		if !ok {
+			return fieldErr(field+".path", "%s: only nodes below /dev are supported", d.Path)
 		}
 		dev := container.Device{Name: name, Major: uint32(d.Major), Minor: uint32(d.Minor)}
 		switch d.Type {

@@ -193,8 +193,11 @@ func TestFromSpec(t *testing.T) {
 		{"other device", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: p(os.FileMode(0o600)), UID: p(uint32(1))}}
 		}, "", nil},
-		{"nested device", func(s *specs.Spec) {
+		{"nested device", func(s *specs.Spec) { // docker --privileged: /dev/cpu/0/cpuid and the like
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200}}
+		}, "", nil},
+		{"device outside /dev", func(s *specs.Spec) {
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/tun", Type: "c", Major: 10, Minor: 200}}
 		}, "linux.devices[0].path", nil},
 		{"fifo device", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/f", Type: "p"}}
