@@ -101,14 +101,14 @@ func (m capMask) String() string {
 }
 
 // WithCapabilities replaces the container's capabilities with the named ones
-// ("CAP_NET_ADMIN" or "NET_ADMIN", or "ALL"). Without it a container gets Docker's
-// 14: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP NET_BIND_SERVICE
-// NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. They form the bounding set; a
-// root user also gets them permitted and effective, any other user (WithUser)
-// gets only the ones named here or by WithCapAdd, as ambient capabilities.
-// An unknown name makes New fail; a capability missing from the bounding set of
-// the caller makes Start fail (the init sets them with capset(2) and
-// prctl(PR_CAPBSET_DROP, PR_CAP_AMBIENT) right before execve).
+// ("CAP_NET_ADMIN" or "NET_ADMIN", or "ALL"). Without it a container gets
+// Docker's 14: CHOWN DAC_OVERRIDE FOWNER FSETID KILL SETGID SETUID SETPCAP
+// NET_BIND_SERVICE NET_RAW SYS_CHROOT MKNOD AUDIT_WRITE SETFCAP. They form the
+// bounding set; a root user also gets them permitted and effective, any other
+// user ([WithUser]) gets only the ones named here or by [WithCapAdd], as
+// ambient capabilities. An unknown name makes New fail; a capability missing
+// from the bounding set of the caller makes Start fail (the init sets them with
+// capset(2) and prctl(PR_CAPBSET_DROP, PR_CAP_AMBIENT) right before execve).
 func WithCapabilities(names ...string) Option {
 	return optionFunc(func(c *config) error {
 		m, err := parseCaps("WithCapabilities", names)
@@ -122,7 +122,7 @@ func WithCapabilities(names ...string) Option {
 }
 
 // WithCapAdd adds the named capabilities to the container's set (see
-// WithCapabilities for names and how they are applied).
+// [WithCapabilities] for names and how they are applied).
 func WithCapAdd(names ...string) Option {
 	return optionFunc(func(c *config) error {
 		m, err := parseCaps("WithCapAdd", names)
@@ -136,7 +136,7 @@ func WithCapAdd(names ...string) Option {
 }
 
 // WithCapDrop removes the named capabilities from the container's set (see
-// WithCapabilities for names and how they are applied).
+// [WithCapabilities] for names and how they are applied).
 func WithCapDrop(names ...string) Option {
 	return optionFunc(func(c *config) error {
 		m, err := parseCaps("WithCapDrop", names)

@@ -48,7 +48,7 @@ func (l *limitsConfig) needsCgroup() bool {
 	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != "" || l.res.any() || l.view
 }
 
-// MinMemory is the smallest memory limit WithMemory accepts: 6 MiB, Docker's
+// MinMemory is the smallest memory limit [WithMemory] accepts: 6 MiB, Docker's
 // minimum. Below it the kernel would OOM-kill the container's init while it
 // is still setting the container up.
 const MinMemory = 6 << 20
@@ -68,32 +68,15 @@ const minCPUQuota = 1000
 // value; with WithInit the init stays, so the reserve stays on top of it.
 const initTaskReserve = 32
 
-// WithMemory limits the memory the container may use, in bytes: user memory
-// and page cache (and, where the kernel accounts swap, swap too: the limit
-// covers memory plus swap, so a container cannot escape it by swapping).
-// It drives memory.max and memory.swap.max on cgroup v2,
-// memory.limit_in_bytes and memory.memsw.limit_in_bytes on v1. When the
-// container exceeds it, the kernel's OOM killer kills a process in the
-// container and ExitError.OOMKilled reports it.
-//
-// bytes must be at least MinMemory. Limits need root or a delegated cgroup;
-// Start fails when the cgroup cannot be created or the memory controller is
-// not available.
-//
-// The limit options (WithMemory, WithCPU, WithCPUShares, WithPids, and
-// WithResources) give the container a cgroup of its own; a container without
-// them gets none. Start creates it as a child of the caller's own cgroup, so the container stays
-// accounted where its caller is: on cgroup v1 in each hierarchy the limits
-// need, plus the freezer for teardown; on v2 in the caller's cgroup, enabling
-// the controllers in its cgroup.subtree_control. The container's first
-// process is in it before the command runs (v2: cloned into it; v1: moved
-// before the init is told to go). Wait kills whatever is left in it and
-// removes it. Its name, ctrkit-<owner pid>-<owner start time>-<id>, marks its
-// owner: a Start that creates a cgroup first removes those whose owner died
-// without calling Wait, killing what still runs in them, and never touches
-// those of an owner that is alive. A caller that is not root and has no
-// delegated cgroup cannot have limits: Start fails with an error wrapping
-// ErrNeedRoot.
+// WithMemory limits the memory the container may use to bytes, at least
+// [MinMemory]: user memory and page cache, and swap too where the kernel
+// accounts it (the limit covers memory plus swap, so swapping does not escape
+// it). It drives memory.max and memory.swap.max on cgroup v2,
+// memory.limit_in_bytes and memory.memsw.limit_in_bytes on v1. Beyond it the
+// kernel's OOM killer kills a process in the container, and
+// [ExitError.OOMKilled] reports it. Like every limit it needs root or a
+// delegated cgroup (see Cgroups in the package documentation); Start fails when
+// the cgroup cannot be created or the memory controller is not available.
 func WithMemory(bytes int64) Option {
 	return optionFunc(func(c *config) error {
 		if bytes < MinMemory {
@@ -138,21 +121,12 @@ func WithCPUShares(shares uint64) Option {
 	})
 }
 
-// WithPids limits the number of tasks in the container: n is how many
-// processes and threads the command and everything it starts may have at
-// once (pids.max counts threads). The container's own setup does not eat into
-// n: while the init sets the container up, the limit is at least a reserve for
-// the init's threads (n itself when n is larger), and the parent lowers it to
-// exactly n when the init is about to execve (the init waits for it), so the
-// command never sees the reserve.
-// With WithInit the init stays as PID 1, so its reserve (32 tasks plus one per
-// CPU) stays on top of n: the command can always start n tasks, and may start a
-// few more when the init uses fewer threads.
-//
-// Once the limit is reached, fork and clone fail with EAGAIN inside the
-// container. n must be at least 1. Limits need root or a delegated cgroup;
-// Start fails when the cgroup cannot be created or the pids controller is not
-// available.
+// WithPids limits the container to n tasks at once, n at least 1: processes and
+// threads (pids.max counts threads) of the command and everything it starts. At
+// the limit, fork and clone fail with EAGAIN inside the container. The init's own
+// threads do not eat into n (see the pids reserve in the section Cgroups of the
+// package documentation). Limits need root or a delegated cgroup; Start fails
+// when the cgroup cannot be created or the pids controller is not available.
 func WithPids(n int64) Option {
 	return optionFunc(func(c *config) error {
 		if n < 1 {
@@ -163,16 +137,13 @@ func WithPids(n int64) Option {
 	})
 }
 
-// WithInit keeps the container's init as PID 1 instead of replacing it with
-// the command, as `docker run --init` (tini) does: the init starts the command
-// as PID 2, forwards every signal it can catch to it (all but SIGCHLD and the
-// Go runtime's SIGURG), reaps every orphaned process that is reparented to it,
-// and exits with the command's exit status, or 128 plus the signal number when
-// a signal killed the command. Without it the command is PID 1 and must reap
-// its own orphans.
-//
-// It needs no privilege. When the command cannot be started, Start fails with
-// the same *SetupError as without WithInit.
+// WithInit keeps the container's init as PID 1, as `docker run --init` (tini)
+// does: it starts the command as PID 2, forwards it every signal it can catch
+// (all but SIGCHLD and the Go runtime's SIGURG), reaps every orphan reparented
+// to it, and exits with the command's exit status, or 128 plus the signal
+// number when a signal killed the command. Without it the command is PID 1 and
+// must reap its own orphans. It needs no privilege; when the command cannot be
+// started, Start fails with the same [*SetupError] as without WithInit.
 func WithInit() Option {
 	return optionFunc(func(c *config) error {
 		c.limits.init = true

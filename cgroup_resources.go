@@ -13,8 +13,9 @@ import (
 // cgroup v1 and v2, given what the host has (cgroupHost). What a host cannot
 // apply makes the rendering fail, naming the field and why; Start then fails.
 
-// Resources are the cgroup controls beyond WithMemory, WithCPU, WithCPUShares
-// and WithPids, for WithResources and UpdateCgroup. A zero field asks for
+// Resources are the cgroup controls beyond [WithMemory], [WithCPU],
+// [WithCPUShares] and [WithPids], for [WithResources] and
+// [github.com/ctrkit/container/oci.UpdateCgroup]. A zero field asks for
 // nothing: its cgroup file keeps the kernel's default. Each field names the
 // files it drives; a field a host cannot apply (a controller that is not
 // mounted or not available, a file the kernel lacks, a cgroup v1 control on a
@@ -31,16 +32,16 @@ type Resources struct {
 	// DisableOOMKiller stops the OOM killer in the container's cgroup: a
 	// container that reaches its memory limit waits for memory instead of
 	// losing a process. memory.oom_control, cgroup v1 only (v2 has none).
-	// Being a zero-means-nothing field, UpdateCgroup cannot turn it off.
+	// Being a zero-means-nothing field, oci.UpdateCgroup cannot turn it off.
 	DisableOOMKiller bool
 	// KernelTCPMemory limits the memory of the container's TCP buffers, in
 	// bytes: memory.kmem.tcp.limit_in_bytes on v1. cgroup v2 charges socket
 	// memory to memory.max and has no limit of its own for it, so there the
-	// value is only accepted when WithMemory's limit is at most this value
+	// value is only accepted when [WithMemory]'s limit is at most this value
 	// (memory.max then enforces it); otherwise Start fails.
 	KernelTCPMemory int64
 	// CPUPeriod is the CFS period in microseconds (1000 to 1000000) that
-	// WithCPU's quota is a fraction of, instead of 100000 (cpus × period is
+	// [WithCPU]'s quota is a fraction of, instead of 100000 (cpus × period is
 	// the quota): cpu.cfs_period_us on v1, the second value of cpu.max on v2.
 	CPUPeriod uint64
 	// CPUs and Mems are the CPUs and memory nodes the container may use, as
@@ -112,7 +113,7 @@ type NetPriority struct {
 // WithResources sets the cgroup controls of r (see Resources) on the
 // container's cgroup, before its first process runs; a later WithResources
 // replaces an earlier one as a whole. It gives the container a cgroup, as the
-// limit options do (see WithMemory), in the cgroup v1 hierarchies of the
+// limit options do (see [WithMemory]), in the cgroup v1 hierarchies of the
 // fields that are set. Needs root or a delegated cgroup; Start fails when a
 // field cannot be applied.
 func WithResources(r Resources) Option {

@@ -8,8 +8,9 @@ import (
 	"sync"
 )
 
-// Container is one command to run in a new Linux container. It is built by New,
-// started once by Start or Run, and released by Wait, like exec.Cmd.
+// Container is one command to run in a new Linux container. It is built by
+// [New], started once by [Container.Start] or [Container.Run], and released by
+// [Container.Wait], like [os/exec.Cmd].
 //
 // A Container must not be copied after first use.
 type Container struct {
@@ -42,8 +43,9 @@ type Container struct {
 // cmd is the command and its arguments; cmd[0] is looked up in the container's
 // PATH unless it contains a slash.
 //
-// New makes no changes to the system: every kernel object is created by Start.
-// Its errors are *OptionError values that name the offending value.
+// New makes no changes to the system: every kernel object is created by
+// [Container.Start].
+// Its errors are [*OptionError] values that name the offending value.
 func New(rootfs string, cmd []string, opts ...Option) (*Container, error) {
 	cfg, err := newConfig(rootfs, cmd, opts)
 	if err != nil {
@@ -53,8 +55,8 @@ func New(rootfs string, cmd []string, opts ...Option) (*Container, error) {
 }
 
 // Run starts the container and waits for it to exit. Its error is nil when the
-// command exited with status 0, an *ExitError when it ran and failed, and
-// otherwise the error of Start.
+// command exited with status 0, an [*ExitError] when it ran and failed, and
+// otherwise the error of [Container.Start].
 func (c *Container) Run(ctx context.Context) error {
 	if err := c.Start(ctx); err != nil {
 		return err
@@ -87,7 +89,7 @@ func (c *Container) CombinedOutput(ctx context.Context) ([]byte, error) {
 }
 
 // Pid returns the host process id of the container's first process, or 0
-// before Start.
+// before [Container.Start].
 func (c *Container) Pid() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()

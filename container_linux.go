@@ -39,12 +39,12 @@ type running struct {
 func (r *running) pid() int { return r.cmd.Process.Pid }
 
 // Start starts the container and returns once its command has been exec'd, or
-// with the error of the step that failed (a *SetupError for steps inside the
+// with the error of the step that failed (a [*SetupError] for steps inside the
 // container). A failed Start leaves nothing behind. Cancelling ctx while Start
 // runs kills the init and Start fails with an error that wraps ctx.Err()
-// (errors.Is(err, context.Canceled) or context.DeadlineExceeded). Cancelling
-// ctx after Start returns kills every process in the container; Wait must
-// still be called to release it.
+// ([errors.Is](err, [context.Canceled]) or [context.DeadlineExceeded]).
+// Cancelling ctx after Start returns kills every process in the container;
+// [Container.Wait] must still be called to release it.
 func (c *Container) Start(ctx context.Context) (err error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -248,13 +248,14 @@ func (c *Container) Start(ctx context.Context) (err error) {
 }
 
 // Wait waits for the container's first process to exit, kills whatever else is
-// still running in the container, and releases everything Start created. It is
-// the single release point: call it exactly once after a successful Start.
+// still running in the container, and releases everything [Container.Start]
+// created. It is the single release point: call it exactly once after a
+// successful Start.
 //
-// The error is nil for exit status 0, an *ExitError for another status or a
-// death by signal, or an error from copying Stdin, Stdout or Stderr, from
-// removing the cgroup, or from unmounting what a container without a mount
-// namespace mounted on the host (WithoutNamespace(NSMount)).
+// The error is nil for exit status 0, an [*ExitError] for another status or a
+// death by signal, or an error from copying [Container.Stdin], Stdout or
+// Stderr, from removing the cgroup, or from unmounting what a container without
+// a mount namespace mounted on the host ([WithoutNamespace](NSMount)).
 func (c *Container) Wait() error {
 	c.mu.Lock()
 	r := c.run
@@ -336,7 +337,7 @@ func (r *running) kill() {
 // Signal sends sig to the container's first process (through its pidfd, so a
 // reused pid is never signalled). Note that the kernel delivers to a PID
 // namespace's init only the signals it has a handler for, and SIGKILL; with
-// WithInit, signals are forwarded to the command.
+// [WithInit], signals are forwarded to the command.
 func (c *Container) Signal(sig os.Signal) error {
 	c.mu.Lock()
 	r := c.run

@@ -17,7 +17,8 @@ type running struct{}
 
 func (*running) pid() int { return 0 }
 
-// Start fails on this platform with an error that wraps errors.ErrUnsupported.
+// Start fails on this platform with an error that wraps
+// [errors.ErrUnsupported].
 func (c *Container) Start(ctx context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -28,17 +29,17 @@ func (c *Container) Start(ctx context.Context) error {
 	return errUnsupported
 }
 
-// Wait returns ErrNotStarted on this platform.
+// Wait returns [ErrNotStarted] on this platform.
 func (c *Container) Wait() error { return ErrNotStarted }
 
-// Signal returns ErrNotStarted on this platform.
+// Signal returns [ErrNotStarted] on this platform.
 func (c *Container) Signal(sig os.Signal) error { return ErrNotStarted }
 
-// RootfsMounts fails on this platform with an error that wraps
+// rootfsMounts fails on this platform with an error that wraps
 // errors.ErrUnsupported.
 func rootfsMounts(rootfs string) ([]int, error) { return nil, errUnsupported }
 
-// ReleaseRootfsMounts fails on this platform with an error that wraps
+// releaseRootfsMounts fails on this platform with an error that wraps
 // errors.ErrUnsupported.
 func releaseRootfsMounts(rootfs string, keep []int) error { return errUnsupported }
 

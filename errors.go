@@ -7,23 +7,25 @@ import (
 	"syscall"
 )
 
-// Sentinel errors. Callers branch on them with errors.Is.
+// Sentinel errors. Callers branch on them with [errors.Is].
 var (
-	// ErrAlreadyStarted is returned by Start when the Container was started before:
-	// a Container is single use, like exec.Cmd.
+	// ErrAlreadyStarted is returned by [Container.Start] when the Container
+	// was started before: a Container is single use, like [os/exec.Cmd].
 	ErrAlreadyStarted = errors.New("container: already started")
-	// ErrNotStarted is returned by Wait and Signal before a successful Start.
+	// ErrNotStarted is returned by [Container.Wait] and [Container.Signal]
+	// before a successful Start.
 	ErrNotStarted = errors.New("container: not started")
-	// ErrWaitCalled is returned by a second call to Wait.
+	// ErrWaitCalled is returned by a second call to [Container.Wait].
 	ErrWaitCalled = errors.New("container: Wait was already called")
-	// ErrFinished is returned by Signal once the container's first process has been reaped.
+	// ErrFinished is returned by [Container.Signal] once the container's first
+	// process has been reaped.
 	ErrFinished = errors.New("container: process already finished")
 	// ErrNeedRoot is wrapped by the errors of features that need real root
 	// (or, for limits, a delegated cgroup) when the caller has neither.
 	ErrNeedRoot = errors.New("needs root or a delegated cgroup")
 )
 
-// OptionError reports an invalid argument to New or to an option constructor.
+// OptionError reports an invalid argument to [New] or to an option constructor.
 // Value names the offending value as the caller gave it.
 type OptionError struct {
 	Option string // the option or argument: "WithTmpfs", "rootfs", "cmd"
@@ -51,9 +53,9 @@ func optErr(option string, value any, format string, args ...any) error {
 }
 
 // SetupError is a failure of one step of setting a container up, shaped like
-// os.PathError. Failures inside the container's init are sent to the parent as
-// {step, path, errno} and rebuilt here, so errors.Is(err, fs.ErrNotExist) and
-// errors.Is(err, unix.EPERM) work across the process boundary.
+// [os.PathError]. Failures inside the container's init are sent to the parent
+// as {step, path, errno} and rebuilt here, so errors.Is(err, [fs.ErrNotExist])
+// and errors.Is(err, unix.EPERM) work across the process boundary.
 //
 // Its message reads like the failed call: "mount proc on /proc: operation not permitted",
 // "exec /bin/nope: no such file or directory".
@@ -71,7 +73,7 @@ func (e *SetupError) Error() string {
 	return e.Op + " " + e.Path + ": " + e.Err.Error()
 }
 
-// Unwrap returns the cause, typically a syscall.Errno.
+// Unwrap returns the cause, typically a [syscall.Errno].
 func (e *SetupError) Unwrap() error { return e.Err }
 
 // ExitError reports a container whose first process did not exit with status 0.

@@ -302,28 +302,14 @@ func cleanPaths(option string, paths []string) ([]string, error) {
 }
 
 // WithMount mounts a file system at dst inside the container, after the
-// standard ones (/proc, /sys, /dev, /dev/pts, /dev/shm, /dev/mqueue) and in the
-// order of the options, parents first. fstype is one of "tmpfs", "proc",
-// "sysfs", "devpts", "mqueue" or "cgroup2", or "bind" to bind the host path
-// source recursively (like WithBind). options are mount(8) options: "ro",
-// "nosuid", "nodev", "noexec", "relatime", "noatime", "strictatime",
-// "nodiratime", "sync", "dirsync" (a bind mount takes all but the last two);
-// "rw", "bind", "rbind", "private" and
-// "rprivate" are accepted as the default; the rest of a non-bind mount's
-// options (such as "size=64m" or "mode=755") are passed to mount(2) as the
-// file system's data (which the kernel ignores for a bind mount, as runc and
-// mount(8) pass it too). "shared", "slave",
-// "unbindable" and their recursive "r" forms set the mount's propagation
-// inside the container's mount namespace, which is private to the host's: a
-// shared mount shares events only with the container's own mounts. dst is resolved inside the container's root and created when
-// missing. Mounting needs the privileges of the container's mount namespace;
-// when the kernel refuses, Start fails.
-//
-// A "cgroup2" mount shows the container's own cgroup, never a host cgroup
-// above it: the container gets a cgroup of its own (in the unified hierarchy
-// on a hybrid host, which needs root), the root of its cgroup namespace;
-// without a cgroup namespace the mount is a bind of that cgroup's directory.
-// It is read-only unless options name "rw".
+// standard mounts. fstype is "tmpfs", "proc", "sysfs", "devpts", "mqueue" or
+// "cgroup2", or "bind" to bind the host path source recursively (like
+// [WithBind]); options are mount(8) options such as "ro", "nosuid", "size=64m"
+// or "rshared" (see Mounts in the package documentation for the ones taken, the
+// order and propagation). A "cgroup2" mount shows the container's own cgroup,
+// read-only unless options name "rw". dst is resolved inside the container's
+// root and created when missing. Mounting needs the privileges of the
+// container's mount namespace; when the kernel refuses, Start fails.
 func WithMount(fstype, source, dst string, options ...string) Option {
 	return optionFunc(func(c *config) error {
 		d, err := checkDest("WithMount", dst)
@@ -417,7 +403,7 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 	return mo, nil
 }
 
-// Device is a device node to create in the container's /dev, for WithDevices.
+// Device is a device node to create in the container's /dev, for [WithDevices].
 type Device struct {
 	Name         string      // the node's name in /dev, such as "fuse" (no '/')
 	Type         byte        // 'c' character (also 0), 'b' block or 'p' FIFO
@@ -428,9 +414,10 @@ type Device struct {
 
 // WithDevices creates these device nodes in the container's /dev (mknod(2) in
 // the init, after the standard ones: null, zero, full, random, urandom, tty).
-// With WithDeviceRules, they are allowed in the devices cgroup too. Creating a
-// node needs CAP_MKNOD in the host's user namespace: New fails for a container
-// with a user namespace, and Start fails when the kernel refuses.
+// With [github.com/ctrkit/container/oci.WithDeviceRules], they are allowed in
+// the devices cgroup too. Creating a node needs CAP_MKNOD in the host's user
+// namespace: New fails for a container with a user namespace, and Start fails
+// when the kernel refuses.
 func WithDevices(devs ...Device) Option {
 	return optionFunc(func(c *config) error {
 		for _, d := range devs {

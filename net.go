@@ -53,27 +53,15 @@ type netInit struct {
 	LoopbackUp bool
 }
 
-// WithVeth connects the container to the host through a veth pair. The host
-// end, named after the container's id ("ctk" and 12 hex digits), gets the
-// address host; the container's end, eth0 (see WithVethName), gets the address
-// container, the MTU of the host end and a default route via host. Both
-// prefixes must be of one address family, in one subnet, with distinct
-// addresses that are neither the subnet's network address nor its IPv4
-// broadcast address. Give WithVeth once for IPv4 and once for IPv6 to have
-// both on the one pair; IPv6 addresses skip duplicate address detection.
-//
-// It needs CAP_NET_ADMIN on the host (root): when the pair cannot be created
-// or configured, Start fails. It needs the container's own network namespace,
-// so it conflicts with WithNetwork, WithoutNamespace(NSNet) and a joined one
-// (WithNamespacePath(NSNet, ...)). The pair is created through netlink (RTM_NEWLINK,
-// the container's end straight into the container's namespace) between the
-// clone and the container's setup, and it vanishes with the container's
-// network namespace when the container exits.
-//
-// The container also gets generated /etc/hosts (localhost and its hostname),
-// /etc/hostname and /etc/resolv.conf (the host's, less nameservers on the
-// loopback), bind-mounted read-only from files the library owns: the rootfs is
-// never written to.
+// WithVeth connects the container to the host through a veth pair: the host end
+// gets the address host, the container's end (eth0, see [WithVethName]) the
+// address container and a default route via host. Both must be of one address
+// family and one subnet, with distinct addresses that are neither the subnet's
+// network address nor its IPv4 broadcast address; give WithVeth once per family
+// to have both on the one pair. It needs CAP_NET_ADMIN on the host (root): when
+// the pair cannot be created or configured, Start fails. It conflicts with
+// [WithNetwork], [WithoutNamespace](NSNet) and [WithNamespacePath](NSNet, ...).
+// See Networking in the package documentation for the pair and the /etc files.
 func WithVeth(host, container netip.Prefix) Option {
 	return optionFunc(func(c *config) error {
 		if err := checkVeth(host, container); err != nil {
@@ -167,8 +155,8 @@ func lastAddr(subnet netip.Prefix) netip.Addr {
 
 // WithVethName names the container's end of its veth pair (default "eth0").
 // The name follows the kernel's rules for interface names: 1 to 15 bytes,
-// not "." or "..", without '/', ':' or white space. It needs WithVeth or
-// WithNetwork.
+// not "." or "..", without '/', ':' or white space. It needs [WithVeth] or
+// [WithNetwork].
 func WithVethName(name string) Option {
 	return optionFunc(func(c *config) error {
 		if err := checkIfname(name); err != nil {
@@ -195,20 +183,15 @@ func checkIfname(name string) error {
 	return nil
 }
 
-// WithNetwork makes the container a member of n: it gets a veth pair whose
-// host end is a port of n's bridge, whose container end (eth0) has the next
-// free address of n's subnet (or the one WithNetworkAddress fixes) and a
-// default route via n's host address. Its /etc/hosts, bind-mounted read-only
-// from a file n owns and keeps current, lists every member of n by hostname
-// (WithHostname; also as hostname.network-name), so members reach each other
-// by name. Two members running at once must have different hostnames, or the
-// second one's Start fails.
-//
-// The address is taken by Start and given back by Wait; the veth pair
-// vanishes with the container's network namespace. It needs CAP_NET_ADMIN on
-// the host (root): when the pair cannot be created, Start fails, as it does
-// when n is closed or has no free address. It conflicts with WithVeth,
-// WithoutNamespace(NSNet) and WithNamespacePath(NSNet, ...).
+// WithNetwork makes the container a member of n: a veth pair connects it to n's
+// bridge, with the next free address of n's subnet (or the one
+// [WithNetworkAddress] fixes) and a default route via n's host address, and its
+// /etc/hosts lists every member by hostname (see Networking in the package
+// documentation). Start takes the address and Wait gives it back. It needs
+// CAP_NET_ADMIN on the host (root): Start fails when the pair cannot be
+// created, when n is closed or has no free address, and when a running member
+// has the same hostname. It conflicts with [WithVeth],
+// [WithoutNamespace](NSNet) and [WithNamespacePath](NSNet, ...).
 func WithNetwork(n *Network) Option {
 	return optionFunc(func(c *config) error {
 		if n == nil {
@@ -223,7 +206,7 @@ func WithNetwork(n *Network) Option {
 }
 
 // WithNetworkAddress fixes the container's address on the network of
-// WithNetwork, instead of the next free one. It must be an address of the
+// [WithNetwork], instead of the next free one. It must be an address of the
 // network's subnet other than the host's, the network address and the IPv4
 // broadcast address. When another member has it, Start fails.
 func WithNetworkAddress(addr netip.Addr) Option {

@@ -15,18 +15,12 @@ import (
 // closed, and by a second Close.
 var ErrNetworkClosed = errors.New("container: network closed")
 
-// Network is a bridge on the host that containers join with WithNetwork, for
-// test harnesses that want several hosts talking to each other. The bridge
-// (named "ctb" and 12 hex digits, see Bridge) has the host's address of the
-// subnet; each member gets a veth pair whose host end is a port of the bridge
-// and whose container end has an address of the subnet, handed out in order
-// (or fixed with WithNetworkAddress), and a default route via the host's
-// address. Members reach each other and the host by address, and each other by
-// hostname: every member's /etc/hosts lists every running member.
-//
-// Close removes the bridge. A Network that its process did not close (the
-// process was killed) is removed by the next NewNetwork, or Start of a
-// container with WithVeth or WithNetwork, of any process.
+// Network is a bridge on the host that containers join with [WithNetwork], for
+// test harnesses that want several hosts talking to each other: members reach
+// each other and the host by address, and each other by hostname. [NewNetwork]
+// creates it and Close removes it; one that its process did not close (the
+// process was killed) is removed by a later NewNetwork or Start of any process
+// (see Networking in the package documentation).
 //
 // A Network is safe for concurrent use.
 type Network struct {
@@ -47,17 +41,13 @@ type member struct {
 	hostname string // "" when the member shares the host's UTS namespace
 }
 
-// NewNetwork creates a network: a Linux bridge with the host's address of
-// prefix, up. When prefix's address is the subnet's network address (as in
-// 169.254.20.0/24) the host gets the first address of the subnet; otherwise
-// it gets prefix's address (as in 169.254.20.254/24). The subnet must leave
-// room for the host and at least one member; name, a DNS label (letters,
-// digits and '-'), names the network in members' /etc/hosts
-// (member.name).
-//
-// It needs CAP_NET_ADMIN (root); when the bridge cannot be created or
-// addressed, NewNetwork fails and leaves nothing behind. Call Close when its
-// members have exited.
+// NewNetwork creates a network: a Linux bridge, up, with the host's address of
+// prefix (its own address, or the subnet's first when it is the network
+// address, as in 169.254.20.0/24). The subnet must leave room for the host and
+// at least one member; name, a DNS label (letters, digits and '-'), names the
+// network in members' /etc/hosts (member.name). It needs CAP_NET_ADMIN (root);
+// when the bridge cannot be created or addressed, NewNetwork fails and leaves
+// nothing behind. Call Close when its members have exited.
 func NewNetwork(name string, prefix netip.Prefix) (*Network, error) {
 	if err := checkLabel(name); err != nil {
 		return nil, optErr("NewNetwork", name, "%w", err)
@@ -104,7 +94,7 @@ func networkAddrs(prefix netip.Prefix) (subnet netip.Prefix, host netip.Addr, er
 	return subnet, host, nil
 }
 
-// Name returns the network's name, as given to NewNetwork.
+// Name returns the network's name, as given to [NewNetwork].
 func (n *Network) Name() string { return n.name }
 
 // Prefix returns the host's address on the network with the subnet's length,

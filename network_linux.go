@@ -66,7 +66,7 @@ func (n *Network) create() (err error) {
 
 // Close removes the network's bridge and its files. Members still running
 // lose their connection; members started later fail to start. A second Close
-// returns ErrNetworkClosed.
+// returns [ErrNetworkClosed].
 func (n *Network) Close() error {
 	n.mu.Lock()
 	if n.closed {

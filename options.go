@@ -7,9 +7,12 @@ import (
 	"strings"
 )
 
-// An Option configures a Container. Options are built by the With... constructors
-// of this package; New applies them in order and fails with the first error.
-// The unexported method seals the interface: only this package makes options.
+// An Option configures a [Container]. Options are built by the With...
+// constructors of this package, and of packages
+// [github.com/ctrkit/container/seccomp] and [github.com/ctrkit/container/oci];
+// [New] applies them in order and fails with the first error. An option that
+// cannot be applied makes [Container.Start] fail. The unexported method seals
+// the interface: only this module makes options.
 type Option interface {
 	apply(*config) error
 }
@@ -23,7 +26,7 @@ type Namespace uint8
 
 // The namespaces. By default a container gets new mount, UTS, IPC, PID, network
 // and cgroup namespaces, plus a user namespace when the caller is not root or
-// asks for one (WithNamespaces(NSUser), WithUIDMap, WithGIDMap).
+// asks for one ([WithNamespaces](NSUser), [WithUIDMap], [WithGIDMap]).
 const (
 	NSMount Namespace = 1 << iota
 	NSUTS
@@ -62,8 +65,9 @@ type IDMap struct {
 	Size        uint32 // how many consecutive ids
 }
 
-// WithHostname sets the container's hostname (sethostname(2) in its UTS namespace).
-// The default is "container". It conflicts with WithoutNamespace(NSUTS).
+// WithHostname sets the container's hostname (sethostname(2) in its UTS
+// namespace). The default is "container". It conflicts with
+// [WithoutNamespace](NSUTS).
 func WithHostname(name string) Option {
 	return optionFunc(func(c *config) error {
 		if err := checkHostname(name); err != nil {
@@ -126,9 +130,9 @@ func WithDir(dir string) Option {
 }
 
 // WithUser runs the command as uid and gid inside the container (setgid and
-// setuid after setup, with no supplementary groups). Default: 0 and 0. In a user
-// namespace the ids must be mapped (see WithUIDMap); for a rootless caller
-// without explicit maps the caller's own ids are mapped to uid and gid.
+// setuid after setup, with no supplementary groups). Default: 0 and 0. In a
+// user namespace the ids must be mapped (see [WithUIDMap]); for a rootless
+// caller without explicit maps the caller's own ids are mapped to uid and gid.
 func WithUser(uid, gid uint32) Option {
 	return optionFunc(func(c *config) error {
 		c.uid, c.gid = uid, gid
@@ -197,10 +201,11 @@ func overlap(a, b, an, bn uint32) bool { return a < b+bn && b < a+an }
 // idRange prints the ids first to first+n-1 as "first-last".
 func idRange(first, n uint32) string { return fmt.Sprintf("%d-%d", first, first+n-1) }
 
-// WithNamespaces replaces the set of namespaces the container gets new instances
-// of; a namespace joined by path must not be listed. A set without NSMount
-// (and no mount namespace joined) shares the caller's: see WithoutNamespace. NSUser also needs id maps: the
-// default maps the caller's uid and gid to the container's user.
+// WithNamespaces replaces the set of namespaces the container gets new
+// instances of; a namespace joined by path must not be listed. A set without
+// NSMount (and no mount namespace joined) shares the caller's: see
+// [WithoutNamespace]. NSUser also needs id maps: the default maps the caller's
+// uid and gid to the container's user.
 func WithNamespaces(ns ...Namespace) Option {
 	return optionFunc(func(c *config) error {
 		var set Namespace
@@ -217,35 +222,14 @@ func WithNamespaces(ns ...Namespace) Option {
 }
 
 // WithNamespacePath runs the container in the existing namespace of kind ns
-// at path (/proc/PID/ns/KIND, or a bind mount of one, such as /run/netns/NAME
-// made by `ip netns add`) instead of a new one. ns is one of NSMount, NSUTS,
-// NSIPC, NSPID, NSNet and NSCgroup. A joined network namespace is left as it
-// is: no interface is added, and lo is not touched (it conflicts with
-// WithVeth and WithNetwork).
-//
-// The init is cloned from a thread of the caller that has entered the
-// namespaces with setns(2) (after unshare(CLONE_FS), for a mount namespace),
-// so it starts in them; the thread runs nothing else and ends with the
-// container (it is the init's parent for its parent-death signal). Entering
-// needs CAP_SYS_ADMIN (root); when path cannot be opened or is not a
-// namespace of that kind, Start fails.
-//
-// What the library does inside a new namespace it does inside the joined one:
-// a joined mount namespace gets the container's mounts and its pivot_root(2),
-// which moves the root of every process of that namespace whose root was the
-// old one (so Start refuses the caller's own mount namespace and that of pid
-// 1); the rootfs and the bind sources are looked up in it, and the init is
-// executed through its /proc (/proc/self/fd), which must be mounted. A joined UTS
-// namespace gets the names of WithHostname and WithDomainname, and only
-// those; a joined IPC namespace is what /dev/mqueue shows; a joined cgroup
-// namespace is kept (no new one is made below the container's cgroup).
-//
-// Joining a user namespace is not supported: setns(2) refuses a
-// multi-threaded process, and the namespaces made when the init is cloned
-// would belong to the caller's user namespace anyway. For the same reason a
-// container with a user namespace (a rootless caller, WithUIDMap) can join
-// only network and cgroup namespaces: its root has no privilege over the
-// others. It conflicts with WithoutNamespace and WithNamespaces naming ns.
+// (NSMount, NSUTS, NSIPC, NSPID, NSNet or NSCgroup) at path instead of a new
+// one: /proc/PID/ns/KIND, or a bind mount of one such as /run/netns/NAME made
+// by `ip netns add`. The init is cloned from a thread that entered it with
+// setns(2), which needs CAP_SYS_ADMIN (root); when path cannot be opened or is
+// not a namespace of that kind, Start fails. New fails for NSUser, for a second
+// path of one kind and for ns also named by [WithoutNamespace] or
+// [WithNamespaces]; see Joined namespaces in the package documentation for what
+// is done inside each kind, and for the other conflicts.
 func WithNamespacePath(ns Namespace, path string) Option {
 	return optionFunc(func(c *config) error {
 		switch ns {
@@ -313,19 +297,13 @@ func (c *config) joined() Namespace {
 }
 
 // WithRootfsPropagation sets the propagation of the container's root mount,
-// as rootfsPropagation of an OCI runtime spec: "private" or "rprivate" (the
-// default), "slave" or "rslave", "shared" or "rshared", "unbindable" or
-// "runbindable"; an "r" applies it to every mount below the root as well.
-//
-// The container's mount namespace is set up as runc does it: its mounts are
-// made recursively slaves of the caller's for slave (mounts and unmounts of
-// the host then reach the container, none go back), left shared for shared
-// (only what a bind with "rshared" brings in is shared with the host; the
-// rootfs's own mount is made from a private copy so that the container's
-// mounts do not propagate back, and pivot_root(2) accepts it), and made
-// private otherwise. After pivot_root the root mount gets the propagation
-// asked for: shared among the container's own mounts, or unbindable (a bind
-// of / fails with EINVAL). A change the kernel refuses fails Start.
+// as rootfsPropagation of an OCI runtime spec does: "private" or "rprivate"
+// (the default), "slave" or "rslave", "shared" or "rshared", "unbindable" or
+// "runbindable"; the "r" forms apply it to every mount below the root as well.
+// It also decides how the container's mount namespace is set up (see Mounts in
+// the package documentation). A change the kernel refuses fails Start. It
+// conflicts with [WithoutNamespace](NSMount), and "shared" and "rshared" with
+// [WithoutPivotRoot].
 func WithRootfsPropagation(mode string) Option {
 	return optionFunc(func(c *config) error {
 		switch mode {
@@ -344,29 +322,15 @@ func WithRootfsPropagation(mode string) Option {
 	})
 }
 
-// WithoutPivotRoot enters the container's root without pivot_root(2), as
-// runc's --no-pivot does, for a rootfs where pivot_root fails (EINVAL for a
-// root file system in an initramfs). In the container's mount namespace the
-// init moves the rootfs mount onto / (mount(2) MS_MOVE), lazily unmounts
-// (MNT_DETACH) every mount of the host's left on the old root (its /proc,
-// /sys, /dev and the rest), and enters the moved mount with chroot(2). The old
-// root's own file system stays under the container's root.
-//
-// The isolation is weaker than pivot_root's, which detaches the old root: here
-// the host's root file system stays in the container's mount namespace, under
-// the moved rootfs. ".." does not climb out of the chroot (the rootfs mount
-// sits on the namespace's root), but a process of the container with
-// CAP_SYS_ADMIN and CAP_SYS_CHROOT (the latter a default capability:
-// WithCapDrop("CAP_SYS_CHROOT") removes it) reaches the host's root by
-// unmounting / and entering its own mount namespace again with setns(2).
-// A mount of the host's the init cannot detach fails Start.
-//
-// New fails when it is combined with WithoutNamespace(NSMount) (which enters
-// the root with chroot already), WithNamespacePath(NSMount) (it would detach
-// the mounts of a namespace other processes use), a user namespace (a
-// rootless caller, WithUIDMap, WithNamespacePath(NSUser): the host's mounts
-// are locked there and cannot be detached) or WithRootfsPropagation shared
-// (the moved rootfs would be mounted on the host's root as well).
+// WithoutPivotRoot enters the container's root without pivot_root(2), as runc's
+// --no-pivot does, for a rootfs where pivot_root fails (EINVAL for one in an
+// initramfs): the init moves the rootfs mount onto / (MS_MOVE), detaches the
+// host's mounts left on the old root and enters the rootfs with chroot(2). The
+// host's root file system stays in the container's mount namespace: see Without
+// a mount namespace or pivot_root in the package documentation for the weaker
+// isolation. A mount the init cannot detach fails Start. It conflicts with
+// [WithoutNamespace](NSMount), [WithNamespacePath](NSMount), a user namespace
+// and a shared [WithRootfsPropagation].
 func WithoutPivotRoot() Option {
 	return optionFunc(func(c *config) error {
 		c.noPivot = true
@@ -374,29 +338,15 @@ func WithoutPivotRoot() Option {
 	})
 }
 
-// WithoutNamespace makes the container share these namespaces with the caller.
-// The user namespace cannot be dropped for a rootless caller.
-//
-// Without a mount namespace (NSMount, as an OCI spec that lists none) the
-// isolation is weaker, and the host sees the container's mounts:
-//   - the init makes the mount plan (/proc, the /dev tmpfs and its nodes,
-//     devpts, shm, mqueue, /sys, binds, tmpfs, masks, read-only paths) under
-//     the rootfs in the caller's mount namespace, where every process of the
-//     host sees them, and enters the rootfs with chroot(2), not pivot_root(2):
-//     a root process of the container that keeps CAP_SYS_CHROOT (one of the
-//     default capabilities: WithCapDrop("CAP_SYS_CHROOT") removes it) can
-//     leave the chroot for the host's root, and one with CAP_SYS_ADMIN can
-//     mount on the host. Nothing else of the host's mounts changes: no
-//     propagation, no bind of the rootfs.
-//   - Wait (or a failed Start) unmounts, deepest first and lazily
-//     (MNT_DETACH), every mount at or below the rootfs that was not there
-//     when Start began. A caller that exits without Wait leaves them on the
-//     host: ReleaseRootfsMounts removes them (ctrkit delete does).
-//   - It needs root: a user namespace (a rootless caller, WithUIDMap) has no
-//     privilege to mount in the host's namespace, and it conflicts with
-//     WithReadonlyRootfs (which would make the host's mount that holds the
-//     rootfs read-only) and WithRootfsPropagation (there is no root mount of
-//     the container's own). Joining a mount namespace is WithNamespacePath.
+// WithoutNamespace makes the container share these namespaces with the caller;
+// the user namespace cannot be dropped for a rootless caller. Without NSMount
+// (as an OCI spec that lists no mount namespace) the init mounts under the
+// rootfs in the caller's mount namespace, where the host sees the mounts, and
+// enters the rootfs with chroot(2); Wait unmounts them. That needs root,
+// conflicts with [WithReadonlyRootfs], [WithRootfsPropagation] and
+// [WithoutPivotRoot], and isolates less: see Without a mount namespace or
+// pivot_root in the package documentation. [WithNamespacePath] joins an
+// existing namespace instead.
 func WithoutNamespace(ns ...Namespace) Option {
 	return optionFunc(func(c *config) error {
 		for _, n := range ns {
@@ -522,8 +472,8 @@ func WithOOMScoreAdj(score int) Option {
 // (network), kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* (IPC);
 // anything else would change the host, and New fails. kernel.hostname and
 // kernel.domainname are refused too: the init sets the hostname and domain
-// name itself after the sysctls, so the value would be lost; WithHostname and
-// WithDomainname set them. When the kernel refuses the write, Start fails.
+// name itself after the sysctls, so the value would be lost; [WithHostname] and
+// [WithDomainname] set them. When the kernel refuses the write, Start fails.
 func WithSysctl(key, value string) Option {
 	return optionFunc(func(c *config) error {
 		k := strings.ReplaceAll(key, "/", ".")

@@ -6,7 +6,7 @@ import (
 )
 
 // RlimitInfinity is the value of an unlimited resource limit (RLIM_INFINITY),
-// for WithRlimit.
+// for [WithRlimit].
 const RlimitInfinity = ^uint64(0)
 
 // rlimitEntry is one resource limit the init sets with setrlimit(2).
@@ -28,17 +28,14 @@ var rlimitNames = []string{
 var defaultRlimits = []rlimitEntry{{Name: "RLIMIT_NOFILE", Soft: 1024, Hard: 1024}}
 
 // WithRlimit sets a resource limit of the container's command (setrlimit(2) in
-// the init, inherited by everything the command starts). resource is the
-// limit's name as in getrlimit(2), such as "RLIMIT_NOFILE" (case does not
-// matter); soft and hard are its values, RlimitInfinity for no limit. soft
-// must not exceed hard.
-//
-// Every container gets RLIMIT_NOFILE 1024:1024 unless this option sets it;
-// other limits are inherited from the caller. Lowering a limit needs no
-// privilege; raising a hard limit above the caller's needs CAP_SYS_RESOURCE
-// (in the host's user namespace), and without it Start fails with a
-// *SetupError that wraps EPERM. A later WithRlimit for the same resource
-// replaces an earlier one.
+// the init, inherited by everything the command starts): resource is its name
+// as in getrlimit(2), such as "RLIMIT_NOFILE" (case does not matter), and soft,
+// at most hard, and hard are its values, [RlimitInfinity] for no limit. Every
+// container gets RLIMIT_NOFILE 1024:1024 unless this option sets it; other
+// limits are inherited from the caller. Raising a hard limit above the caller's
+// needs CAP_SYS_RESOURCE in the host's user namespace (lowering one needs
+// nothing): without it Start fails with a [*SetupError] that wraps EPERM. A
+// later WithRlimit for the same resource replaces an earlier one.
 func WithRlimit(resource string, soft, hard uint64) Option {
 	return optionFunc(func(c *config) error {
 		name := strings.ToUpper(resource)

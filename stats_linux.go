@@ -10,8 +10,8 @@ import (
 
 // Stats reads the container's resource usage from its cgroup. While the
 // container runs it reads the kernel's counters; after Wait it returns the last
-// values, read just before the cgroup was removed. It returns ErrNotStarted
-// before Start and ErrNoCgroup for a container without limits.
+// values, read just before the cgroup was removed. It returns [ErrNotStarted]
+// before Start and [ErrNoCgroup] for a container without limits.
 func (c *Container) Stats() (Stats, error) {
 	c.mu.Lock()
 	r := c.run

@@ -102,7 +102,7 @@ func (r *running) readInitMsg(f *os.File) (msgType, []byte, error) {
 	}
 }
 
-// Terminal returns the master side of the container's terminal (WithTerminal)
+// Terminal returns the master side of the container's terminal ([WithTerminal])
 // once Start has returned, or nil. The caller owns it and must close it.
 func (c *Container) Terminal() *os.File {
 	c.mu.Lock()

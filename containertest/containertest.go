@@ -132,7 +132,7 @@ func writeEtc(dir string) error {
 // and /lib* are bound read-only from the host (or recreated as the same
 // symlinks where the host has merged them into /usr), and /etc holds a minimal
 // generated passwd, group and hosts. It returns the options that add the binds;
-// pass them to container.New with dir as the rootfs. The caller removes dir.
+// pass them to [container.New] with dir as the rootfs. The caller removes dir.
 func HostRootfs(dir string) ([]container.Option, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err

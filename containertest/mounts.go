@@ -12,7 +12,7 @@ import (
 const systemTempEnv = "CTRKIT_TEST_SYSTEM_TMPDIR"
 
 // PrivateTempDir points TMPDIR at a new directory of this test process's own
-// below the system's, so that HostMounts can tell this process's mounts from
+// below the system's, so that [HostMounts] can tell this process's mounts from
 // those of the other test binaries `go test ./...` runs at the same time
 // (containers without a mount namespace, propagation tests: they mount on the
 // host, below their own temporary directories). Call it first in TestMain; it
@@ -48,7 +48,7 @@ func PrivateTempDir() (restore func() error, err error) {
 
 // HostMounts returns the lines of /proc/self/mountinfo but for the mounts
 // below the system's temporary directory that are not below this process's
-// own (PrivateTempDir): those belong to other test processes. Without
+// own ([PrivateTempDir]): those belong to other test processes. Without
 // PrivateTempDir it is the whole table.
 func HostMounts() (string, error) {
 	b, err := os.ReadFile("/proc/self/mountinfo")

@@ -17,7 +17,8 @@ const Timeout = time.Minute
 
 // Run runs cmd in a new container on rootfs and returns what it wrote to its
 // standard output and standard error, and Run's error (an
-// *container.ExitError for a command that failed). New's error fails the test.
+// [*container.ExitError] for a command that failed). New's error fails the
+// test.
 func Run(tb testing.TB, rootfs string, cmd []string, opts ...container.Option) (stdout, stderr string, err error) {
 	tb.Helper()
 	c := mustNew(tb, rootfs, cmd, opts)

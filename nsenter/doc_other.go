@@ -1,6 +1,6 @@
 //go:build !linux || !cgo
 
 // Package nsenter links, on Linux with cgo, the C constructor that lets
-// oci.WithJoin start processes inside a running container. Elsewhere it
-// is empty, and WithJoin fails at Start.
+// [github.com/ctrkit/container/oci.WithJoin] start processes inside a running
+// container. Elsewhere it is empty, and WithJoin fails at Start.
 package nsenter

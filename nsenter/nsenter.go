@@ -1,8 +1,9 @@
 //go:build linux && cgo
 
 // Package nsenter lets a program start processes inside a running container
-// (oci.WithJoin, what `ctrkit exec` uses). Importing it, for its side
-// effect only, links a C constructor into the program:
+// ([github.com/ctrkit/container/oci.WithJoin], what `ctrkit exec` uses).
+// Importing it, for its side effect only, links a C constructor into the
+// program:
 //
 //	import _ "github.com/ctrkit/container/nsenter"
 //

@@ -12,70 +12,44 @@ import (
 // the ones that act on an existing container.
 
 // Hook is a program the container's init runs inside the container during
-// its start (WithCreateHook, WithStartHook), as an OCI runtime runs its
+// its start ([WithCreateHook], [WithStartHook]), as an OCI runtime runs its
 // createContainer and startContainer hooks.
 type Hook = lifecycle.Hook
 
 // DeviceRule allows (or, with Deny, denies) the container's processes the use
-// of device nodes, for WithDeviceRules.
+// of device nodes, for [WithDeviceRules].
 type DeviceRule = lifecycle.DeviceRule
 
 // WithCgroupPath gives the container a cgroup at path, an absolute path inside
 // each cgroup hierarchy (such as "/ctrkit/web"), instead of a child of the
-// caller's own cgroup; the container gets it even without a limit option. Its
-// missing parents are created and kept; Wait (or, for a container that
-// outlives its creator, RemoveCgroup) kills what runs in it and removes it.
-// Unlike the default cgroup, it is not marked with its owner, so no later
-// Start reaps it: New refuses a path with a component named like the default
-// cgroups (ctrkit-PID-START-ID), which the next Start of a process whose
-// cgroup holds it would take for a dead owner's and kill. On cgroup v1 it is
-// made in the freezer hierarchy and those the limits need. Needs root or a
-// delegated cgroup; Start fails when it cannot be created.
+// caller's own cgroup, even without a limit option; Wait or [RemoveCgroup]
+// removes it. No later Start reaps it as a dead owner's, so New refuses a path
+// with a component named like the default cgroups (ctrkit-PID-START-ID). It
+// needs root or a delegated cgroup; Start fails when it cannot be created. See
+// A cgroup at a fixed path in the package documentation.
 func WithCgroupPath(path string) container.Option {
 	return lifecycle.WithCgroupPath.(func(string) container.Option)(path)
 }
 
-// WithExecFIFO makes the container wait, after its setup and right before the
-// final privilege drop and execve (capabilities, no_new_privs, seccomp), until
-// the FIFO at path, a host path that must exist (mkfifo(3)), is opened for
-// reading. Start checks that it is a FIFO. Start returns once the init waits there: the container is created
-// but not started, as in the OCI lifecycle. Whoever opens the FIFO starts the
-// command (the init writes one byte, "0", to it; a reader that gets it knows
-// the init went on; the init's end closes at execve). When a step after that
-// fails (a WithStartHook hook, the final privilege drop, the execve), the init
-// writes the error's text after the "0" and exits: a reader that reads to EOF
-// gets exactly "0" when the command runs.
-//
-// Such a container outlives its creator: the init gets no parent-death signal,
-// and the caller may exit after Start without calling Wait. Its cgroup (see
-// WithCgroupPath) is then removed with RemoveCgroup. With WithPids, pids.max
-// keeps the init's reserve until UpdateCgroup(path, WithPids(n)) lowers it
-// after the start (the init does not wait for its creator before execve). The init opens the path
-// with O_PATH before pivot_root and reopens it for writing through
-// /proc/self/fd when it parks.
+// WithExecFIFO makes the container wait, right before the final privilege drop
+// and execve, until the FIFO at path, a host path that must exist (mkfifo(3)),
+// is opened for reading; Start returns once the init waits there, and fails
+// when path is not a FIFO. The container is then created but not started, as in
+// the OCI lifecycle, and outlives its creator: it gets no parent-death signal,
+// and [RemoveCgroup] deletes it. See The exec FIFO in the package documentation
+// for what the init writes to the FIFO.
 func WithExecFIFO(path string) container.Option {
 	return lifecycle.WithExecFIFO.(func(string) container.Option)(path)
 }
 
-// WithJoin runs the command as a further process of a running container,
-// whose first process has the host pid pid, as `docker exec` and `runc exec`
-// do: in its namespaces and cgroups, with the user, groups, environment,
-// working directory, capabilities, no_new_privs, seccomp policy, rlimits and
-// umask of this Container's options (the defaults when not given); rootfs
-// must still be given to New, and is not used. The process outlives the caller
-// (no parent-death signal); Wait waits for it.
-//
-// It needs a program that imports package
-// github.com/ctrkit/container/nsenter (cgo): a Go process cannot join a mount
-// or user namespace, so a C constructor joins them before the Go runtime
-// starts. Without it Start fails. Options that set a container up
-// (namespaces, id maps, mounts, hostname, read-only root, limits, cgroup
-// path, WithExecFIFO) make New fail. Needs root (CAP_SYS_ADMIN, CAP_SYS_PTRACE
-// over the container). A container that shares the caller's mount namespace
-// (WithoutNamespace(NSMount)) cannot be joined: its root is a chroot, which
-// joining namespaces does not enter; Start fails (errors.ErrUnsupported). A
-// WithoutPivotRoot container's can: setns(2) puts the process on the topmost
-// mount at its namespace's root, the moved rootfs.
+// WithJoin runs the command as a further process of the running container
+// whose first process has the host pid pid, as `docker exec` does, with the
+// process settings of this Container's options. It needs root (CAP_SYS_ADMIN,
+// CAP_SYS_PTRACE over the container) and a program that imports package
+// github.com/ctrkit/container/nsenter (cgo): without it, or for a container
+// without a mount namespace of its own, Start fails. Options that set a
+// container up make New fail. See Joining a running container in the package
+// documentation.
 func WithJoin(pid int) container.Option {
 	return lifecycle.WithJoin.(func(int) container.Option)(pid)
 }
@@ -102,22 +76,21 @@ func WithCreateHook(h Hook) container.Option {
 }
 
 // WithStartHook runs h inside the container right before its command (an OCI
-// startContainer hook; with WithExecFIFO, once the FIFO is opened): after
+// startContainer hook; with [WithExecFIFO], once the FIFO is opened): after
 // pivot_root, in the command's working directory, with the command's user,
 // groups, capabilities, no_new_privs, seccomp policy and umask; its path is
 // resolved in the container's file system. Hooks run in the order of the
-// options; one that fails, exits with a status other than 0 or times out
-// stops the start: Start fails with its output, or, with WithExecFIFO, the
-// init writes the failure to the FIFO and exits. The init starts and waits
-// for it under the seccomp policy (clone, execve, pipe2, wait4 and waitid
-// must be allowed, as for a command that runs programs).
+// options; one that fails, exits with a status other than 0 or times out makes
+// Start fail with its output (with WithExecFIFO, the init writes it to the FIFO
+// and exits). The init starts and waits for it under the seccomp policy, which
+// must allow clone, execve, pipe2, wait4 and waitid.
 func WithStartHook(h Hook) container.Option {
 	return lifecycle.WithStartHook.(func(Hook) container.Option)(h)
 }
 
 // WithBeforePivot calls f in the caller's process during Start, once the
 // init has mounted the container's file systems and before pivot_root and the
-// WithCreateHook hooks, while the init waits: pid is the init's pid (on the
+// [WithCreateHook] hooks, while the init waits: pid is the init's pid (on the
 // caller's side). It is where an OCI runtime runs its prestart and
 // createRuntime hooks. An error from f makes Start fail with it. Later
 // WithBeforePivot options replace earlier ones.
@@ -125,35 +98,21 @@ func WithBeforePivot(f func(pid int) error) container.Option {
 	return lifecycle.WithBeforePivot.(func(func(int) error) container.Option)(f)
 }
 
-// WithDeviceRules confines the container to the device nodes the rules allow.
-// Every device starts denied; the rules apply in order, each to the devices
-// and accesses it names, so the last rule that names a device and an access
-// decides (runc's semantics): a rule for all devices ("a *:* rwm") starts over
-// with everything allowed or denied, and a deny after allows takes access
-// back. The nodes of WithDevices and the standard devices every container gets
-// (null, zero, full, random, urandom, tty, ptmx and the pts terminals) are
-// allowed after the rules.
-//
-// The result is written to the cgroup v1 devices controller (devices.deny or
-// devices.allow "a", then one exception per line) or, on cgroup v2, an eBPF
-// device program (BPF_PROG_TYPE_CGROUP_DEVICE) is attached to the container's
-// cgroup, before the container's first process runs. The eBPF loader comes
-// with package github.com/ctrkit/container/oci (which links
-// github.com/cilium/ebpf): without it in the program, Start fails on a v2
-// host. It needs a cgroup at a fixed path (WithCgroupPath).
-//
-// A list that the devices cgroup cannot express fails New, naming the rule:
-// taking an access back from part of the devices an earlier wildcard rule
-// gave it to (allow "c 10:* rw", then deny "c 10:229 w"), since an exception
-// names devices by number or by wildcard only. As on v1, an access that needs
-// two allow rules at once (read from one, write from another) is denied.
+// WithDeviceRules confines the container to the device nodes the rules allow,
+// in order, the last rule that names a device and an access deciding (runc's
+// semantics), plus the standard nodes and those of [container.WithDevices]. It
+// drives the cgroup v1 devices controller (devices.allow, devices.deny) or, on
+// v2, an eBPF device program attached to the container's cgroup, which needs a
+// cgroup at a fixed path ([WithCgroupPath]). A list the devices cgroup cannot
+// express fails New, naming the rule. See Device rules in the package
+// documentation.
 func WithDeviceRules(rules ...DeviceRule) container.Option {
 	return lifecycle.WithDeviceRules.(func(...DeviceRule) container.Option)(rules...)
 }
 
 // RemoveCgroup kills every process in the cgroup at path (as made by
-// WithCgroupPath) and removes it from every hierarchy it exists in. It is how
-// a container that outlived its creator (WithExecFIFO) is deleted. A cgroup
+// [WithCgroupPath]) and removes it from every hierarchy it exists in. It is how
+// a container that outlived its creator ([WithExecFIFO]) is deleted. A cgroup
 // that does not exist is not an error. It needs the privileges that created
 // the cgroup, and gives up after a few seconds when a process does not die.
 func RemoveCgroup(path string) error {
@@ -167,7 +126,7 @@ func FreezeCgroup(path string, frozen bool) error {
 	return lifecycle.FreezeCgroup(path, frozen)
 }
 
-// CgroupFrozen reports whether the cgroup at path is frozen (FreezeCgroup).
+// CgroupFrozen reports whether the cgroup at path is frozen ([FreezeCgroup]).
 func CgroupFrozen(path string) (bool, error) {
 	return lifecycle.CgroupFrozen(path)
 }
@@ -179,35 +138,38 @@ func CgroupPids(path string) ([]int, error) {
 }
 
 // UpdateCgroup changes the limits of the existing cgroup at path (as made by
-// WithCgroupPath) to those of opts, which may only be WithMemory, WithCPU,
-// WithCPUShares, WithPids and WithResources; the limits opts do not name, and
-// the zero fields of Resources, stay as they are (on cgroup v1 WithCPU also
-// sets the period, to 100000 µs unless Resources.CPUPeriod says otherwise).
-// WithPids sets exactly n here: the init's reserve is only needed while a
-// container is being set up. The cgroup must have the controllers the limits
-// need (those of the limits it was created with, on cgroup v1). It needs the
-// privileges that created the cgroup.
+// [WithCgroupPath]) to those of opts, which may only be [container.WithMemory],
+// [container.WithCPU], [container.WithCPUShares], [container.WithPids] and
+// [container.WithResources]; the limits opts do not name, and the zero fields
+// of Resources, stay as they are (on cgroup v1 WithCPU also sets the period, to
+// 100000 µs unless Resources.CPUPeriod says otherwise). WithPids sets exactly n
+// here: the init's reserve is only needed while a container is being set up.
+// The cgroup must have the controllers the limits need (those of the limits it
+// was created with, on cgroup v1). It needs the privileges that created the
+// cgroup.
 func UpdateCgroup(path string, opts ...container.Option) error {
 	return lifecycle.UpdateCgroup.(func(string, ...container.Option) error)(path, opts...)
 }
 
-// RootfsMounts returns the ids (the first field of /proc/self/mountinfo) of
-// the mounts of the caller's mount namespace at or below rootfs. With
-// ReleaseRootfsMounts it lets a caller that cannot call Wait remove what a
-// container without a mount namespace (WithoutNamespace(NSMount)) mounted on
-// the host: record them before Start, release after the container is gone.
+// RootfsMounts returns the ids (the first field of /proc/self/mountinfo) of the
+// mounts of the caller's mount namespace at or below rootfs. With
+// [ReleaseRootfsMounts] it lets a caller that cannot call Wait remove what a
+// container without a mount namespace ([container.WithoutNamespace](NSMount))
+// mounted on the host: record them before Start, release after the container is
+// gone.
 func RootfsMounts(rootfs string) ([]int, error) {
 	return lifecycle.RootfsMounts(rootfs)
 }
 
 // ReleaseRootfsMounts unmounts every mount of the caller's mount namespace at
-// or below rootfs whose id is not in keep (RootfsMounts before Start), deepest
-// first, with MNT_DETACH. Wait and a failed Start do it for a container
-// without a mount namespace (WithoutNamespace(NSMount)); a caller that exits
-// without Wait (ctrkit create, then delete) calls it once the container's
-// processes are gone. Each mount is unmounted through a handle opened without
-// following symlinks and checked to be that mount, so a path the container
-// changed never leads to another mount. An error names the mount left.
+// or below rootfs whose id is not in keep ([RootfsMounts] before Start),
+// deepest first, with MNT_DETACH. Wait and a failed Start do it for a container
+// without a mount namespace ([container.WithoutNamespace](NSMount)); a caller
+// that exits without Wait (ctrkit create, then delete) calls it once the
+// container's processes are gone. Each mount is unmounted through a handle
+// opened without following symlinks and checked to be that mount, so a path the
+// container changed never leads to another mount. An error names the mount
+// left.
 func ReleaseRootfsMounts(rootfs string, keep []int) error {
 	return lifecycle.ReleaseRootfsMounts(rootfs, keep)
 }

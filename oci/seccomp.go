@@ -50,7 +50,7 @@ func (b *builder) seccomp(s *specs.Spec) error {
 
 // CompileSeccomp compiles an OCI seccomp profile into a [seccomp.Policy] for
 // the Go architecture goarch ("amd64"), for [seccomp.WithPolicy]. Its errors
-// are *FieldError values.
+// are [*FieldError] values.
 func CompileSeccomp(sc *specs.LinuxSeccomp, goarch string) (*seccomp.Policy, error) {
 	if sc.ListenerPath != "" || sc.ListenerMetadata != "" {
 		return nil, fieldErr("linux.seccomp.listenerPath", "seccomp notification: %w", ErrUnsupported)

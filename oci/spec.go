@@ -1,8 +1,3 @@
-// Package oci turns an OCI runtime-spec configuration (config.json of a bundle,
-// github.com/opencontainers/runtime-spec v1.0 to v1.2) into a container of
-// package container. Every field is honoured or rejected by an error that
-// names it; only annotations are ignored (they are the engines' notes, kept in
-// the runtime's state). FromSpec is pure: it makes no system call.
 package oci
 
 import (
@@ -26,14 +21,14 @@ import (
 // relative or no cgroupsPath gets its cgroup: never under the caller's own.
 const CgroupParent = "/ctrkit"
 
-// Config is a container described by a runtime spec: what container.New
+// Config is a container described by a runtime spec: what [container.New]
 // needs, plus what the runtime around it does itself.
 type Config struct {
 	Rootfs  string             // absolute path of the root file system
 	Args    []string           // the command
-	Options []container.Option // everything else, for container.New
+	Options []container.Option // everything else, for [container.New]
 	// CgroupPath is the container's cgroup, absolute in each hierarchy
-	// (also among Options, as container.WithCgroupPath).
+	// (also among Options, as [WithCgroupPath]).
 	CgroupPath string
 	// Terminal is process.terminal: the runtime must give the container a
 	// pseudo-terminal as its stdio.
@@ -49,11 +44,11 @@ type Config struct {
 	// CreateRuntime once the container is created, Poststart after start,
 	// Poststop after delete. The createContainer and startContainer hooks
 	// run in the container's namespaces: they are among Options
-	// (container.WithCreateHook, container.WithStartHook), not here.
+	// ([WithCreateHook], [WithStartHook]), not here.
 	Hooks specs.Hooks
 }
 
-// FieldError is FromSpec's error: the JSON path of the field it cannot honour
+// FieldError is [FromSpec]'s error: the JSON path of the field it cannot honour
 // and why.
 type FieldError struct {
 	Field string // "linux.resources.blockIO", "process.capabilities.ambient"
@@ -63,10 +58,12 @@ type FieldError struct {
 // Error reads "oci: FIELD: why".
 func (e *FieldError) Error() string { return "oci: " + e.Field + ": " + e.Err.Error() }
 
-// Unwrap returns the cause, ErrUnsupported for a field the library cannot honour.
+// Unwrap returns the cause, [ErrUnsupported] for a field the library cannot
+// honour.
 func (e *FieldError) Unwrap() error { return e.Err }
 
-// ErrUnsupported is wrapped by a FieldError for a field the library cannot honour.
+// ErrUnsupported is wrapped by a [FieldError] for a field the library cannot
+// honour.
 var ErrUnsupported = errors.New("not supported by this runtime")
 
 func unsupported(field string) error { return &FieldError{Field: field, Err: ErrUnsupported} }
@@ -77,8 +74,8 @@ func fieldErr(field, format string, args ...any) error {
 
 // FromSpec builds the container of spec, whose relative root.path is relative
 // to the bundle directory, for the container named id (which names its cgroup
-// when the spec gives no absolute cgroupsPath). It returns a *FieldError for the
-// first field it cannot honour.
+// when the spec gives no absolute cgroupsPath). It returns a [*FieldError] for
+// the first field it cannot honour.
 func FromSpec(spec *specs.Spec, bundle, id string) (*Config, error) {
 	if spec == nil {
 		return nil, fieldErr("spec", "nil")
@@ -141,7 +138,7 @@ func (b *builder) process(s *specs.Spec) error {
 // process, or the process of `exec --process`): environment, working
 // directory, user, groups, umask, capabilities, rlimits, no_new_privs and OOM
 // score. Args and Terminal are for the caller to take from p. Its errors are
-// *FieldError values naming fields under "process".
+// [*FieldError] values naming fields under "process".
 func ProcessOptions(p *specs.Process) ([]container.Option, error) {
 	b := &builder{cfg: &Config{}}
 	err := b.processOptions(p)
@@ -535,22 +532,15 @@ func (b *builder) resources(s *specs.Spec) error {
 	return nil
 }
 
-// ResourceOptions returns the container options of linux.resources: the
-// cgroup limits (container.WithMemory, WithCPU, WithCPUShares, WithPids and
-// WithResources for the rest), for container.New or container.UpdateCgroup.
-// Device rules are not among them (FromSpec handles them); any other field the
-// library cannot honour is a *FieldError. What the host cannot apply (a
-// controller that is not mounted, a cgroup v1 control on a v2 host, a huge
-// page size the host lacks) makes Start fail, naming it.
-//
-// Two deprecated memory fields have rules of their own. memory.kernel (kernel
-// memory, memory.kmem.limit_in_bytes) is charged to the memory limit as well,
-// has no limit of its own on cgroup v2, and Linux 6.x ignores writes to the v1
-// file; runtime-spec deprecates it and runc ignores it. It is accepted, and
-// not written, only when it limits nothing the memory limit does not: -1 (no
-// limit), or at least memory.limit; any other value is rejected.
-// memory.kernelTCP is honoured (see container.Resources.KernelTCPMemory), and
-// -1, no limit, is the default, so nothing is written for it.
+// ResourceOptions returns the container options of linux.resources: the cgroup
+// limits ([container.WithMemory], [container.WithCPU],
+// [container.WithCPUShares], [container.WithPids] and [container.WithResources]
+// for the rest), for [container.New] or [UpdateCgroup]. Device rules are not
+// among them ([FromSpec] handles them); any other field the library cannot
+// honour is a [*FieldError], and so is a deprecated memory.kernel that limits
+// something (see Deprecated memory fields in the package documentation). What
+// the host cannot apply (a controller that is not mounted, a cgroup v1 control
+// on a v2 host, a huge page size the host lacks) makes Start fail, naming it.
 func ResourceOptions(r *specs.LinuxResources) ([]container.Option, error) {
 	l, err := resourceLimitsOf(r)
 	if err != nil {

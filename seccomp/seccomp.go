@@ -29,7 +29,7 @@ import (
 )
 
 // Action is what the filter does with a system call: one of Allow, Log,
-// KillProcess, or Errno(errno). Its value is the kernel's SECCOMP_RET_* word.
+// [KillProcess], or Errno(errno). Its value is the kernel's SECCOMP_RET_* word.
 type Action uint32
 
 // The actions a policy can take. The zero Action is not a valid action.
@@ -267,9 +267,9 @@ func (p *Policy) validate() error {
 // The init still runs a few system calls under the policy: close_range and
 // execve, and whatever the Go runtime needs meanwhile (futex, rt_sigreturn,
 // sched_yield, nanosleep, mmap, madvise); with [container.WithNewPrivileges]
-// also capset and prctl; with [container.WithStartHook] what starting and
-// waiting for a program takes. A policy that kills on those kills the
-// container at start, and Wait then reports SIGSYS.
+// also capset and prctl; with [github.com/ctrkit/container/oci.WithStartHook]
+// what starting and waiting for a program takes. A policy that kills on those
+// kills the container at start, and Wait then reports SIGSYS.
 func WithPolicy(p *Policy) container.Option {
 	return seccompopt.WithProgram("seccomp.WithPolicy", program(p)).(container.Option)
 }
