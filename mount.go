@@ -405,7 +405,7 @@ func parseMountOptions(opts []string, bind bool) (mountOptions, error) {
 
 // Device is a device node to create in the container's /dev, for [WithDevices].
 type Device struct {
-	Name         string      // the node's name in /dev, such as "fuse" (no '/')
+	Name         string      // the node's path below /dev, such as "fuse" or "net/tun"
 	Type         byte        // 'c' character (also 0), 'b' block or 'p' FIFO
 	Major, Minor uint32      // the device numbers
 	Mode         os.FileMode // permission bits; 0 means 0666
@@ -413,7 +413,9 @@ type Device struct {
 }
 
 // WithDevices creates these device nodes in the container's /dev (mknod(2) in
-// the init, after the standard ones: null, zero, full, random, urandom, tty).
+// the init, after the standard ones: null, zero, full, random, urandom, tty),
+// in subdirectories too ("net/tun"), each a mount of its own that the device
+// fence leaves openable.
 // With [github.com/ctrkit/container/oci.WithDeviceRules], they are allowed in
 // the devices cgroup too. Creating a node needs CAP_MKNOD in the host's user
 // namespace: New fails for a container with a user namespace, and Start fails
