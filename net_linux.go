@@ -146,8 +146,7 @@ func (r *running) attachNetwork(c *config) (err error) {
 		}
 	}()
 	// The kernel ignores an alias in the request that creates a link.
-	alias := ownerAlias()
-	if err := h.SetAlias(host.Index, alias); err != nil {
+	if err := h.SetAlias(host.Index, ownerAlias()); err != nil {
 		return fmt.Errorf("container: set the alias of %s: %w", veth.Name, err)
 	}
 	for _, v := range nc.veth {
