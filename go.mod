@@ -9,7 +9,6 @@ require (
 	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/opencontainers/runtime-spec v1.3.0
 	github.com/vishvananda/netlink v1.3.1
-	github.com/vishvananda/netns v0.0.5
 	golang.org/x/net v0.47.0
 	golang.org/x/sys v0.40.0
 )
@@ -17,4 +16,5 @@ require (
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
 	github.com/moby/sys/userns v0.1.0 // indirect
+	github.com/vishvananda/netns v0.0.5 // indirect
 )

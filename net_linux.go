@@ -4,17 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/vishvananda/netlink"
-	"github.com/vishvananda/netns"
+	"github.com/ctrkit/container/internal/rtnl"
 	"golang.org/x/sys/unix"
 )
 
@@ -30,8 +27,8 @@ import (
 //	parent, Wait               releaseNetwork: files, address; the veth pair
 //	                           is not deleted: it dies with the child's namespace
 //
-// Every netlink call goes through a handle of our own (never the package's
-// global one), bound to the host's or the child's network namespace.
+// Every netlink request goes through a socket of our own (internal/rtnl),
+// opened in the host's or the child's network namespace.
 
 // netState is the parent's handle on a container's network objects.
 type netState struct {
@@ -103,7 +100,7 @@ func (r *running) attachNetwork(c *config) (err error) {
 	if r.net == nil || !nc.hasVeth() {
 		return nil
 	}
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	h, err := rtnl.Dial()
 	if err != nil {
 		return fmt.Errorf("container: netlink: %w", err)
 	}
@@ -115,10 +112,7 @@ func (r *running) attachNetwork(c *config) (err error) {
 	}
 	defer nsf.Close()
 
-	la := netlink.NewLinkAttrs()
-	la.Name = vethName(r.id)
-	la.Alias = ownerAlias() // set once the link exists
-	la.Flags = net.FlagUp
+	veth := rtnl.Veth{Name: vethName(r.id), Up: true, PeerName: nc.ifname, PeerNamespace: int(nsf.Fd())}
 	var ctrAddrs []netip.Prefix
 	var gateways []netip.Addr
 	if n := r.net.network; n != nil {
@@ -126,8 +120,8 @@ func (r *running) attachNetwork(c *config) (err error) {
 		if err != nil {
 			return fmt.Errorf("container: network %q: bridge %s: %w", n.name, n.sys.bridge, err)
 		}
-		la.MTU = br.Attrs().MTU // the container's end gets it too
-		la.MasterIndex = n.sys.index
+		veth.MTU = br.MTU // the container's end gets it too
+		veth.Master = n.sys.index
 		ctrAddrs = append(ctrAddrs, netip.PrefixFrom(r.net.addr, n.subnet.Bits()))
 		gateways = append(gateways, n.host)
 	} else {
@@ -136,27 +130,32 @@ func (r *running) attachNetwork(c *config) (err error) {
 			gateways = append(gateways, v.Host.Addr())
 		}
 	}
-	veth := &netlink.Veth{LinkAttrs: la, PeerName: nc.ifname, PeerNamespace: netlink.NsFd(nsf.Fd())}
-	if err := h.LinkAdd(veth); err != nil {
-		return fmt.Errorf("container: create veth %s: %w", la.Name, err)
+	if err := h.AddVeth(veth); err != nil {
+		return fmt.Errorf("container: create veth %s: %w", veth.Name, err)
+	}
+	// The index, for the requests that follow; while it is unknown, a failed
+	// Start leaves the veth pair to die with the child's namespace.
+	host, err := h.LinkByName(veth.Name)
+	if err != nil {
+		return fmt.Errorf("container: find veth %s: %w", veth.Name, err)
 	}
 	defer func() {
 		// Deleting costs a synchronize_net; only a failed Start pays it.
 		if err != nil {
-			h.LinkDel(veth)
+			h.DeleteLink(host.Index)
 		}
 	}()
 	// The kernel ignores an alias in the request that creates a link.
-	if err := h.LinkSetAlias(veth, la.Alias); err != nil {
-		return fmt.Errorf("container: set the alias of %s: %w", la.Name, err)
+	if err := h.SetAlias(host.Index, ownerAlias()); err != nil {
+		return fmt.Errorf("container: set the alias of %s: %w", veth.Name, err)
 	}
 	for _, v := range nc.veth {
-		if err := h.AddrAdd(veth, ifAddr(v.Host)); err != nil {
-			return fmt.Errorf("container: add address %v to %s: %w", v.Host, la.Name, err)
+		if err := h.AddAddress(host.Index, v.Host, addrFlags(v.Host)); err != nil {
+			return fmt.Errorf("container: add address %v to %s: %w", v.Host, veth.Name, err)
 		}
 	}
 
-	ch, err := handleAt(nsf)
+	ch, err := rtnl.DialNamespace(int(nsf.Fd()))
 	if err != nil {
 		return fmt.Errorf("container: netlink in the container's network namespace: %w", err)
 	}
@@ -166,16 +165,15 @@ func (r *running) attachNetwork(c *config) (err error) {
 		return fmt.Errorf("container: find %s in the container: %w", nc.ifname, err)
 	}
 	for _, p := range ctrAddrs {
-		if err := ch.AddrAdd(peer, ifAddr(p)); err != nil {
+		if err := ch.AddAddress(peer.Index, p, addrFlags(p)); err != nil {
 			return fmt.Errorf("container: add address %v to %s in the container: %w", p, nc.ifname, err)
 		}
 	}
-	if err := ch.LinkSetUp(peer); err != nil {
+	if err := ch.SetUp(peer.Index); err != nil {
 		return fmt.Errorf("container: bring %s up in the container: %w", nc.ifname, err)
 	}
 	for _, gw := range gateways {
-		rt := &netlink.Route{LinkIndex: peer.Attrs().Index, Gw: gw.AsSlice()}
-		if err := ch.RouteAdd(rt); err != nil {
+		if err := ch.AddDefaultRoute(peer.Index, gw); err != nil {
 			return fmt.Errorf("container: default route via %v in the container: %w", gw, err)
 		}
 	}
@@ -234,52 +232,13 @@ func setupNetworkInside(cfg *initConfig) error {
 // 15 bytes, the most an interface name may have.
 func vethName(id string) string { return "ctk" + id }
 
-// ifAddr is p as a netlink address; IPv6 addresses skip duplicate address
-// detection, which would keep them unusable for a second or more.
-func ifAddr(p netip.Prefix) *netlink.Addr {
-	a := &netlink.Addr{IPNet: &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}}
+// addrFlags are the flags of the address p: IPv6 addresses skip duplicate
+// address detection, which would keep them unusable for a second or more.
+func addrFlags(p netip.Prefix) uint32 {
 	if p.Addr().Is6() {
-		a.Flags = unix.IFA_F_NODAD
+		return unix.IFA_F_NODAD
 	}
-	return a
-}
-
-// handleAt returns a netlink handle whose socket lives in the network
-// namespace nsf. netlink.NewHandleAt enters the namespace on the calling
-// thread and leaves it again; it runs here on a goroutine of its own that
-// locks its thread first and unlocks it only when the thread is back in its
-// namespace. Otherwise the goroutine exits locked and the runtime ends the
-// thread, so no goroutine ever runs in the wrong namespace.
-func handleAt(nsf *os.File) (*netlink.Handle, error) {
-	type result struct {
-		h   *netlink.Handle
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		before, err := threadNetNS()
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		h, err := netlink.NewHandleAt(netns.NsHandle(nsf.Fd()), unix.NETLINK_ROUTE)
-		ch <- result{h, err}
-		if after, err := threadNetNS(); err == nil && after == before {
-			runtime.UnlockOSThread()
-		}
-	}()
-	res := <-ch
-	return res.h, res.err
-}
-
-// threadNetNS identifies the calling thread's network namespace.
-func threadNetNS() (uint64, error) {
-	var st unix.Stat_t
-	if err := unix.Stat("/proc/thread-self/ns/net", &st); err != nil {
-		return 0, err
-	}
-	return st.Ino, nil
+	return 0
 }
 
 // Reaping. Every veth host end and bridge the library makes carries an alias
@@ -336,11 +295,11 @@ func ownerGone(tok string) bool {
 // housekeeping for the Start or NewNetwork that runs it: its failures are not
 // theirs, and are left for the next one.
 func reapStale() {
-	if h, err := netlink.NewHandle(unix.NETLINK_ROUTE); err == nil {
-		links, _ := h.LinkList() // a dump interrupted by a change still lists the rest
+	if h, err := rtnl.Dial(); err == nil {
+		links, _ := h.Links() // a dump interrupted by a change still lists the rest
 		for _, l := range links {
-			if tok, ok := strings.CutPrefix(l.Attrs().Alias, aliasPrefix); ok && ownerGone(tok) {
-				h.LinkDel(l)
+			if tok, ok := strings.CutPrefix(l.Alias, aliasPrefix); ok && ownerGone(tok) {
+				h.DeleteLink(l.Index)
 			}
 		}
 		h.Close()

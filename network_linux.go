@@ -3,10 +3,9 @@ package container
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 
-	"github.com/vishvananda/netlink"
+	"github.com/ctrkit/container/internal/rtnl"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,29 +37,31 @@ func (n *Network) create() (err error) {
 		return err
 	}
 
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	h, err := rtnl.Dial()
 	if err != nil {
 		return fmt.Errorf("container: network %q: netlink: %w", n.name, err)
 	}
 	defer h.Close()
-	la := netlink.NewLinkAttrs()
-	la.Name = "ctb" + newID()
-	la.Alias = ownerAlias() // set once the link exists
-	la.Flags = net.FlagUp
-	br := &netlink.Bridge{LinkAttrs: la}
-	if err := h.LinkAdd(br); err != nil {
-		return fmt.Errorf("container: network %q: create bridge %s: %w", n.name, la.Name, err)
+	name := "ctb" + newID()
+	if err := h.AddBridge(name, true); err != nil {
+		return fmt.Errorf("container: network %q: create bridge %s: %w", n.name, name, err)
+	}
+	br, err := h.LinkByName(name)
+	if err != nil {
+		// Only another process deleting or renaming it makes the new
+		// bridge not found, and then there is nothing of ours to delete.
+		return fmt.Errorf("container: network %q: find bridge %s: %w", n.name, name, err)
 	}
 	// The kernel ignores an alias in the request that creates a link.
-	if err := h.LinkSetAlias(br, la.Alias); err != nil {
-		h.LinkDel(br)
-		return fmt.Errorf("container: network %q: set the alias of bridge %s: %w", n.name, la.Name, err)
+	if err := h.SetAlias(br.Index, ownerAlias()); err != nil {
+		h.DeleteLink(br.Index)
+		return fmt.Errorf("container: network %q: set the alias of bridge %s: %w", n.name, name, err)
 	}
-	if err := h.AddrAdd(br, ifAddr(n.Prefix())); err != nil {
-		h.LinkDel(br)
-		return fmt.Errorf("container: network %q: add address %v to bridge %s: %w", n.name, n.Prefix(), la.Name, err)
+	if err := h.AddAddress(br.Index, n.Prefix(), addrFlags(n.Prefix())); err != nil {
+		h.DeleteLink(br.Index)
+		return fmt.Errorf("container: network %q: add address %v to bridge %s: %w", n.name, n.Prefix(), name, err)
 	}
-	n.sys.bridge, n.sys.index = la.Name, br.Attrs().Index
+	n.sys.bridge, n.sys.index = name, br.Index
 	return nil
 }
 
@@ -77,14 +78,12 @@ func (n *Network) Close() error {
 	n.mu.Unlock()
 
 	os.RemoveAll(n.sys.dir)
-	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	h, err := rtnl.Dial()
 	if err != nil {
 		return fmt.Errorf("container: network %q: netlink: %w", n.name, err)
 	}
 	defer h.Close()
-	la := netlink.NewLinkAttrs()
-	la.Name, la.Index = n.sys.bridge, n.sys.index
-	if err := h.LinkDel(&netlink.Bridge{LinkAttrs: la}); err != nil && !errors.Is(err, unix.ENODEV) {
+	if err := h.DeleteLink(n.sys.index); err != nil && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("container: network %q: delete bridge %s: %w", n.name, n.sys.bridge, err)
 	}
 	return nil
