@@ -108,9 +108,10 @@ func WithCPU(cpus float64) Option {
 
 // WithCPUShares sets the container's CPU weight relative to its siblings, in
 // cgroup v1 shares (2 to 262144; 1024 is the default weight): cpu.shares on
-// v1, and on v2 cpu.weight, converted to its 1-10000 range the way runc and
-// containerd do. It only matters when CPUs are contended. Limits need root or
-// a delegated cgroup; Start fails when the cgroup cannot be created.
+// v1, and on v2 cpu.weight, converted to its 1-10000 range the way runc (from
+// 1.3.2) and crun (from 1.23) do, 1024 shares to the default weight 100. It
+// only matters when CPUs are contended. Limits need root or a delegated
+// cgroup; Start fails when the cgroup cannot be created.
 func WithCPUShares(shares uint64) Option {
 	return optionFunc(func(c *config) error {
 		if shares < 2 || shares > 262144 {
@@ -201,7 +202,7 @@ func (l *limitsConfig) v2Controllers() []string {
 	if l.cpu > 0 || l.cpuShares > 0 || l.res.CPUPeriod > 0 {
 		cs = append(cs, "cpu")
 	}
-	if l.memory > 0 || l.res.MemoryReservation > 0 {
+	if l.memory > 0 || l.res.MemoryReservation > 0 || l.res.MemoryHigh > 0 {
 		cs = append(cs, "memory")
 	}
 	if l.pids > 0 {
@@ -308,13 +309,25 @@ func (l *limitsConfig) v2Files(h cgroupHost) ([]cgroupFile, error) {
 	return append(fs, more...), nil
 }
 
-// sharesToWeight maps v1 cpu.shares [2, 262144] linearly onto v2 cpu.weight
-// [1, 10000], the conversion runc, crun and containerd use.
+// sharesToWeight maps v1 cpu.shares [2, 262144] onto v2 cpu.weight
+// [1, 10000] the way runc (from 1.3.2, through opencontainers/cgroups) and
+// crun (from 1.23) do: a quadratic in log2(shares) for the exponent of 10,
+// 10^((l² + 125l)/612 - 7/34), rounded up, which maps the minimum, the
+// default and the maximum onto each other (2 → 1, 1024 → 100, 262144 →
+// 10000). The linear map they used before, 1 + (shares-2)·9999/262142, gave
+// the default 1024 shares a weight of 39, well below the 100 of a sibling
+// that sets none.
 func sharesToWeight(shares uint64) uint64 {
-	if shares == 0 {
+	switch {
+	case shares == 0:
 		return 0
+	case shares <= 2:
+		return 1
+	case shares >= 262144:
+		return 10000
 	}
-	return 1 + ((shares-2)*9999)/262142
+	l := math.Log2(float64(shares))
+	return uint64(math.Ceil(math.Pow(10, (l*l+125*l)/612-7.0/34)))
 }
 
 // cgroupName is the name of a container's cgroup. It marks the cgroup as ours

@@ -40,6 +40,11 @@ type cgroupState struct {
 	dirs   map[string]string // v1: controller → directory; v2: "" → directory
 	dirFD  *os.File          // v2: the directory, for clone's CgroupFD; closed after the clone
 
+	// rootless: the caller is not root, so its v2 cgroup must be delegated
+	// to its uid (delegatee), who may then move its processes into a leaf.
+	rootless  bool
+	delegatee uint32
+
 	mu      sync.Mutex // serialises kill, remove and Stats
 	removed bool
 	final   Stats // read just before removal
@@ -66,8 +71,9 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 	if err != nil {
 		return fmt.Errorf("container: create cgroup: %w", err)
 	}
-	s := &cgroupState{name: cgroupName(os.Getpid(), start, r.id), limits: c.limits}
-	switch mode := cgroups.Mode(); {
+	s := &cgroupState{name: cgroupName(os.Getpid(), start, r.id), limits: c.limits, rootless: c.rootless, delegatee: c.hostUID}
+	mode := cgroups.Mode()
+	switch {
 	case c.limits.path != "" && mode != cgroups.Unavailable:
 		err = s.createAt(mode == cgroups.Unified, c.limits.path) // WithCgroupPath
 	case mode == cgroups.Unified:
@@ -85,6 +91,10 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 	}
 	if err != nil {
 		// Without root, a cgroup that cannot be made means none was delegated.
+		if c.rootless && mode != cgroups.Unified && c.limits.path == "" {
+			return fmt.Errorf("container: resource limits: %w: %w (the limits of this host are in cgroup v1 hierarchies, which are not delegated to users: run as root, or on a cgroup v2 host in a cgroup delegated to uid %d, e.g. %s)",
+				ErrNeedRoot, err, c.hostUID, delegateHint)
+		}
 		if c.rootless || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) {
 			return fmt.Errorf("container: resource limits: %w: %w", ErrNeedRoot, err)
 		}
@@ -308,17 +318,106 @@ func ownV2Path() (string, error) {
 // hierarchy mounted at root, enables the controllers the limits need in the
 // parent's cgroup.subtree_control, writes the limits and opens the directory
 // for clone's CgroupFD.
+//
+// A caller that is not root needs its cgroup delegated to its uid. A
+// delegated cgroup that holds the caller's own processes cannot give its
+// children controllers (the no-internal-processes rule), which is how
+// `systemd-run --user --scope -p Delegate=yes` starts a program: then the
+// caller's processes move into the leaf callerLeaf below it, once, as crun
+// and podman move theirs into an "init" leaf, and the controllers are
+// enabled.
 func (s *cgroupState) createV2(root string) error {
 	own, err := ownV2Path()
 	if err != nil {
 		return err
 	}
 	parent := filepath.Join(root, own)
-	if err := enableControllers(parent, s.limits.v2Controllers()); err != nil {
+	if s.rootless {
+		// A process started from the leaf (a helper of the program that
+		// was moved there) makes its containers beside the leaf too.
+		if up := filepath.Dir(parent); filepath.Base(parent) == callerLeaf && checkDelegated(up, filepath.Dir(own), s.delegatee) == nil {
+			parent, own = up, filepath.Dir(own)
+		}
+		if err := checkDelegated(parent, own, s.delegatee); err != nil {
+			return err
+		}
+	}
+	want := s.limits.v2Controllers()
+	err = enableControllers(parent, want)
+	if s.rootless && errors.Is(err, unix.EBUSY) {
+		if err = moveToLeaf(parent); err == nil {
+			err = enableControllers(parent, want)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	s.dirs = map[string]string{}
 	return s.makeV2(filepath.Join(parent, s.name))
+}
+
+// delegateHint is how a user gets a delegated cgroup.
+const delegateHint = "`systemd-run --user --scope -p Delegate=yes <program>`"
+
+// callerLeaf is the child of a delegated cgroup that the caller's processes
+// move into when the cgroup must enable controllers for its children. Its
+// name does not parse as a container's (parseCgroupName), so no Start takes
+// it for an orphan; it stays, with the caller in it, and goes with the
+// delegated cgroup.
+const callerLeaf = "ctrkit-caller"
+
+// checkDelegated fails unless the v2 cgroup at dir (own, as
+// /proc/self/cgroup names it) is delegated to uid the way systemd delegates
+// one (Delegate=yes): uid owns the directory, cgroup.procs and
+// cgroup.subtree_control, or may write them. The error names what is missing
+// and how to get a delegated cgroup.
+func checkDelegated(dir, own string, uid uint32) error {
+	var missing []string
+	for _, name := range []string{".", "cgroup.procs", "cgroup.subtree_control"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		st, _ := fi.Sys().(*syscall.Stat_t)
+		if !(st != nil && st.Uid == uid && fi.Mode().Perm()&0o200 != 0) && fi.Mode().Perm()&0o002 == 0 {
+			if name == "." {
+				name = "the directory"
+			}
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("the caller's cgroup %s (%s) is not delegated to uid %d: it does not own %s; run the program in a cgroup delegated to it, e.g. %s",
+		own, dir, uid, strings.Join(missing, ", "), delegateHint)
+}
+
+// moveToLeaf moves every process of the v2 cgroup dir into its child
+// callerLeaf, creating it, so that dir may enable controllers for its
+// children. A process forked meanwhile is moved in a further round.
+func moveToLeaf(dir string) error {
+	leaf := filepath.Join(dir, callerLeaf)
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("move the caller's processes out of its cgroup %s, which must give its children controllers: %w", dir, err)
+	}
+	for range 10 {
+		b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			return err
+		}
+		pids := strings.Fields(string(b))
+		if len(pids) == 0 {
+			return nil
+		}
+		for _, p := range pids {
+			err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(p), 0)
+			if err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("move process %s of the caller's cgroup %s into %s: %w", p, dir, leaf, err)
+			}
+		}
+	}
+	return fmt.Errorf("move the processes of the caller's cgroup %s into %s: new ones keep appearing", dir, leaf)
 }
 
 // makeV2 creates the container's v2 cgroup at dir, whose parent has the
@@ -357,7 +456,7 @@ func enableControllers(parent string, want []string) error {
 	var missing []string
 	for _, c := range want {
 		if !hasWord(string(have), c) {
-			return fmt.Errorf("cgroup v2 %s controller is not available in %s (not delegated to this cgroup)", c, parent)
+			return fmt.Errorf("cgroup v2 %s controller is not available in %s (not delegated to this cgroup: with systemd, the Delegate= of the unit that holds it names the controllers it gets, e.g. Delegate=cpu cpuset io memory pids)", c, parent)
 		}
 		if !hasWord(string(enabled), c) {
 			missing = append(missing, "+"+c)

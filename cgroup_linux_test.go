@@ -51,13 +51,22 @@ func TestReadStatsV2Files(t *testing.T) {
 		"cpu.stat":       "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n",
 		"memory.events":  "low 0\nhigh 0\nmax 12\noom 1\noom_kill 1\noom_group_kill 0\n",
 		"pids.current":   "7\n",
+		"cpu.pressure":   "some avg10=12.50 avg60=3.00 avg300=1.00 total=900000\nfull avg10=6.25 avg60=1.50 avg300=0.50 total=450000\n",
+		"io.pressure":    "some avg10=0.00 avg60=0.00 avg300=0.00 total=10\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=5\n",
 	} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(s), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	s := &cgroupState{v2: true, dirs: map[string]string{"": dir}}
-	want := Stats{MemoryBytes: 1 << 20, MemoryPeakBytes: 4 << 20, Pids: 7, CPUTime: 2500 * time.Millisecond, OOMKills: 1}
+	want := Stats{MemoryBytes: 1 << 20, MemoryPeakBytes: 4 << 20, Pids: 7, CPUTime: 2500 * time.Millisecond, OOMKills: 1,
+		CPUPressure: Pressure{
+			Some: PressureLine{Avg10: 12.5, Avg60: 3, Avg300: 1, Total: 900 * time.Millisecond},
+			Full: PressureLine{Avg10: 6.25, Avg60: 1.5, Avg300: 0.5, Total: 450 * time.Millisecond},
+		},
+		// No memory.pressure: zero, as a kernel without PSI shows none.
+		IOPressure: Pressure{Some: PressureLine{Total: 10 * time.Microsecond}, Full: PressureLine{Total: 5 * time.Microsecond}},
+	}
 	if got := s.readStats(); got != want {
 		t.Errorf("readStats = %+v, want %+v", got, want)
 	}
@@ -195,6 +204,130 @@ func TestCgroupV2FreezeKill(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(filepath.Join(s.dirs[""], "cgroup.events")); !strings.Contains(string(b), "frozen 0") {
 		t.Errorf("cgroup left frozen: %s", b)
+	}
+}
+
+// TestCgroupV2Kill: where the kernel has cgroup.kill (Linux 5.14), teardown
+// kills through it, in one write that also reaches frozen tasks and tasks
+// forked meanwhile, and does not freeze and thaw: a cgroup frozen before
+// (oci.FreezeCgroup) is still frozen when its processes are dead.
+func TestCgroupV2Kill(t *testing.T) {
+	root := v2Root(t)
+	s := newV2State(t, root, "v2kill")
+	dir := s.dirs[""]
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.kill")); err != nil {
+		t.Skip("skipping: this kernel has no cgroup.kill (Linux 5.14): teardown freezes, kills and thaws")
+	}
+	cmd := exec.Command("/bin/sh", "-c", "while :; do sleep 100 & sleep 0.01; done")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(s.dirFD.Fd())}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for range 250 {
+		if n, _ := countProcs(dir); n >= 3 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	setFrozen(dir, true, true)
+	if frozen, err := cgroupFrozen(dir, true); err != nil || !frozen {
+		t.Fatalf("the cgroup did not freeze: %v, %v", frozen, err)
+	}
+	s.kill()
+	cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || ws.Signal() != syscall.SIGKILL {
+		t.Errorf("the frozen shell: %v, want it killed", cmd.ProcessState)
+	}
+	if n, err := countProcs(dir); err != nil || n != 0 {
+		t.Errorf("%d processes left after kill (%v)", n, err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "cgroup.freeze")); strings.TrimSpace(string(b)) != "1" {
+		t.Errorf("cgroup.freeze = %q after kill: the cgroup was thawed, so teardown froze and killed instead of writing cgroup.kill", b)
+	}
+}
+
+// TestCheckDelegated: a cgroup is delegated to a uid that owns its
+// directory, cgroup.procs and cgroup.subtree_control; the error for one that
+// is not names what the uid lacks and how to get a delegated cgroup.
+func TestCheckDelegated(t *testing.T) {
+	root := v2Root(t)
+	dir, err := os.MkdirTemp(root, "ctrkit-test-delegate-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.Remove(dir) })
+	err = checkDelegated(dir, "/x", 65534)
+	for _, want := range []string{"/x", "not delegated to uid 65534", "the directory, cgroup.procs, cgroup.subtree_control", "systemd-run --user --scope -p Delegate=yes"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("checkDelegated of a root-owned cgroup: %v, want an error containing %q", err, want)
+		}
+	}
+	for _, name := range []string{"", "cgroup.procs"} {
+		if err := os.Chown(filepath.Join(dir, name), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := checkDelegated(dir, "/x", 65534); err == nil || !strings.Contains(err.Error(), "does not own cgroup.subtree_control;") {
+		t.Errorf("checkDelegated without cgroup.subtree_control: %v, want an error naming it alone", err)
+	}
+	if err := os.Chown(filepath.Join(dir, "cgroup.subtree_control"), 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkDelegated(dir, "/x", 65534); err != nil {
+		t.Errorf("checkDelegated of a delegated cgroup: %v", err)
+	}
+}
+
+// TestMoveToLeaf: the processes of a cgroup move into its leaf, which is
+// then the only place they are, and the cgroup may give its children
+// controllers.
+func TestMoveToLeaf(t *testing.T) {
+	root := v2Root(t)
+	dir, err := os.MkdirTemp(root, "ctrkit-test-leaf-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", "sleep 100 & exec sleep 100")
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	err = cmd.Start()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := filepath.Join(dir, callerLeaf)
+	t.Cleanup(func() {
+		freezeKill(dir, true)
+		cmd.Wait()
+		os.Remove(leaf)
+		os.Remove(dir)
+	})
+	for range 250 {
+		if pids, _ := readProcs(dir); len(pids) == 2 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := moveToLeaf(dir); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs")); err != nil || len(strings.Fields(string(b))) != 0 {
+		t.Errorf("the cgroup's own processes after moveToLeaf: %q, %v; want none", b, err)
+	}
+	if pids, err := readProcs(leaf); err != nil || len(pids) != 2 {
+		t.Errorf("processes in the leaf: %v, %v; want the 2", pids, err)
+	}
+	if _, _, ok := parseCgroupName(callerLeaf); ok {
+		t.Errorf("%s parses as a container's cgroup: a Start could reap it", callerLeaf)
+	}
+	if have, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers")); len(strings.Fields(string(have))) > 0 {
+		c := strings.Fields(string(have))[0]
+		if err := enableControllers(dir, []string{c}); err != nil {
+			t.Errorf("enable %s after moveToLeaf: %v", c, err)
+		}
 	}
 }
 

@@ -25,6 +25,11 @@ type Resources struct {
 	// kernel tries to leave the container when the host runs short:
 	// memory.soft_limit_in_bytes on v1, memory.low on v2.
 	MemoryReservation int64
+	// MemoryHigh is a throttle in bytes: above it the kernel reclaims the
+	// container's memory hard and slows its allocations down, but kills
+	// nothing (WithMemory's limit is where the OOM killer starts):
+	// memory.high, cgroup v2 only (v1 has none: Start fails there).
+	MemoryHigh int64
 	// MemorySwappiness (0 to 100) is how readily the kernel swaps the
 	// container's memory out: memory.swappiness, cgroup v1 only (v2 has
 	// none). nil leaves the inherited value.
@@ -150,6 +155,8 @@ func (r *Resources) check() error {
 	switch {
 	case r.MemoryReservation < 0:
 		return fmt.Errorf("MemoryReservation %d: must not be negative", r.MemoryReservation)
+	case r.MemoryHigh < 0:
+		return fmt.Errorf("MemoryHigh %d: must not be negative", r.MemoryHigh)
 	case r.MemorySwappiness != nil && *r.MemorySwappiness > 100:
 		return fmt.Errorf("MemorySwappiness %d: must be at most 100", *r.MemorySwappiness)
 	case r.KernelTCPMemory < 0:
@@ -208,7 +215,7 @@ func (r *Resources) check() error {
 
 // memory, cpuset, blkio... report which controllers r needs.
 func (r *Resources) memory() bool {
-	return r.MemoryReservation > 0 || r.MemorySwappiness != nil || r.DisableOOMKiller || r.KernelTCPMemory > 0
+	return r.MemoryReservation > 0 || r.MemoryHigh > 0 || r.MemorySwappiness != nil || r.DisableOOMKiller || r.KernelTCPMemory > 0
 }
 func (r *Resources) cpu() bool {
 	return r.CPUPeriod > 0 || r.RealtimeRuntime != 0 || r.RealtimePeriod > 0
@@ -258,6 +265,9 @@ func (r *Resources) checkHugepages(h cgroupHost) error {
 
 // v1Files renders r into cgroup v1 files, after the limit options' files.
 func (r *Resources) v1Files(h cgroupHost) ([]cgroupFile, error) {
+	if r.MemoryHigh > 0 {
+		return nil, fmt.Errorf("MemoryHigh: memory.high is cgroup v2 only; cgroup v1 has no memory throttle")
+	}
 	var fs []cgroupFile
 	add := func(ctrl, name, value string) { fs = append(fs, cgroupFile{ctrl, name, value}) }
 	if r.MemoryReservation > 0 {
@@ -373,6 +383,9 @@ func (r *Resources) v2Files(h cgroupHost, memoryLimit int64) ([]cgroupFile, erro
 	add := func(ctrl, name, value string) { fs = append(fs, cgroupFile{ctrl, name, value}) }
 	if r.MemoryReservation > 0 {
 		add("memory", "memory.low", strconv.FormatInt(r.MemoryReservation, 10))
+	}
+	if r.MemoryHigh > 0 {
+		add("memory", "memory.high", strconv.FormatInt(r.MemoryHigh, 10))
 	}
 	if r.CPUs != "" {
 		add("cpuset", "cpuset.cpus", r.CPUs)

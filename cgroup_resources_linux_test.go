@@ -112,11 +112,19 @@ func TestResourcesMemory(t *testing.T) {
 	r := Resources{MemoryReservation: 32 << 20, MemorySwappiness: &swappiness, DisableOOMKiller: true, KernelTCPMemory: 16 << 20}
 	if unifiedHost() {
 		wantStartError(t, "MemorySwappiness", WithMemory(64<<20), WithResources(r))
-		c, dirs := startSleeping(t, WithResources(Resources{MemoryReservation: 32 << 20}))
-		checkCgroupValues(t, dirs[""], map[string]string{"memory.low": "33554432"})
+		c, dirs := startSleeping(t, WithMemory(64<<20), WithResources(Resources{MemoryReservation: 32 << 20, MemoryHigh: 48 << 20}))
+		want := map[string]string{"memory.max": "67108864", "memory.low": "33554432", "memory.high": "50331648"}
+		// WithMemory's limit covers swap too: none on top of memory.max.
+		if _, err := os.Stat(filepath.Join(dirs[""], "memory.swap.max")); err == nil {
+			want["memory.swap.max"] = "0"
+		} else {
+			t.Logf("no memory.swap.max: this kernel does not account swap")
+		}
+		checkCgroupValues(t, dirs[""], want)
 		stop(t, c, dirs)
 		return
 	}
+	wantStartError(t, "MemoryHigh: memory.high is cgroup v2 only", WithResources(Resources{MemoryHigh: 48 << 20}))
 	c, dirs := startSleeping(t, WithMemory(64<<20), WithResources(r))
 	checkCgroupValues(t, dirs["memory"], map[string]string{
 		"memory.limit_in_bytes":          "67108864",

@@ -16,6 +16,7 @@ func TestResourcesOptionErrors(t *testing.T) {
 		want string
 	}{
 		{"negative reservation", Resources{MemoryReservation: -1}, "MemoryReservation -1"},
+		{"negative high", Resources{MemoryHigh: -1}, "MemoryHigh -1"},
 		{"swappiness above 100", Resources{MemorySwappiness: u64(101)}, "MemorySwappiness 101"},
 		{"negative kernel TCP", Resources{KernelTCPMemory: -5}, "KernelTCPMemory -5"},
 		{"period too short", Resources{CPUPeriod: 999}, "CPUPeriod 999"},
@@ -93,6 +94,18 @@ func TestResourcesFiles(t *testing.T) {
 			name: "reservation alone", l: limitsConfig{res: Resources{MemoryReservation: 1 << 20}},
 			v1:     []cgroupFile{{"memory", "memory.soft_limit_in_bytes", "1048576"}},
 			v2:     []cgroupFile{{"memory", "memory.low", "1048576"}},
+			v1Ctrl: []string{"memory", "freezer"}, v2Ctrl: []string{"memory"},
+		},
+		{
+			name: "high: v2 only", l: limitsConfig{memory: 64 << 20, res: Resources{MemoryReservation: 1 << 20, MemoryHigh: 32 << 20}},
+			v2h: cgroupHost{swap: true},
+			v2: []cgroupFile{
+				{"memory", "memory.max", "67108864"},
+				{"memory", "memory.swap.max", "0"},
+				{"memory", "memory.low", "1048576"},
+				{"memory", "memory.high", "33554432"},
+			},
+			v1Err:  "MemoryHigh: memory.high is cgroup v2 only",
 			v1Ctrl: []string{"memory", "freezer"}, v2Ctrl: []string{"memory"},
 		},
 		{

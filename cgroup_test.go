@@ -113,7 +113,7 @@ func TestCgroupFiles(t *testing.T) {
 		{
 			name: "cpu shares", l: limitsConfig{cpuShares: 1024},
 			v1:     []cgroupFile{{"cpu", "cpu.shares", "1024"}},
-			v2:     []cgroupFile{{"cpu", "cpu.weight", "39"}},
+			v2:     []cgroupFile{{"cpu", "cpu.weight", "100"}},
 			v1Ctrl: []string{"cpu", "cpuacct", "freezer"}, v2Ctrl: []string{"cpu"},
 		},
 		{
@@ -136,7 +136,7 @@ func TestCgroupFiles(t *testing.T) {
 				{"memory", "memory.max", "67108864"},
 				{"memory", "memory.swap.max", "0"},
 				{"cpu", "cpu.max", "50000 100000"},
-				{"cpu", "cpu.weight", "20"},
+				{"cpu", "cpu.weight", "59"},
 				{"pids", "pids.max", "34"},
 			},
 			v1Ctrl: []string{"memory", "cpu", "cpuacct", "pids", "freezer"}, v2Ctrl: []string{"cpu", "memory", "pids"},
@@ -187,10 +187,20 @@ func TestInitReserve(t *testing.T) {
 }
 
 func TestSharesToWeight(t *testing.T) {
-	for shares, want := range map[uint64]uint64{2: 1, 1024: 39, 262144: 10000, 0: 0} {
+	// runc's and crun's values: the default maps to the default (1024 →
+	// 100), 2000 to 170 (runc issue 4896), and the ends onto each other.
+	for shares, want := range map[uint64]uint64{0: 0, 1: 1, 2: 1, 3: 2, 100: 17, 512: 59, 1024: 100, 2000: 170, 262143: 10000, 262144: 10000} {
 		if got := sharesToWeight(shares); got != want {
 			t.Errorf("sharesToWeight(%d) = %d, want %d", shares, got, want)
 		}
+	}
+	prev := uint64(1)
+	for shares := uint64(2); shares <= 262144; shares++ {
+		w := sharesToWeight(shares)
+		if w < prev || w > 10000 {
+			t.Fatalf("sharesToWeight(%d) = %d after %d: not monotonic within [1, 10000]", shares, w, prev)
+		}
+		prev = w
 	}
 }
 

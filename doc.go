@@ -152,15 +152,23 @@
 // before the init is told to go. A controller that is not mounted or not
 // available, or a file the kernel lacks, fails Start, naming it.
 //
-// Delegation: a caller that is not root needs a cgroup delegated to it, one it
-// may create children in, with the controllers the limits need available (a v2
-// controller missing from the parent's cgroup.controllers fails Start: "not
-// delegated to this cgroup"). A v2 cgroup other than the root that has
+// Delegation: a caller that is not root can have limits on a cgroup v2 host
+// when its cgroup is delegated to its uid, as systemd delegates one
+// (`systemd-run --user --scope -p Delegate=yes <program>`): it owns the
+// directory, cgroup.procs and cgroup.subtree_control, and the controllers the
+// limits need are in its cgroup.controllers (one that is missing fails Start:
+// "not delegated to this cgroup"). A v2 cgroup other than the root that has
 // processes of its own cannot enable controllers for its children (the "no
-// internal processes" rule): the caller must run in a cgroup delegated for
-// this, with the controllers enabled, or move itself into a leaf first. A
-// caller that is not root and has no delegated cgroup cannot have limits: Start
-// fails with an error wrapping [ErrNeedRoot].
+// internal processes" rule), and a delegated cgroup holds the caller itself:
+// so the first Start that needs controllers moves the cgroup's processes into
+// a leaf below it, ctrkit-caller, as crun and podman move theirs into an
+// "init" leaf, and enables them. The containers' cgroups are made beside the
+// leaf, below the delegated cgroup (also for a process started from the
+// leaf), and the leaf stays. Root is never moved: a root caller's cgroup
+// must have the controllers enabled already or no processes of its own. A
+// caller that is not root whose cgroup is not delegated, or whose host keeps
+// the limits in cgroup v1 hierarchies, cannot have limits: Start fails with
+// an error wrapping [ErrNeedRoot] that names what is missing and how to get it.
 //
 // The pids reserve: the container's own setup does not eat into the n of
 // [WithPids]. The init is a Go program with threads of its own, so while it

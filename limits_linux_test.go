@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -347,6 +348,12 @@ func TestStatsWhileRunning(t *testing.T) {
 		t.Fatal(err)
 	}
 	dirs := CgroupDirs(c)
+	// 512 shares: half the default; on v2 the weight runc and crun give them.
+	if unifiedHost() {
+		checkCgroupValues(t, dirs[""], map[string]string{"cpu.weight": "59"})
+	} else {
+		checkCgroupValues(t, dirs["cpu"], map[string]string{"cpu.shares": "512"})
+	}
 	var st Stats
 	if !poll(5*time.Second, func() bool { st, _ = c.Stats(); return st.Pids == 3 }) {
 		t.Errorf("Stats().Pids = %d, want 3", st.Pids)
@@ -363,6 +370,39 @@ func TestStatsWhileRunning(t *testing.T) {
 		t.Errorf("Stats after Wait = %+v, %v; want the last values", final, err)
 	}
 	checkGone(t, dirs)
+}
+
+// TestStatsPressure: on cgroup v2, Stats reports the cgroup's pressure
+// stall information; more busy loops than CPUs stall on CPU.
+func TestStatsPressure(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	if !unifiedHost() {
+		t.Skip("skipping: Stats reports pressure (PSI) from the container's cgroup v2 cgroup; this host's limits are in cgroup v1 hierarchies")
+	}
+	loops := strings.Repeat("(while :; do :; done) & ", runtime.NumCPU()+1)
+	c := newContainer(t, []string{"sh", "-c", loops + "wait"}, WithPids(64), WithCPUShares(2))
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dirs := CgroupDirs(c)
+	defer func() {
+		c.Signal(syscall.SIGKILL)
+		exitError(t, waitTimeout(t, c, 10*time.Second))
+		checkGone(t, dirs)
+	}()
+	if _, err := os.ReadFile(filepath.Join(dirs[""], "cpu.pressure")); err != nil {
+		t.Skipf("skipping: this kernel has no pressure stall information (CONFIG_PSI, psi=1): %v", err)
+	}
+	var st Stats
+	if !poll(10*time.Second, func() bool { st, _ = c.Stats(); return st.CPUPressure.Some.Total > 0 }) {
+		t.Errorf("Stats().CPUPressure = %+v after %d busy loops on %d CPUs, want some stall", st.CPUPressure, runtime.NumCPU()+1, runtime.NumCPU())
+	}
+	for name, p := range map[string]Pressure{"memory": st.MemoryPressure, "io": st.IOPressure} {
+		if p.Some.Total > time.Minute || p.Some.Avg10 > 100 || p.Full.Avg10 > 100 {
+			t.Errorf("Stats() %s pressure %+v: not what a *.pressure file holds", name, p)
+		}
+	}
+	t.Logf("cpu pressure %+v", st.CPUPressure)
 }
 
 func TestRlimits(t *testing.T) {
@@ -747,6 +787,9 @@ func TestRootlessHelper(t *testing.T) {
 		}
 		t.Fatalf("rootless Start with a memory limit: %v, want an error wrapping ErrNeedRoot", err)
 	}
+	if !strings.Contains(err.Error(), "Delegate=yes") {
+		t.Errorf("rootless Start with a memory limit: %v, want it to say how to get a delegated cgroup", err)
+	}
 	fmt.Println("limit error:", err)
 	checkNoLeftovers(t)
 	c, err = New(rootfs, []string{"true"})
@@ -791,4 +834,153 @@ func TestRootlessLimits(t *testing.T) {
 		t.Fatalf("helper output:\n%s", out)
 	}
 	t.Logf("%s", out)
+}
+
+// TestRootlessDelegatedHelper is run by TestRootlessDelegated as an
+// unprivileged user, in a cgroup delegated to it that holds its process.
+func TestRootlessDelegatedHelper(t *testing.T) {
+	delegated := os.Getenv("CTRKIT_DELEGATED_CGROUP")
+	if delegated == "" {
+		t.Skip("skipping: helper process for TestRootlessDelegated")
+	}
+	rootfs := containertest.Rootfs(t)
+	if os.Getenv("CTRKIT_DELEGATED_NESTED") == "1" {
+		// Started from the leaf: the container goes beside it.
+		c, err := New(rootfs, []string{"true"}, WithPids(8))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatalf("rootless Start from the leaf: %v", err)
+		}
+		dir := CgroupDirs(c)[""]
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		if filepath.Dir(dir) != delegated {
+			t.Errorf("the container's cgroup is %s, want it below the delegated %s, beside the leaf", dir, delegated)
+		}
+		return
+	}
+	c, err := New(rootfs, []string{"sh", "-c", "sleep 100 & sleep 100 & exec sleep 100"},
+		WithMemory(64<<20), WithPids(64), WithCPU(0.5))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(context.Background()); err != nil {
+		t.Fatalf("rootless Start in a delegated cgroup: %v", err)
+	}
+	dirs := CgroupDirs(c)
+	dir := dirs[""]
+	if filepath.Dir(dir) != delegated {
+		t.Errorf("the container's cgroup is %s, want it below the delegated %s", dir, delegated)
+	}
+	checkCgroupValues(t, dir, map[string]string{"memory.max": "67108864", "pids.max": "64", "cpu.max": "50000 100000"})
+	// The caller's process left the delegated cgroup for its leaf, so that
+	// the delegated cgroup could give its children controllers.
+	if b, err := os.ReadFile("/proc/self/cgroup"); err != nil || !strings.HasSuffix(strings.TrimSpace(string(b)), "/ctrkit-caller") {
+		t.Errorf("the caller's cgroup: %q, %v; want the leaf ctrkit-caller", b, err)
+	}
+	var st Stats
+	if !poll(5*time.Second, func() bool { st, _ = c.Stats(); return st.Pids == 3 }) {
+		t.Errorf("Stats().Pids = %d, want 3", st.Pids)
+	}
+	if st.MemoryBytes == 0 {
+		t.Errorf("Stats = %+v, want memory in use", st)
+	}
+	if err := c.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	exitError(t, waitTimeout(t, c, 10*time.Second))
+	checkGone(t, dirs)
+	// A second container: the controllers are enabled already, nothing moves.
+	c, err = New(rootfs, []string{"true"}, WithPids(8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Run(context.Background()); err != nil {
+		t.Fatalf("second rootless container in the delegated cgroup: %v", err)
+	}
+	checkNoLeftovers(t)
+	// A process this one starts is in the leaf.
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested := exec.Command(self, "-test.run=^TestRootlessDelegatedHelper$", "-test.v", "-test.count=1")
+	nested.Env = append(os.Environ(), "CTRKIT_DELEGATED_NESTED=1")
+	if out, err := nested.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS: TestRootlessDelegatedHelper") {
+		t.Errorf("the helper started from the leaf: %v\n%s", err, out)
+	}
+	fmt.Printf("delegated: ran in %s, stats %+v\n", dir, st)
+}
+
+// TestRootlessDelegated delegates a cgroup to uid 65534 as systemd's
+// Delegate=yes does (the directory, cgroup.procs, cgroup.subtree_control and
+// cgroup.threads chowned to it, the controllers available from the parent)
+// and runs TestRootlessDelegatedHelper in it as that user: limits and Stats
+// work without root, and Wait removes the container's cgroup.
+func TestRootlessDelegated(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	containertest.SkipUnlessUserNS(t)
+	if cgroups.Mode() != cgroups.Unified {
+		t.Skip("skipping: cgroup delegation needs a pure cgroup v2 host (CI's v2 stage); this host's limits are in cgroup v1 hierarchies")
+	}
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own, ok := strings.CutPrefix(strings.TrimSpace(string(b)), "0::")
+	if !ok {
+		t.Fatalf("no cgroup v2 path in /proc/self/cgroup: %q", b)
+	}
+	parent := filepath.Join("/sys/fs/cgroup", own)
+	if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+cpu +memory +pids"), 0); err != nil {
+		t.Skipf("skipping: this test's cgroup %s cannot give its children the cpu, memory and pids controllers: %v", parent, err)
+	}
+	delegated := filepath.Join(parent, fmt.Sprintf("ctrkit-test-delegated-%d", os.Getpid()))
+	if err := os.Mkdir(delegated, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTree(t, delegated) })
+	for _, name := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+		if err := os.Chown(filepath.Join(delegated, name), 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := containertest.RerunAsInCgroup(t, 65534, 65534, delegated, "TestRootlessDelegatedHelper", "CTRKIT_DELEGATED_CGROUP="+delegated)
+	if !strings.Contains(out, "delegated: ran in "+delegated+"/ctrkit-") {
+		t.Fatalf("helper output:\n%s", out)
+	}
+	t.Logf("%s", out)
+	ents, err := os.ReadDir(delegated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.IsDir() && e.Name() != "ctrkit-caller" {
+			t.Errorf("%s/%s left after the helper's Wait", delegated, e.Name())
+		}
+	}
+}
+
+// removeTree kills every process in the cgroup v2 tree at dir and removes it,
+// children first.
+func removeTree(t *testing.T, dir string) {
+	t.Helper()
+	os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+	var dirs []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, p)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		var err error
+		poll(5*time.Second, func() bool { err = syscall.Rmdir(dirs[i]); return err == nil || errors.Is(err, os.ErrNotExist) })
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("remove %s: %v", dirs[i], err)
+		}
+	}
 }

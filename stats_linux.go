@@ -46,6 +46,9 @@ func (s *cgroupState) readStats() Stats {
 		} else {
 			st.Pids = countLines(filepath.Join(dir, "cgroup.threads"))
 		}
+		st.CPUPressure = readPressure(filepath.Join(dir, "cpu.pressure"))
+		st.MemoryPressure = readPressure(filepath.Join(dir, "memory.pressure"))
+		st.IOPressure = readPressure(filepath.Join(dir, "io.pressure"))
 		return st
 	}
 	if d := s.dirs["memory"]; d != "" {
@@ -78,6 +81,17 @@ func readUint(path string) uint64 {
 	}
 	n, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 	return n
+}
+
+// readPressure reads a *.pressure file; it is zero where the file is missing
+// or the kernel refuses to read it (PSI disabled: EOPNOTSUPP).
+func readPressure(path string) Pressure {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Pressure{}
+	}
+	p, _ := parsePressure(string(b))
+	return p
 }
 
 func countLines(path string) uint64 {

@@ -217,6 +217,13 @@ func isStatic(p string) bool {
 // test when the run failed or the named test did not pass.
 func RerunAs(tb testing.TB, uid, gid uint32, test string, env ...string) string {
 	tb.Helper()
+	return rerun(tb, uid, gid, &syscall.SysProcAttr{}, test, env)
+}
+
+// rerun is RerunAs with the run's attributes attr, to which it adds the
+// credentials.
+func rerun(tb testing.TB, uid, gid uint32, attr *syscall.SysProcAttr, test string, env []string) string {
+	tb.Helper()
 	SkipUnlessRoot(tb)
 	self, err := os.Executable()
 	if err != nil {
@@ -239,7 +246,8 @@ func RerunAs(tb testing.TB, uid, gid uint32, test string, env ...string) string 
 		cmd.Env = append(cmd.Env, "CI="+os.Getenv("CI"))
 	}
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid}}
+	attr.Credential = &syscall.Credential{Uid: uid, Gid: gid}
+	cmd.SysProcAttr = attr
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "--- PASS: "+test+" ") {
 		tb.Fatalf("%s as uid %d: %v\n%s", test, uid, err, out)
