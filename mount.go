@@ -2,6 +2,7 @@ package container
 
 import (
 	"fmt"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -25,6 +26,7 @@ const (
 	mountMask                        // hide a path: /dev/null over a file, an empty read-only tmpfs over a directory
 	mountReadonly                    // bind a path onto itself, read-only
 	mountCgroupView                  // a cgroup2 mount without a cgroup namespace: bind the container's own cgroup2 directory
+	mountGenerated                   // a file the init writes (Data) and binds over Dest, when the rootfs has Dest
 )
 
 // Mount flags, with Linux's values (pure code must build on every platform).
@@ -140,11 +142,42 @@ func planMounts(c *config) []mountEntry {
 		}
 	}
 	plan = append(plan, netFileMounts(c)...)
+	plan = append(plan, etcFileMounts(c)...)
 	for _, p := range c.maskedPathsOf() {
 		plan = append(plan, mountEntry{Kind: mountMask, Dest: p, Strict: true})
 	}
 	for _, p := range c.readonlyPathsOf() {
 		plan = append(plan, mountEntry{Kind: mountReadonly, Dest: p, Strict: true})
+	}
+	return plan
+}
+
+// etcFileMounts are the entries for /etc/hostname (the container's hostname)
+// and /etc/hosts (localhost and the hostname, at 127.0.1.1) of a container
+// with a hostname of its own and no veth (whose files netFileMounts makes,
+// with its addresses), for a rootfs that has them: the init writes them in
+// its /dev tmpfs and binds them over the rootfs's, which it never writes. A
+// path the caller binds or mounts is the caller's.
+func etcFileMounts(c *config) []mountEntry {
+	host := c.hostnameOf()
+	if host == "" || c.net.hasVeth() {
+		return nil
+	}
+	var plan []mountEntry
+next:
+	for _, f := range []struct {
+		dest string
+		data []byte
+	}{
+		{"/etc/hostname", hostnameContent(host)},
+		{"/etc/hosts", hostsContent([]hostEntry{{Addr: netip.AddrFrom4([4]byte{127, 0, 1, 1}), Names: []string{host}}})},
+	} {
+		for _, m := range c.mounts {
+			if m.dest == f.dest {
+				continue next
+			}
+		}
+		plan = append(plan, mountEntry{Kind: mountGenerated, Dest: f.dest, Data: string(f.data)})
 	}
 	return plan
 }

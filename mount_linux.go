@@ -211,6 +211,8 @@ func (m *mounter) mount(e mountEntry) error {
 		}
 	case mountCgroupView:
 		return m.cgroupView(e)
+	case mountGenerated:
+		return m.generated(e)
 	case mountDevices:
 		return m.populateDev(e.Dest)
 	case mountMask:
@@ -331,6 +333,46 @@ func (m *mounter) cgroupView(e mountEntry) error {
 	}
 	return m.mount(mountEntry{Kind: mountBind, Source: dirs[unifiedKey], Dest: e.Dest, Readonly: e.Flags&msRdonly != 0,
 		Attrs: e.Flags & (msNosuid | msNodev | msNoexec), Prop: e.Prop})
+}
+
+// generated binds a file with e.Data over e.Dest when the rootfs has a
+// regular file there (a symlink is not followed: the rootfs's own stays). The
+// file is written in the container's /dev tmpfs, bound, and unlinked from
+// /dev again: the mount keeps it, it vanishes with the mount namespace, and
+// nothing is written to the rootfs or left on the host.
+func (m *mounter) generated(e mountEntry) error {
+	t, err := m.lookup(e.Dest, true)
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, errSymlink) {
+		return nil
+	}
+	if err != nil {
+		return &SetupError{Op: "open", Path: e.Dest, Err: err}
+	}
+	defer t.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(t.Fd()), &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil
+	}
+	dev, err := m.lookup("/dev", true)
+	if err != nil {
+		return &SetupError{Op: "open", Path: "/dev", Err: err}
+	}
+	defer dev.Close()
+	name := ".ctrkit-" + filepath.Base(e.Dest)
+	fd, err := unix.Openat(int(dev.Fd()), name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return &SetupError{Op: "create", Path: "/dev/" + name, Err: err}
+	}
+	_, err = unix.Write(fd, []byte(e.Data))
+	if err == nil {
+		err = unix.Mount("/proc/self/fd/"+strconv.Itoa(fd), fdPath(t), "", unix.MS_BIND, "")
+	}
+	unix.Close(fd)
+	unix.Unlinkat(int(dev.Fd()), name, 0)
+	if err != nil {
+		return &SetupError{Op: "bind generated file on", Path: e.Dest, Err: err}
+	}
+	return nil
 }
 
 // mask hides a path: the host's /dev/null over a file, an empty read-only tmpfs

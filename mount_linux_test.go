@@ -189,3 +189,34 @@ func TestCgroupMountView(t *testing.T) {
 		})
 	}
 }
+
+// TestEtcFiles (issue 13): /etc/hostname holds the container's hostname and
+// /etc/hosts names localhost and it, for a rootfs that has those files
+// (read-only too), while the rootfs's own files stay as they were; a rootfs
+// without them gets none.
+func TestEtcFiles(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	for _, f := range []string{"hostname", "hosts"} {
+		if err := os.WriteFile(filepath.Join(rootfs, "etc", f), []byte("the rootfs's\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, opts := range [][]container.Option{nil, {container.WithReadonlyRootfs()}} {
+		out := containertest.Sh(t, rootfs, "cat /etc/hostname; grep -v '^#' /etc/hosts; hostname",
+			append(opts, container.WithHostname("box"))...)
+		want := "box\n127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\tbox\nbox\n"
+		if out != want {
+			t.Errorf("%d options: got %q, want %q", len(opts), out, want)
+		}
+	}
+	for _, f := range []string{"hostname", "hosts"} {
+		if b, _ := os.ReadFile(filepath.Join(rootfs, "etc", f)); string(b) != "the rootfs's\n" {
+			t.Errorf("the rootfs's /etc/%s changed: %q", f, b)
+		}
+		os.Remove(filepath.Join(rootfs, "etc", f))
+	}
+	if out := containertest.Sh(t, rootfs, "ls /etc/hostname /etc/hosts 2>&1; ls /dev | grep -c ctrkit; true"); !strings.Contains(out, "No such file") || !strings.HasSuffix(out, "0\n") {
+		t.Errorf("without the files in the rootfs: %q", out)
+	}
+}

@@ -218,8 +218,9 @@ func TestPlanMounts(t *testing.T) {
 	}
 	got := strings.Join(dests, " ")
 	// /proc, /dev and its children, /sys first, no /dev/mqueue without an IPC
-	// namespace, the caller's mounts parents first, then masks and read-only paths.
-	want := "/proc /dev /dev /dev/pts /dev/shm /sys /a /a/b " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
+	// namespace, the caller's mounts parents first, the generated /etc files,
+	// then masks and read-only paths.
+	want := "/proc /dev /dev /dev/pts /dev/shm /sys /a /a/b /etc/hostname /etc/hosts " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
 	if got != want {
 		t.Fatalf("plan:\n%s\nwant:\n%s", got, want)
 	}
