@@ -123,6 +123,24 @@ func (v *initConfig) encode(b []byte) []byte {
 	e.bool(v.OCI.BeforePivot)
 	// netInit
 	e.bool(v.Net.LoopbackUp)
+	// landlockInit
+	e.uint(v.Landlock.FS)
+	e.uint(v.Landlock.Net)
+	e.uint(v.Landlock.Scoped)
+	e.uint(uint64(len(v.Landlock.Paths)))
+	for i := range v.Landlock.Paths {
+		el := &v.Landlock.Paths[i]
+		// landlockPathRule
+		e.str(el.Path)
+		e.uint(el.Access)
+	}
+	e.uint(uint64(len(v.Landlock.Ports)))
+	for i := range v.Landlock.Ports {
+		el := &v.Landlock.Ports[i]
+		// landlockPortRule
+		e.uint(el.Port)
+		e.uint(el.Access)
+	}
 	return e.b
 }
 
@@ -257,5 +275,27 @@ func (v *initConfig) decode(b []byte) error {
 	v.OCI.BeforePivot = d.bool()
 	// netInit
 	v.Net.LoopbackUp = d.bool()
+	// landlockInit
+	v.Landlock.FS = d.uint()
+	v.Landlock.Net = d.uint()
+	v.Landlock.Scoped = d.uint()
+	if n := d.count(); n > 0 {
+		v.Landlock.Paths = make([]landlockPathRule, n)
+		for i := range v.Landlock.Paths {
+			el := &v.Landlock.Paths[i]
+			// landlockPathRule
+			el.Path = d.str()
+			el.Access = d.uint()
+		}
+	}
+	if n := d.count(); n > 0 {
+		v.Landlock.Ports = make([]landlockPortRule, n)
+		for i := range v.Landlock.Ports {
+			el := &v.Landlock.Ports[i]
+			// landlockPortRule
+			el.Port = d.uint()
+			el.Access = d.uint()
+		}
+	}
 	return d.done()
 }

@@ -35,6 +35,7 @@ type config struct {
 	limits         limitsConfig   // cgroup.go, rlimit.go
 	oci            ociConfig      // lifecycle.go
 	net            netConfig      // networking options (net.go)
+	landlock       landlockConfig // WithLandlock (landlock.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -165,6 +166,9 @@ func (c *config) finish() error {
 		}
 	}
 	if err := c.oci.finish(c); err != nil {
+		return err
+	}
+	if err := c.landlock.finish(); err != nil {
 		return err
 	}
 	return c.security.finish()

@@ -68,6 +68,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := checkHostCaps(&icfg.Security); err != nil {
 		return err
 	}
+	if err := c.planLandlock(icfg); err != nil { // landlock_linux.go: WithLandlock, for the kernel's ABI
+		return err
+	}
 	for i, f := range c.ExtraFiles {
 		if f == nil {
 			return fmt.Errorf("container: ExtraFiles[%d]: nil file", i)

@@ -152,6 +152,9 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := enterDir(cfg.Dir); err != nil {
 		return err
 	}
+	if err := buildLandlock(cfg); err != nil { // landlock_linux.go: WithLandlock, paths in the container's root
+		return err
+	}
 	if err := setupTerminal(cfg, ch); err != nil { // terminal_linux.go
 		return err
 	}
@@ -168,6 +171,9 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 		return err
 	}
 	if err := parkUntilStart(cfg, ch); err != nil { // lifecycle_linux.go: WithExecFIFO
+		return err
+	}
+	if err := restrictLandlock(cfg); err != nil { // landlock_linux.go: on the exec thread, before lockDown
 		return err
 	}
 	if err := lockDown(cfg); err != nil {

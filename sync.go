@@ -66,6 +66,7 @@ type initConfig struct {
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // lifecycle.go
 	Net            netInit
+	Landlock       landlockInit // landlock.go: WithLandlock, planned by Start for the kernel's ABI
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
