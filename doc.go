@@ -94,10 +94,13 @@
 //	                                            (WithJoin starts here: checked to be
 //	                                              in the container's namespaces)
 //	                                              working directory
+//	                                              Landlock ruleset, its paths opened
+//	                                                in the container (WithLandlock)
 //	take the terminal's master         ◄─────── terminal (OCI)
 //	                                              rlimits; groups, user
 //	                                              (OCI create: "parked", wait on the
 //	                                                exec FIFO until `start`)
+//	                                              Landlock restrict_self (exec thread)
 //	                                              capabilities, no_new_privs,
 //	                                                seccomp, on the exec thread
 //	                                              umask; startContainer hooks
