@@ -36,17 +36,28 @@ type limitsConfig struct {
 	// above it, so it gets a cgroup of its own even without a limit: on a
 	// hybrid host one in the unified hierarchy too (unifiedKey).
 	view bool
+	// autoView: the library's own read-only view of the container's cgroups
+	// at /sys/fs/cgroup (cgroupView), which every container with its own
+	// mount and cgroup namespaces gets. Unlike a limit it is best effort: a
+	// cgroup that cannot be made for it alone (rootless without delegation,
+	// a v1 host without limits) leaves the container without one, and the
+	// init hides /sys/fs/cgroup behind an empty read-only tmpfs instead.
+	autoView bool
 }
 
 // unifiedKey names, among a hybrid host's v1 controllers, the cgroup2
 // hierarchy mounted beside them (/sys/fs/cgroup/unified).
 const unifiedKey = "unified"
 
-// needsCgroup reports whether any option asked for a cgroup. Without one, Start
-// creates no cgroup at all.
+// needsCgroup reports whether any option asked for a cgroup, which Start must
+// make or fail.
 func (l *limitsConfig) needsCgroup() bool {
 	return l.memory > 0 || l.cpu > 0 || l.cpuShares > 0 || l.pids > 0 || l.path != "" || l.res.any() || l.view
 }
+
+// wantsCgroup reports whether Start makes a cgroup: one asked for, or one for
+// the library's own view alone (best effort).
+func (l *limitsConfig) wantsCgroup() bool { return l.needsCgroup() || l.autoView }
 
 // MinMemory is the smallest memory limit [WithMemory] accepts: 6 MiB, Docker's
 // minimum. Below it the kernel would OOM-kill the container's init while it
@@ -189,8 +200,11 @@ func (l *limitsConfig) v1Controllers() []string {
 		cs = append(cs, "pids")
 	}
 	cs = append(cs, l.res.v1Controllers()...)
-	if l.view {
+	if l.view || l.autoView {
 		cs = append(cs, unifiedKey)
+	}
+	if l.autoView && !l.needsCgroup() {
+		return cs // the view's unified cgroup alone: cgroup.kill tears it down
 	}
 	return append(cs, "freezer")
 }

@@ -56,15 +56,18 @@ func (s *cgroupState) procDir() string {
 	if s.v2 {
 		return s.dirs[""]
 	}
-	return s.dirs["freezer"]
+	if d, ok := s.dirs["freezer"]; ok {
+		return d
+	}
+	return s.dirs[unifiedKey] // the view's cgroup alone
 }
 
 // createCgroup creates the container's cgroup before the clone when a limit
 // asks for one: a child of the caller's own cgroup in each hierarchy the limits
 // need, named after the container and its owner, with the limits written. It
 // first removes cgroups that dead owners left behind.
-func (r *running) createCgroup(c *config, rel *releaser) error {
-	if !c.limits.needsCgroup() {
+func (r *running) createCgroup(c *config, icfg *initConfig, rel *releaser) error {
+	if !c.limits.wantsCgroup() {
 		return nil
 	}
 	start, err := ownStartTime()
@@ -80,7 +83,14 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 		s.v2 = true
 		reapOrphansV2(cgroupRoot)
 		err = s.createV2(cgroupRoot)
+	case mode == cgroups.Legacy && !c.limits.needsCgroup():
+		// The view alone: no cgroup2 hierarchy here for it, and v1 ones
+		// per controller would cost a cgroup in each.
+		return nil
 	case mode == cgroups.Legacy, mode == cgroups.Hybrid:
+		if mode == cgroups.Legacy {
+			s.limits.autoView = false // no unified hierarchy to show
+		}
 		reapOrphansV1()
 		err = s.createV1()
 	default:
@@ -88,6 +98,12 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 	}
 	if s.dirs != nil {
 		rel.add(func() { s.teardown() })
+	}
+	if err != nil && !c.limits.needsCgroup() {
+		// The view's cgroup alone is best effort: without it the init hides
+		// /sys/fs/cgroup (an empty CgroupView).
+		s.teardown()
+		return nil
 	}
 	if err != nil {
 		// Without root, a cgroup that cannot be made means none was delegated.
@@ -101,7 +117,25 @@ func (r *running) createCgroup(c *config, rel *releaser) error {
 		return fmt.Errorf("container: create cgroup: %w", err)
 	}
 	r.cg = s
+	if c.limits.autoView {
+		icfg.CgroupView = s.viewKeys()
+	}
 	return nil
+}
+
+// viewKeys lists what the init shows of the container's cgroups at
+// /sys/fs/cgroup: "" for a v2 host's cgroup, otherwise each v1 controller it
+// has a cgroup in, and unifiedKey.
+func (s *cgroupState) viewKeys() []string {
+	if s.v2 {
+		return []string{""}
+	}
+	keys := make([]string, 0, len(s.dirs))
+	for k := range s.dirs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // createV1 creates the cgroup in each v1 hierarchy the limits need, nested under
@@ -653,7 +687,7 @@ func (s *cgroupState) kill() { s.killUntil(time.Now().Add(teardownTimeout)) }
 func (s *cgroupState) killUntil(deadline time.Time) {
 	dir := s.procDir()
 	useKill := false
-	if s.v2 {
+	if s.v2 || dir == s.dirs[unifiedKey] {
 		_, err := os.Stat(filepath.Join(dir, "cgroup.kill"))
 		useKill = err == nil
 	}

@@ -53,7 +53,7 @@ func TestLimitOptionsAccepted(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := limitsConfig{memory: MinMemory, cpu: 0.01, cpuShares: 2, pids: 1, init: true,
-		rlimits: []rlimitEntry{{"RLIMIT_CORE", 0, RlimitInfinity}}}
+		rlimits: []rlimitEntry{{"RLIMIT_CORE", 0, RlimitInfinity}}, autoView: true}
 	if !reflect.DeepEqual(c.limits, want) {
 		t.Fatalf("limits = %+v, want %+v", c.limits, want)
 	}

@@ -39,6 +39,7 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.uint(uint64(el.Attrs))
 		e.uint(uint64(el.Prop))
 	}
+	e.strs(v.CgroupView)
 	e.uint(uint64(len(v.Devices)))
 	for i := range v.Devices {
 		el := &v.Devices[i]
@@ -176,6 +177,7 @@ func (v *initConfig) decode(b []byte) error {
 			el.Prop = uintptr(d.uint())
 		}
 	}
+	v.CgroupView = d.strs()
 	if n := d.count(); n > 0 {
 		v.Devices = make([]device, n)
 		for i := range v.Devices {

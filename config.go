@@ -171,7 +171,23 @@ func (c *config) finish() error {
 	if err := c.landlock.finish(); err != nil {
 		return err
 	}
+	c.limits.autoView = c.wantsCgroupView()
 	return c.security.finish()
+}
+
+// wantsCgroupView reports whether the container gets the library's own
+// read-only view of its cgroups at /sys/fs/cgroup: with its own mount and
+// cgroup namespaces, when the caller mounts nothing there.
+func (c *config) wantsCgroupView() bool {
+	if c.noMountNS() || c.namespaces&NSCgroup == 0 || c.nsPaths[NSCgroup] != "" || c.oci.joinPID != 0 {
+		return false
+	}
+	for _, m := range c.mounts {
+		if m.dest == "/sys/fs/cgroup" || m.dest == "/sys/fs" || m.dest == "/sys" {
+			return false
+		}
+	}
+	return true
 }
 
 func idMapped(maps []IDMap, id uint32) bool {

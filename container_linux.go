@@ -93,7 +93,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := r.recordMounts(c.cfg, &rel); err != nil {
 		return err
 	}
-	if err := r.createCgroup(c.cfg, &rel); err != nil {
+	if err := r.createCgroup(c.cfg, icfg, &rel); err != nil {
 		return err
 	}
 	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -51,6 +52,12 @@ func countFDs() int {
 // TestMain fails the run when the tests as a whole leaked a file descriptor,
 // a mount, a child process or anything else a leakCheck watches.
 func TestMain(m *testing.M) {
+	// The test binary run as a container's command (TestCgroupViewLimits):
+	// what the Go runtime makes of the container's cgroup.
+	if os.Getenv("CTRKIT_PROBE") == "gomaxprocs" {
+		fmt.Println(runtime.GOMAXPROCS(0))
+		os.Exit(0)
+	}
 	restore, err := containertest.PrivateTempDir()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "private TMPDIR:", err)

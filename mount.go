@@ -27,6 +27,7 @@ const (
 	mountReadonly                    // bind a path onto itself, read-only
 	mountCgroupView                  // a cgroup2 mount without a cgroup namespace: bind the container's own cgroup2 directory
 	mountGenerated                   // a file the init writes (Data) and binds over Dest, when the rootfs has Dest
+	mountCgroups                     // the container's read-only view of its cgroups (initConfig.CgroupView)
 )
 
 // Mount flags, with Linux's values (pure code must build on every platform).
@@ -120,6 +121,9 @@ func planMounts(c *config) []mountEntry {
 		plan = append(plan, mountEntry{Kind: mountBind, Source: "/sys", Dest: "/sys", Readonly: true, Strict: true})
 	} else {
 		plan = append(plan, mountEntry{Kind: mountFS, FSType: "sysfs", Source: "sysfs", Dest: "/sys", Flags: msRdonly | msNosuid | msNoexec | msNodev, Strict: true})
+	}
+	if c.limits.autoView {
+		plan = append(plan, mountEntry{Kind: mountCgroups, Dest: "/sys/fs/cgroup", Strict: true})
 	}
 
 	user := append([]userMount(nil), c.mounts...)

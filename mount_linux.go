@@ -213,6 +213,8 @@ func (m *mounter) mount(e mountEntry) error {
 		return m.cgroupView(e)
 	case mountGenerated:
 		return m.generated(e)
+	case mountCgroups:
+		return m.cgroups(e.Dest)
 	case mountDevices:
 		return m.populateDev(e.Dest)
 	case mountMask:
@@ -333,6 +335,114 @@ func (m *mounter) cgroupView(e mountEntry) error {
 	}
 	return m.mount(mountEntry{Kind: mountBind, Source: dirs[unifiedKey], Dest: e.Dest, Readonly: e.Flags&msRdonly != 0,
 		Attrs: e.Flags & (msNosuid | msNodev | msNoexec), Prop: e.Prop})
+}
+
+// cgroups mounts the container's read-only view of its own cgroups at dest
+// (/sys/fs/cgroup), in its cgroup namespace, whose root in each hierarchy is
+// the container's cgroup: on a v2 host its cgroup2; on a v1 or hybrid one a
+// tmpfs holding each v1 hierarchy it has a cgroup in (as the host names them,
+// with the host's symlinks for co-mounted controllers) and the unified one.
+// Without a cgroup of its own an empty read-only tmpfs hides dest, so nothing
+// of the host's cgroups shows (a rootless container's /sys is the host's).
+func (m *mounter) cgroups(dest string) error {
+	view := m.cfg.CgroupView
+	t, err := m.target(dest, false, true)
+	if err != nil {
+		return &SetupError{Op: "mount cgroups on", Path: dest, Err: err}
+	}
+	defer t.Close()
+	const fl = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	switch {
+	case len(view) == 0:
+		err = unix.Mount("tmpfs", fdPath(t), "tmpfs", fl|unix.MS_RDONLY, "size=0,mode=0555")
+	case len(view) == 1 && view[0] == "":
+		err = unix.Mount("cgroup2", fdPath(t), "cgroup2", fl|unix.MS_RDONLY, "")
+	default:
+		err = m.cgroupsV1(t, view)
+	}
+	if err != nil {
+		return &SetupError{Op: "mount cgroups on", Path: dest, Err: err}
+	}
+	return nil
+}
+
+// cgroupsV1 fills the tmpfs of a v1 or hybrid view, then makes it read-only.
+func (m *mounter) cgroupsV1(t *os.File, view []string) error {
+	const fl = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
+	if err := unix.Mount("tmpfs", fdPath(t), "tmpfs", fl, "size=64k,mode=0755"); err != nil {
+		return fmt.Errorf("tmpfs: %w", err)
+	}
+	dir, err := m.lookup("/sys/fs/cgroup", true) // the tmpfs, now
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return underlying(err)
+	}
+	made := map[string]bool{}
+	for _, key := range view {
+		for _, ml := range parseMountinfo(string(info)) {
+			if !cgroupMountOf(ml, key) || made[ml.Point] {
+				continue
+			}
+			made[ml.Point] = true
+			name := filepath.Base(ml.Point)
+			if err := unix.Mkdirat(int(dir.Fd()), name, 0o555); err != nil {
+				return err
+			}
+			fstype, data := "cgroup2", ""
+			if key != unifiedKey {
+				fstype, data = "cgroup", cgroupControllers(ml.Super)
+			}
+			sub, err := m.lookup("/sys/fs/cgroup/"+name, true)
+			if err != nil {
+				return err
+			}
+			err = unix.Mount(fstype, fdPath(sub), fstype, fl|unix.MS_RDONLY, data)
+			sub.Close()
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", fstype, data, err)
+			}
+			// cpu -> cpu,cpuacct, as the host has them.
+			for _, c := range strings.Split(data, ",") {
+				if c != name && c != "" && !strings.HasPrefix(c, "name=") {
+					unix.Symlinkat(name, int(dir.Fd()), c)
+				}
+			}
+			break
+		}
+	}
+	if err := setReadonly(int(dir.Fd()), false); err != nil {
+		return fmt.Errorf("make the tmpfs read-only: %w", err)
+	}
+	return nil
+}
+
+// cgroupMountOf reports whether ml is the host's mount of the hierarchy of
+// key (a v1 controller, or unifiedKey for the cgroup2 one beside them).
+func cgroupMountOf(ml mountLine, key string) bool {
+	if key == unifiedKey {
+		return ml.FSType == "cgroup2"
+	}
+	return ml.FSType == "cgroup" && hasOpt(ml.Super, key)
+}
+
+// cgroupControllers keeps, of a v1 cgroup mount's super options, what names
+// its hierarchy: the controllers and a name=.
+func cgroupControllers(super string) string {
+	var out []string
+	for _, o := range strings.Split(super, ",") {
+		switch o {
+		case "rw", "ro", "nsdelegate", "clone_children", "noprefix", "xattr", "memory_recursiveprot":
+		default:
+			if !strings.Contains(o, "=") || strings.HasPrefix(o, "name=") {
+				out = append(out, o)
+			}
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // generated binds a file with e.Data over e.Dest when the rootfs has a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -218,5 +219,62 @@ func TestEtcFiles(t *testing.T) {
 	}
 	if out := containertest.Sh(t, rootfs, "ls /etc/hostname /etc/hosts 2>&1; ls /dev | grep -c ctrkit; true"); !strings.Contains(out, "No such file") || !strings.HasSuffix(out, "0\n") {
 		t.Errorf("without the files in the rootfs: %q", out)
+	}
+}
+
+// TestCgroupView (issue 13): every container sees its own cgroup, read-only,
+// at /sys/fs/cgroup: its limits (memory.max on v2,
+// memory/memory.limit_in_bytes on v1), a CPU limit the Go runtime sizes
+// GOMAXPROCS from, EROFS for mkdir and writes, and no host cgroup above its
+// own, also without limits.
+func TestCgroupView(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	host := hostCgroup2Dir(t)
+	marker := filepath.Join(host, "ctrkit-test-marker-"+strconv.Itoa(os.Getpid()))
+	if err := os.Mkdir(marker, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(marker)
+	const script = `cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes
+mkdir /sys/fs/cgroup/sub 2>&1 | grep -o 'Read-only file system'
+(echo 1 > /sys/fs/cgroup/cgroup.procs) 2>&1 | grep -o 'Read-only file system'
+find /sys/fs/cgroup -name 'ctrkit-test-marker*' | wc -l`
+	if out := containertest.Sh(t, rootfs, script, container.WithMemory(64<<20)); out != "67108864\nRead-only file system\nRead-only file system\n0\n" {
+		t.Errorf("with WithMemory(64 MiB):\n%s", out)
+	}
+	// Without limits: a view all the same (on a v2 or hybrid host), read-only,
+	// with nothing of the host's.
+	out := containertest.Sh(t, rootfs, `ls /sys/fs/cgroup | wc -l; `+script)
+	if !strings.HasSuffix(out, "Read-only file system\nRead-only file system\n0\n") || strings.HasPrefix(out, "0\n") {
+		t.Errorf("without limits:\n%s", out)
+	}
+
+	// GOMAXPROCS: this test binary as the command, on a root file system
+	// of the host's programs (it may be linked dynamically). Go's runtime
+	// takes the limit with a floor of 2 (runtime.adjustCgroupGOMAXPROCS), so
+	// WithCPU(1) shows as 2 on a machine of more CPUs (the v2 VM stage has
+	// 4), and as all of them on a 2-CPU one, where the quota file the runtime
+	// reads is checked instead.
+	dir := t.TempDir()
+	binds, err := containertest.HostRootfs(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	opts := append(binds, container.WithBind(self, "/probe", true), container.WithEnv("CTRKIT_PROBE=gomaxprocs"), container.WithCPU(1))
+	want := fmt.Sprintln(min(runtime.NumCPU(), 2))
+	if out, errOut, err := containertest.Run(t, dir, []string{"/probe"}, opts...); err != nil || out != want {
+		t.Errorf("GOMAXPROCS in WithCPU(1) on %d CPUs: %q, %v, want %q\n%s", runtime.NumCPU(), out, err, want, errOut)
+	}
+	quota := containertest.Sh(t, rootfs, "cat /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us", container.WithCPU(1))
+	if q := strings.TrimSpace(quota); q != "100000 100000" && q != "100000" {
+		t.Errorf("the CPU quota in the view: %q", quota)
 	}
 }

@@ -220,7 +220,7 @@ func TestPlanMounts(t *testing.T) {
 	// /proc, /dev and its children, /sys first, no /dev/mqueue without an IPC
 	// namespace, the caller's mounts parents first, the generated /etc files,
 	// then masks and read-only paths.
-	want := "/proc /dev /dev /dev/pts /dev/shm /sys /a /a/b /etc/hostname /etc/hosts " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
+	want := "/proc /dev /dev /dev/pts /dev/shm /sys /sys/fs/cgroup /a /a/b /etc/hostname /etc/hosts " + strings.Join(maskedPaths, " ") + " " + strings.Join(readonlyPaths, " ")
 	if got != want {
 		t.Fatalf("plan:\n%s\nwant:\n%s", got, want)
 	}
@@ -233,8 +233,11 @@ func TestPlanMounts(t *testing.T) {
 	if plan[3].Data != "newinstance,ptmxmode=0666,mode=0620,gid=5" {
 		t.Fatalf("devpts entry %+v", plan[3])
 	}
-	if plan[6].Kind != mountTmpfs || plan[6].Data != "mode=1777,size=4096" || plan[7].Kind != mountBind || !plan[7].Readonly || plan[7].Strict {
-		t.Fatalf("user entries %+v %+v", plan[6], plan[7])
+	if plan[6].Kind != mountCgroups || !plan[6].Strict {
+		t.Fatalf("cgroup view entry %+v", plan[6])
+	}
+	if plan[7].Kind != mountTmpfs || plan[7].Data != "mode=1777,size=4096" || plan[8].Kind != mountBind || !plan[8].Readonly || plan[8].Strict {
+		t.Fatalf("user entries %+v %+v", plan[7], plan[8])
 	}
 
 	// In a user namespace without its own network namespace, /sys is the host's, bound read-only.

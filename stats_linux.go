@@ -20,7 +20,7 @@ func (c *Container) Stats() (Stats, error) {
 		return Stats{}, ErrNotStarted
 	}
 	s := r.cg
-	if s == nil {
+	if s == nil || !s.limits.needsCgroup() { // none, or the view's alone
 		return Stats{}, ErrNoCgroup
 	}
 	s.mu.Lock()

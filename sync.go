@@ -56,6 +56,7 @@ type initConfig struct {
 	BecomeRoot     bool // the init starts as an id other than the namespace's root: switch first
 	Namespaces     Namespace
 	Mounts         []mountEntry
+	CgroupView     []string // the container's own cgroups to show at /sys/fs/cgroup (mountCgroups): "" for a v2 host's, else v1 controllers and unifiedKey
 	Devices        []device
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool

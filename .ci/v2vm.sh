@@ -195,7 +195,7 @@ say "kernel $kver, initramfs $(du -h "$work/initrd.cpio" | cut -f1), modules: ${
 rm -f "$log"
 start=$(date +%s)
 rc=0
-timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 2 -m 3G \
+timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -smp 4 -m 3G \
   -nographic -monitor none -no-reboot -nic none \
   -kernel "$vmlinuz" -initrd "$work/initrd.cpio" \
   -append "console=ttyS0 panic=-1 loglevel=4 rdinit=/init" \
