@@ -36,6 +36,7 @@ type config struct {
 	oci            ociConfig      // lifecycle.go
 	net            netConfig      // networking options (net.go)
 	landlock       landlockConfig // WithLandlock (landlock.go)
+	userNet        userNetConfig  // WithUserNetwork, WithPublish (usernet.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -120,6 +121,9 @@ func sameFile(a, b string) (bool, error) {
 // finish checks the options against each other and fills in derived values.
 func (c *config) finish() error {
 	if err := c.net.finish(c); err != nil {
+		return err
+	}
+	if err := c.userNet.finish(c); err != nil { // usernet.go
 		return err
 	}
 	if c.rootless {

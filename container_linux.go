@@ -30,6 +30,8 @@ type running struct {
 	// keepMounts, without a mount namespace (WithoutNamespace(NSMount)), are
 	// the mounts at or below the rootfs before Start: Wait unmounts the others.
 	keepMounts []int
+	// userNet is the helper of WithUserNetwork (usernet_linux.go).
+	userNet *userNetState
 
 	mu       sync.Mutex
 	waited   bool
@@ -183,6 +185,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := r.attachNetwork(c.cfg); err != nil {
+		return needNetAdmin(c.cfg.net.vethOption(), err) // usernet.go: an EPERM points at WithUserNetwork
+	}
+	if err := r.startUserNetwork(ctx, c.cfg, &rel); err != nil { // usernet_linux.go: WithUserNetwork
 		return err
 	}
 
@@ -289,6 +294,7 @@ func (c *Container) Wait() error {
 	r.killCgroup()
 	oom, cgErr := r.removeCgroup()
 	r.releaseNetwork()
+	r.releaseUserNetwork()
 	r.releaseNamespaces()
 	mntErr := r.releaseMounts(c.cfg)
 

@@ -71,6 +71,9 @@
 //	v1: add the init to its cgroups               decode the configuration
 //	create the veth, its container end in         move the channel above ExtraFiles
 //	  the init's network namespace                wait for "go"
+//	start pasta/slirp4netns in the init's
+//	  namespaces (WithUserNetwork), wait
+//	  until it configured eth0
 //	"go"                               ───────► become root of the user namespace
 //	                                              parent-death signal
 //	                                              unshare the cgroup namespace
@@ -113,8 +116,9 @@
 //	  *SetupError                                 errno}, and exit
 //
 //	Wait: wait for the first process; kill what is left in the cgroup; read
-//	  the OOM events; remove the cgroup; release the network address and the
-//	  joining thread; unmount what a container without a mount namespace left.
+//	  the OOM events; remove the cgroup; release the network address, stop
+//	  the user network's helper, end the joining thread; unmount what a
+//	  container without a mount namespace left.
 //
 // Every resource the parent creates is registered for release before the next
 // step runs, so a failure at any step undoes exactly what was done.

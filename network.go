@@ -58,7 +58,7 @@ func NewNetwork(name string, prefix netip.Prefix) (*Network, error) {
 	}
 	n := &Network{name: name, subnet: subnet, host: host, pool: newAddrPool(subnet, host)}
 	if err := n.create(); err != nil {
-		return nil, err
+		return nil, needNetAdmin("NewNetwork", err) // usernet.go
 	}
 	return n, nil
 }
