@@ -123,6 +123,14 @@ func (v *initConfig) encode(b []byte) []byte {
 	e.bool(v.OCI.BeforePivot)
 	// netInit
 	e.bool(v.Net.LoopbackUp)
+	e.bool(v.Overlay != nil)
+	if v.Overlay != nil {
+		// overlayInit
+		e.strs(v.Overlay.Lowers)
+		e.str(v.Overlay.Upper)
+		e.str(v.Overlay.Work)
+		e.bool(v.Overlay.UserXattr)
+	}
 	return e.b
 }
 
@@ -257,5 +265,14 @@ func (v *initConfig) decode(b []byte) error {
 	v.OCI.BeforePivot = d.bool()
 	// netInit
 	v.Net.LoopbackUp = d.bool()
+	if d.bool() {
+		var val overlayInit
+		// overlayInit
+		val.Lowers = d.strs()
+		val.Upper = d.str()
+		val.Work = d.str()
+		val.UserXattr = d.bool()
+		v.Overlay = &val
+	}
 	return d.done()
 }

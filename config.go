@@ -35,6 +35,7 @@ type config struct {
 	limits         limitsConfig   // cgroup.go, rlimit.go
 	oci            ociConfig      // lifecycle.go
 	net            netConfig      // networking options (net.go)
+	overlay        overlayConfig  // WithOverlay (overlay.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -134,6 +135,9 @@ func (c *config) finish() error {
 		return err
 	}
 	if err := c.checkNoPivot(); err != nil {
+		return err
+	}
+	if err := c.overlay.finish(c); err != nil { // overlay.go
 		return err
 	}
 	utsJoined := c.nsPaths[NSUTS] != ""

@@ -30,6 +30,8 @@ type running struct {
 	// keepMounts, without a mount namespace (WithoutNamespace(NSMount)), are
 	// the mounts at or below the rootfs before Start: Wait unmounts the others.
 	keepMounts []int
+	// overlayDir holds WithOverlay's upper layer (overlay_linux.go).
+	overlayDir string
 
 	mu       sync.Mutex
 	waited   bool
@@ -88,6 +90,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// Parent steps before the clone; each registers its own release.
 	if err := r.recordMounts(c.cfg, &rel); err != nil {
+		return err
+	}
+	if err := r.createOverlay(c.cfg, icfg, &rel); err != nil { // overlay_linux.go: WithOverlay
 		return err
 	}
 	if err := r.createCgroup(c.cfg, &rel); err != nil {
@@ -287,6 +292,9 @@ func (c *Container) Wait() error {
 	r.releaseNetwork()
 	r.releaseNamespaces()
 	mntErr := r.releaseMounts(c.cfg)
+	if err := r.releaseOverlay(); mntErr == nil {
+		mntErr = err
+	}
 
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -16,5 +16,6 @@ require (
 
 require (
 	cyphar.com/go-pathrs v0.2.5 // indirect
+	github.com/google/go-containerregistry v0.20.6 // indirect
 	github.com/moby/sys/userns v0.1.0 // indirect
 )

@@ -66,6 +66,7 @@ type initConfig struct {
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // lifecycle.go
 	Net            netInit
+	Overlay        *overlayInit // WithOverlay (overlay.go)
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
