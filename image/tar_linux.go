@@ -45,10 +45,10 @@ func (o *options) untar(ctx context.Context, dir string, r io.Reader) error {
 }
 
 type untarrer struct {
-	root                   int // the layer's directory, O_PATH
+	root                    int // the layer's directory, O_PATH
 	asRoot, devices, setuid bool
-	meta                   map[string]dirMeta // directories' final metadata, applied last
-	order                  []string
+	meta                    map[string]dirMeta // directories' final metadata, applied last
+	order                   []string
 }
 
 type dirMeta struct {
