@@ -130,6 +130,10 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.str(v.Overlay.Upper)
 		e.str(v.Overlay.Work)
 		e.bool(v.Overlay.UserXattr)
+		e.uint(uint64(v.Overlay.Mode))
+		e.uint(uint64(v.Overlay.UID))
+		e.uint(uint64(v.Overlay.GID))
+		e.bool(v.Overlay.SetOwner)
 	}
 	return e.b
 }
@@ -272,6 +276,10 @@ func (v *initConfig) decode(b []byte) error {
 		val.Upper = d.str()
 		val.Work = d.str()
 		val.UserXattr = d.bool()
+		val.Mode = narrow[uint32](d)
+		val.UID = narrow[uint32](d)
+		val.GID = narrow[uint32](d)
+		val.SetOwner = d.bool()
 		v.Overlay = &val
 	}
 	return d.done()

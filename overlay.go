@@ -17,13 +17,16 @@ import (
 // (Without it the container writes into the rootfs itself, as a bind mount
 // does; the library then writes no more than the missing mount points.)
 //
-// The upper layer lives in a directory of os.TempDir() ($TMPDIR, /tmp by
-// default) named after the calling process: Wait removes it, as does a
-// failed Start, and the next Start with WithOverlay removes the directories
-// of owners that no longer run (a caller killed before Wait). The mount is
-// made by the init in the container's mount namespace, so the host's mount
-// table never shows it. The container's root directory gets the mode (and,
-// as root without a user namespace, the owner) of the topmost layer's.
+// The upper layer is a tmpfs that the init mounts in the container's mount
+// namespace, with the overlay, so the host's mount table shows neither, and
+// nothing is written to disk: the kernel frees it when the container's last
+// process exits, whatever happened to the caller (a failed Start, a
+// cancelled context, a caller killed before Wait). Its pages are charged to
+// the container's memory cgroup (WithMemory bounds them); without a limit
+// it may grow to half the machine's memory, tmpfs's default. For large
+// writes, WithOverlayUpper puts the upper layer on disk instead. The
+// container's root directory gets the mode (and, as root without a user
+// namespace, the owner) of the topmost layer's.
 //
 // Mounts below the rootfs on the host are not part of the overlay (a bind
 // of the rootfs carries them, an overlay does not): use WithBind for them.
@@ -38,12 +41,15 @@ import (
 // WithOverlay may be given more than once: each adds its layers above the
 // ones before. It needs a mount namespace of the container's own (New fails
 // with WithoutNamespace(NSMount) or WithNamespacePath(NSMount)); in a user
-// namespace (rootless) Linux 5.11 or newer, and an os.TempDir() on a file
-// system with user xattrs (ext4, xfs, btrfs, tmpfs since Linux 6.6), or
-// Start fails with the mount's error. It costs one mount, three
-// directories and their removal per container (see bench/README.md for
-// the measured cost). WithReadonlyRootfs makes the overlay read-only; the
-// device fence (nodev) applies to it as to any root.
+// namespace (rootless) Linux 5.11 or newer (and 6.6 for the user xattrs
+// of a tmpfs upper layer, without which overlayfs cannot make opaque
+// directories: removing a directory and making one of the same name then
+// fails), or Start fails with the mount's error. It costs two mounts per
+// container (about 0.3 ms, see bench/README.md). It is not the default:
+// a container's writes to its root would then be lost by default where
+// callers expect them in the rootfs, rootless callers would need 5.11, and
+// every container would pay for it. WithReadonlyRootfs makes the overlay
+// read-only; the device fence (nodev) applies to it as to any root.
 func WithOverlay(layers ...string) Option {
 	return optionFunc(func(c *config) error {
 		for _, l := range layers {
@@ -53,6 +59,27 @@ func WithOverlay(layers ...string) Option {
 			c.overlay.layers = append(c.overlay.layers, filepath.Clean(l))
 		}
 		c.overlay.on = true
+		return nil
+	})
+}
+
+// WithOverlayUpper puts WithOverlay's upper layer on disk, in a new
+// directory below dir (an absolute path; made by Start, mode 0700, named
+// after the calling process) instead of a tmpfs, for containers that write
+// more than memory should hold. Wait removes it, as does a failed Start,
+// and the next Start with WithOverlayUpper below the same dir removes the
+// directories of owners that no longer run (a caller killed before Wait).
+// dir's file system must be one overlayfs accepts as an upper layer (ext4,
+// xfs, btrfs; with user xattrs in a user namespace). The overlay is mounted
+// volatile (no sync of the upper layer, Linux 5.10): it is thrown away.
+// It implies WithOverlay().
+func WithOverlayUpper(dir string) Option {
+	return optionFunc(func(c *config) error {
+		if err := checkLayer(dir); err != nil {
+			return optErr("WithOverlayUpper", dir, "%w", err)
+		}
+		c.overlay.on = true
+		c.overlay.upperDir = filepath.Clean(dir)
 		return nil
 	})
 }
@@ -73,8 +100,9 @@ func checkLayer(l string) error {
 
 // overlayConfig is WithOverlay's part of config.
 type overlayConfig struct {
-	on     bool
-	layers []string // above the rootfs, bottom first
+	on       bool
+	layers   []string // above the rootfs, bottom first
+	upperDir string   // WithOverlayUpper; "": a tmpfs
 }
 
 // finish refuses what an overlay root cannot go with.
@@ -101,12 +129,18 @@ func (o *overlayConfig) lowers(rootfs string) []string {
 	return append(out, rootfs)
 }
 
-// overlayInit is what the init needs to mount the overlay: it mounts it on
-// initConfig.Rootfs (the parent's empty directory) in place of binding the
-// rootfs onto itself.
+// overlayInit is what the init needs to mount the overlay in place of
+// binding the rootfs onto itself. With Upper set (WithOverlayUpper) it mounts
+// it on initConfig.Rootfs, the parent's empty directory; otherwise it mounts
+// a tmpfs on initConfig.Rootfs (after opening the lower layers), makes the
+// upper layer in it with Mode, UID and GID, and mounts the overlay on a
+// directory of that tmpfs, the root from then on.
 type overlayInit struct {
 	Lowers    []string // topmost first
 	Upper     string
 	Work      string
 	UserXattr bool // in a user namespace: user.overlay.* xattrs (Linux 5.11)
+	Mode      uint32
+	UID, GID  uint32
+	SetOwner  bool // root without a user namespace: chown the upper layer
 }

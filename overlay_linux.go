@@ -11,26 +11,32 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// overlayDirPrefix names the directories of WithOverlay's upper layers in
-// os.TempDir(): "ctrkit-ovl-" owner "-" random, so that a later process can
-// tell a dead owner's (reapOverlays) from a live one's.
+// overlayDirPrefix names the directories of WithOverlayUpper's upper layers:
+// "ctrkit-ovl-" owner "-" random, so that a later process can tell a dead
+// owner's (reapOverlays) from a live one's.
 const overlayDirPrefix = "ctrkit-ovl-"
 
-// createOverlay, before the clone, makes the container's upper layer, work
-// directory and mount point in a directory of its own, registers its removal,
-// and tells the init to mount the overlay there instead of binding the
-// rootfs onto itself.
+// createOverlay, before the clone, plans the overlay; with WithOverlayUpper
+// it makes the container's upper layer, work directory and mount point in a
+// directory of its own and registers its removal. The init mounts the
+// overlay instead of binding the rootfs onto itself.
 func (r *running) createOverlay(c *config, icfg *initConfig, rel *releaser) error {
 	if !c.overlay.on {
 		return nil
 	}
-	reapOverlays()
 	lowers := c.overlay.lowers(c.rootfs)
 	var top unix.Stat_t
 	if err := unix.Stat(lowers[0], &top); err != nil {
 		return fmt.Errorf("container: overlay: stat %s: %w", lowers[0], err)
 	}
-	dir, err := os.MkdirTemp("", overlayDirPrefix+owner()+"-*") // net_linux.go: owner
+	userns := c.namespaces&NSUser != 0
+	if c.overlay.upperDir == "" {
+		icfg.Overlay = &overlayInit{Lowers: lowers, UserXattr: userns, Mode: top.Mode & 0o7777,
+			UID: top.Uid, GID: top.Gid, SetOwner: !userns}
+		return nil
+	}
+	reapOverlays(c.overlay.upperDir)
+	dir, err := os.MkdirTemp(c.overlay.upperDir, overlayDirPrefix+owner()+"-*") // net_linux.go: owner
 	if err != nil {
 		return fmt.Errorf("container: overlay: %w", err)
 	}
@@ -47,7 +53,6 @@ func (r *running) createOverlay(c *config, icfg *initConfig, rel *releaser) erro
 	if err := os.Chmod(upper, fs.FileMode(top.Mode&0o7777)); err != nil {
 		return fmt.Errorf("container: overlay: %w", err)
 	}
-	userns := c.namespaces&NSUser != 0
 	switch {
 	case !userns:
 		if err := os.Lchown(upper, int(top.Uid), int(top.Gid)); err != nil {
@@ -120,8 +125,8 @@ func removeOverlayDir(dir string) error {
 // reapOverlays removes the overlay directories of owners that no longer run
 // (a caller killed before Wait; its containers died with it). Live owners'
 // are never touched. Best effort: what fails now is left for the next one.
-func reapOverlays() {
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), overlayDirPrefix+"*"))
+func reapOverlays(parent string) {
+	dirs, _ := filepath.Glob(filepath.Join(parent, overlayDirPrefix+"*"))
 	for _, d := range dirs {
 		rest := strings.TrimPrefix(filepath.Base(d), overlayDirPrefix)
 		if tok, _, ok := strings.Cut(rest, "-"); ok && ownerGone(tok) { // net_linux.go
@@ -130,8 +135,8 @@ func reapOverlays() {
 	}
 }
 
-// mountOverlay, in the init, mounts the overlay on cfg.Rootfs, the mount
-// point the parent made. Each directory is opened first and named by its
+// mountOverlay, in the init, mounts the overlay (see overlayInit) and leaves
+// cfg.Rootfs naming it. Each directory is opened first and named by its
 // descriptor, so that the option string holds no path the caller chose (no
 // ',' or ':' to escape) and stays short with many layers.
 func mountOverlay(cfg *initConfig) error {
@@ -162,6 +167,28 @@ func mountOverlay(cfg *initConfig) error {
 		}
 		opts.WriteString(p)
 	}
+	volatile := o.Upper != ""
+	if o.Upper == "" {
+		// The lower layers are open: the tmpfs may cover the rootfs.
+		if err := unix.Mount("tmpfs", cfg.Rootfs, "tmpfs", unix.MS_NOSUID, "mode=0700"); err != nil {
+			return &SetupError{Op: "mount the overlay's tmpfs on", Path: cfg.Rootfs, Err: err}
+		}
+		base := cfg.Rootfs
+		o.Upper, o.Work, cfg.Rootfs = base+"/upper", base+"/work", base+"/root"
+		for _, d := range []string{o.Upper, o.Work, cfg.Rootfs} {
+			if err := unix.Mkdir(d, 0o700); err != nil {
+				return &SetupError{Op: "mkdir", Path: d, Err: err}
+			}
+		}
+		if o.SetOwner {
+			if err := unix.Chown(o.Upper, int(o.UID), int(o.GID)); err != nil {
+				return &SetupError{Op: "chown", Path: o.Upper, Err: err}
+			}
+		}
+		if err := unix.Chmod(o.Upper, o.Mode); err != nil {
+			return &SetupError{Op: "chmod", Path: o.Upper, Err: err}
+		}
+	}
 	upper, err := open(o.Upper)
 	if err != nil {
 		return err
@@ -170,7 +197,13 @@ func mountOverlay(cfg *initConfig) error {
 	if err != nil {
 		return err
 	}
+	// volatile: the upper layer on disk is thrown away, so the overlay need
+	// not sync it, at every fsync and when the mount namespace goes (Linux
+	// 5.10).
 	opts.WriteString(",upperdir=" + upper + ",workdir=" + work)
+	if volatile {
+		opts.WriteString(",volatile")
+	}
 	if o.UserXattr {
 		opts.WriteString(",userxattr")
 	}

@@ -66,6 +66,14 @@ func treeHash(t *testing.T, dir string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// overlayMode is WithOverlay for even i, WithOverlayUpper on TMPDIR for odd.
+func overlayMode(i int) container.Option {
+	if i%2 == 0 {
+		return container.WithOverlay()
+	}
+	return container.WithOverlayUpper(os.TempDir())
+}
+
 // overlayDirs lists the overlay directories in this test process's TMPDIR.
 func overlayDirs(t *testing.T) []string {
 	t.Helper()
@@ -96,7 +104,7 @@ func TestOverlay(t *testing.T) {
 			script := fmt.Sprintf(`echo %d > /etc/mine; echo %d >> /etc/passwd; rm /bin/ls /etc/hostname; mv /etc/group /etc/g%d
 mkdir -p /new/deep && echo x > /new/deep/f; chmod 0 /new; rm -rf /root; sleep 0.2
 cat /etc/mine; tail -n1 /etc/passwd; ls /bin/ls /etc/hostname /etc/group 2>&1 | wc -l; ls /etc | grep '^g[0-9]'; ls -d /root 2>&1 | wc -l; ls -ld / | cut -c1-10`, i, i, i)
-			outs[i], _, errs[i] = containertest.Run(t, rootfs, []string{"/bin/sh", "-c", script}, container.WithOverlay(),
+			outs[i], _, errs[i] = containertest.Run(t, rootfs, []string{"/bin/sh", "-c", script}, overlayMode(i),
 				container.WithTmpfs("/tmp/sub", 1<<20))
 		}()
 	}
@@ -115,13 +123,20 @@ cat /etc/mine; tail -n1 /etc/passwd; ls /bin/ls /etc/hostname /etc/group 2>&1 | 
 	}
 }
 
-// TestOverlayNotOnHost: the overlay is mounted in the container's mount
-// namespace alone; the host's mount table does not show it while the
-// container runs.
+// TestOverlayNotOnHost: the overlay (and its tmpfs) is mounted in the
+// container's mount namespace alone; the host's mount table does not show it
+// while the container runs.
 func TestOverlayNotOnHost(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
+	for i := range 2 {
+		overlayNotOnHost(t, i)
+	}
+}
+
+func overlayNotOnHost(t *testing.T, mode int) {
 	rootfs := containertest.Rootfs(t)
-	c, out := containertest.Start(t, rootfs, []string{"/bin/sh", "-c", "grep -c ' / / .* - overlay ' /proc/self/mountinfo; sleep 100"}, container.WithOverlay())
+	hostBefore, _ := containertest.HostMounts()
+	c, out := containertest.Start(t, rootfs, []string{"/bin/sh", "-c", "grep -c ' / / .* - overlay ' /proc/self/mountinfo; sleep 100"}, overlayMode(mode))
 	deadline := time.Now().Add(10 * time.Second)
 	for out.String() == "" && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -129,14 +144,11 @@ func TestOverlayNotOnHost(t *testing.T) {
 	if out.String() != "1\n" {
 		t.Errorf("the container's root: %q, want one overlay mount at /", out.String())
 	}
-	host, _ := os.ReadFile("/proc/self/mountinfo")
-	for _, l := range strings.Split(string(host), "\n") {
-		if strings.Contains(l, "ctrkit-ovl-") || strings.Contains(l, " - overlay ") && strings.Contains(l, os.TempDir()) {
-			t.Errorf("the host's mount table shows the overlay: %s", l)
-		}
+	if host, _ := containertest.HostMounts(); host != hostBefore {
+		t.Errorf("the host's mount table changed while the container runs:\n%s\nwas:\n%s", host, hostBefore)
 	}
-	if len(overlayDirs(t)) != 1 {
-		t.Errorf("overlay directories while it runs: %v, want one", overlayDirs(t))
+	if len(overlayDirs(t)) != mode {
+		t.Errorf("overlay directories while it runs: %v, want %d", overlayDirs(t), mode)
 	}
 	c.Signal(syscall.SIGKILL)
 	c.Wait()
@@ -199,8 +211,14 @@ func TestOverlayFenceAndReadonly(t *testing.T) {
 // layer behind.
 func TestOverlayReleased(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
+	for i := range 2 {
+		overlayReleased(t, i)
+	}
+}
+
+func overlayReleased(t *testing.T, mode int) {
 	rootfs := containertest.Rootfs(t)
-	c, err := container.New(rootfs, []string{"/bin/nope"}, container.WithOverlay())
+	c, err := container.New(rootfs, []string{"/bin/nope"}, overlayMode(mode))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +229,7 @@ func TestOverlayReleased(t *testing.T) {
 		t.Errorf("upper layer left after a failed Start: %v", d)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c, err = container.New(rootfs, []string{"/bin/sh", "-c", "echo x > /x; sleep 100"}, container.WithOverlay())
+	c, err = container.New(rootfs, []string{"/bin/sh", "-c", "echo x > /x; sleep 100"}, overlayMode(mode))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +246,7 @@ func TestOverlayReleased(t *testing.T) {
 	// Cancelled while Start runs.
 	for range 5 {
 		ctx, cancel := context.WithCancel(context.Background())
-		c, _ := container.New(rootfs, []string{"/bin/true"}, container.WithOverlay())
+		c, _ := container.New(rootfs, []string{"/bin/true"}, overlayMode(mode))
 		time.AfterFunc(2*time.Millisecond, cancel)
 		if err := c.Start(ctx); err == nil {
 			c.Wait()
@@ -241,11 +259,12 @@ func TestOverlayReleased(t *testing.T) {
 }
 
 // TestOverlayKilledParent runs a helper process (this test binary) that
-// starts a container with WithOverlay, kills it, and checks that the next
-// Start with WithOverlay removes the upper layer it left.
+// starts a container with WithOverlayUpper, kills it, and checks that the
+// next Start with WithOverlayUpper removes the upper layer it left. (A
+// tmpfs upper layer goes with the container's mount namespace.)
 func TestOverlayKilledParent(t *testing.T) {
 	if rootfs := os.Getenv("CTRKIT_OVL_HELPER"); rootfs != "" {
-		c, err := container.New(rootfs, []string{"/bin/sh", "-c", "mkdir -p /a/b && chmod 0 /a; sleep 1000"}, container.WithOverlay())
+		c, err := container.New(rootfs, []string{"/bin/sh", "-c", "mkdir -p /a/b && chmod 0 /a; sleep 1000"}, overlayMode(1))
 		if err == nil {
 			err = c.Start(context.Background())
 		}
@@ -283,8 +302,8 @@ func TestOverlayKilledParent(t *testing.T) {
 	cmd.Wait()
 	// A live owner's are never reaped: this process's own container runs
 	// while the next one starts.
-	c, _ := containertest.Start(t, rootfs, []string{"/bin/sleep", "100"}, container.WithOverlay())
-	containertest.Sh(t, rootfs, "true", container.WithOverlay())
+	c, _ := containertest.Start(t, rootfs, []string{"/bin/sleep", "100"}, overlayMode(1))
+	containertest.Sh(t, rootfs, "true", overlayMode(1))
 	if d := overlayDirs(t); len(d) != 1 || strings.Contains(d[0], fmt.Sprintf(".%d.", cmd.Process.Pid)) {
 		t.Errorf("overlay directories after the next Start: %v, want only the running container's", d)
 	}
@@ -345,10 +364,12 @@ func TestOverlayRootlessChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := treeHash(t, rootfs)
-	out := containertest.Sh(t, rootfs, "echo hi > /etc/x && cat /etc/x; rm /bin/ls; mkdir -p /d/e; chmod 0 /d; ls /etc/opq | wc -l; id -u",
-		container.WithOverlay(l1))
-	if out != "hi\n0\n0\n" {
-		t.Errorf("got %q", out)
+	for i := range 2 {
+		out := containertest.Sh(t, rootfs, "echo hi > /etc/x && cat /etc/x; rm /bin/ls; mkdir -p /d/e; chmod 0 /d; ls /etc/opq | wc -l; id -u; rm -r /etc/opq && mkdir /etc/opq && ls /etc/opq | wc -l",
+			container.WithOverlay(l1), overlayMode(i))
+		if out != "hi\n0\n0\n0\n" {
+			t.Errorf("mode %d: got %q", i, out)
+		}
 	}
 	if treeHash(t, rootfs) != before {
 		t.Error("the rootfs changed")

@@ -22,6 +22,8 @@ func TestOverlayOptions(t *testing.T) {
 		{"relative layer", []Option{WithOverlay("a/b")}, `WithOverlay "a/b": must be an absolute path`},
 		{"missing layer", []Option{WithOverlay(filepath.Join(dir, "nope"))}, "no such file or directory"},
 		{"layer is a file", []Option{WithOverlay(file)}, "not a directory"},
+		{"relative upper", []Option{WithOverlayUpper("tmp")}, `WithOverlayUpper "tmp": must be an absolute path`},
+		{"upper without mount namespace", []Option{WithOverlayUpper(dir), WithoutNamespace(NSMount)}, "conflicts with WithoutNamespace(NSMount)"},
 		{"no mount namespace", []Option{WithOverlay(), WithoutNamespace(NSMount)}, "conflicts with WithoutNamespace(NSMount)"},
 		{"joined mount namespace", []Option{WithOverlay(), WithNamespacePath(NSMount, "/proc/self/ns/mnt")}, "conflicts with WithNamespacePath(NSMount)"},
 	} {
