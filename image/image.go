@@ -488,7 +488,7 @@ func (o *options) load(ctx context.Context, img v1.Image) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image: layers: %w", err)
 	}
-	dirs, err := o.unpackAll(ctx, layers) // unpack.go
+	dirs, err := o.unpackAll(ctx, layers, cf.RootFS.DiffIDs) // unpack.go
 	if err != nil {
 		return nil, err
 	}

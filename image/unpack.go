@@ -40,7 +40,12 @@ func (o *options) flavour() string {
 // yet, several at once, and returns their directories. Layers with the
 // same diff id are one directory, which only the topmost occurrence needs
 // (the same content again on top shows what it showed below).
-func (o *options) unpackAll(ctx context.Context, layers []v1.Layer) ([]string, error) {
+//
+// diffIDs, from the image's configuration, name the layers where given: a
+// layer of some sources (an OCI layout) knows its diff id only by
+// decompressing itself, which would cost a cached layer as much as
+// unpacking it.
+func (o *options) unpackAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) ([]string, error) {
 	dir := filepath.Join(o.cache, o.flavour())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("image: cache: %w", err)
@@ -68,7 +73,11 @@ func (o *options) unpackAll(ctx context.Context, layers []v1.Layer) ([]string, e
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			dirs[i], errs[i] = o.layer(ctx, dir, l, p)
+			var diff v1.Hash
+			if len(diffIDs) == len(layers) {
+				diff = diffIDs[i]
+			}
+			dirs[i], errs[i] = o.layer(ctx, dir, l, diff, p)
 		}()
 	}
 	wg.Wait()
@@ -92,10 +101,12 @@ func (o *options) unpackAll(ctx context.Context, layers []v1.Layer) ([]string, e
 // layer returns the directory of layer l in the cache directory dir,
 // unpacking it first unless it is there: under an exclusive flock of its
 // lock file, into a temporary directory renamed when complete.
-func (o *options) layer(ctx context.Context, dir string, l v1.Layer, p *progress) (string, error) {
-	diff, err := l.DiffID()
-	if err != nil {
-		return "", fmt.Errorf("image: layer diff id: %w", err)
+func (o *options) layer(ctx context.Context, dir string, l v1.Layer, diff v1.Hash, p *progress) (string, error) {
+	if diff == (v1.Hash{}) {
+		var err error
+		if diff, err = l.DiffID(); err != nil {
+			return "", fmt.Errorf("image: layer diff id: %w", err)
+		}
 	}
 	if diff.Algorithm != "sha256" || len(diff.Hex) != 64 || strings.Trim(diff.Hex, "0123456789abcdef") != "" {
 		return "", fmt.Errorf("image: layer diff id %q: want sha256 and 64 hex digits", diff)
