@@ -258,8 +258,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 //
 // The error is nil for exit status 0, an *ExitError for another status or a
 // death by signal, or an error from copying Stdin, Stdout or Stderr, from
-// removing the cgroup, or from unmounting what a container without a mount
-// namespace mounted on the host (WithoutNamespace(NSMount)).
+// removing the cgroup, from unmounting what a container without a mount
+// namespace mounted on the host (WithoutNamespace(NSMount)), or from removing
+// WithOverlayUpper's upper layer.
 func (c *Container) Wait() error {
 	c.mu.Lock()
 	r := c.run

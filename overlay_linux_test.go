@@ -378,3 +378,27 @@ func TestOverlayRootlessChild(t *testing.T) {
 		t.Errorf("upper layer left after Wait: %v", d)
 	}
 }
+
+// TestOverlayPropagationAndNoPivot: with a shared or slave root and with
+// WithoutPivotRoot the overlay root works and the host's mount table does
+// not change.
+func TestOverlayPropagationAndNoPivot(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	before, _ := containertest.HostMounts()
+	for name, opt := range map[string]container.Option{
+		"shared": container.WithRootfsPropagation("shared"), "slave": container.WithRootfsPropagation("slave"),
+		"nopivot": container.WithoutPivotRoot(),
+	} {
+		out := containertest.Sh(t, rootfs, "echo x > /etc/x && cat /etc/x", container.WithOverlay(), opt)
+		if out != "x\n" {
+			t.Errorf("%s: %q", name, out)
+		}
+		if _, err := os.Stat(filepath.Join(rootfs, "etc/x")); err == nil {
+			t.Errorf("%s: the write reached the rootfs", name)
+		}
+		if after, _ := containertest.HostMounts(); after != before {
+			t.Errorf("%s: the host's mount table changed:\n%s", name, after)
+		}
+	}
+}

@@ -59,7 +59,9 @@
 // directories keep theirs). As root, files get the owners the stream names;
 // a caller that is not root owns every file itself, which the container's
 // user namespace maps to its root (or to the image's user: see
-// Image.Options), so the image's other owners are not kept.
+// Image.Options), so the image's other owners are not kept. Root running
+// containers in a user namespace of their own shifts the owners into it
+// with WithIDShift.
 package image
 
 import (
@@ -97,6 +99,7 @@ type options struct {
 	progress func(Progress)
 	devices  bool
 	setuid   bool
+	shift    *[2]uint32 // WithIDShift: uid, gid
 	remote   []remote.Option
 }
 
@@ -162,6 +165,23 @@ func WithSetuid() Option {
 			return errors.New("image: WithSetuid: setuid files need root")
 		}
 		o.setuid = true
+		return nil
+	})
+}
+
+// WithIDShift adds uid and gid to every owner the layers name (root only:
+// Load fails for another caller), for containers whose user namespace maps
+// the image's ids there: container.WithUIDMap(container.IDMap{ContainerID: 0,
+// HostID: uid, Size: 65536}) and the same for gid. Without it such a
+// container sees the image's files owned by ids it does not map (nobody),
+// and cannot write through the overlay where they are. The shifted layers
+// are a cache of their own.
+func WithIDShift(uid, gid uint32) Option {
+	return optionFunc(func(o *options) error {
+		if os.Geteuid() != 0 {
+			return errors.New("image: WithIDShift: owning files for other ids needs root")
+		}
+		o.shift = &[2]uint32{uid, gid}
 		return nil
 	})
 }

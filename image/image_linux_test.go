@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -15,6 +16,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -492,4 +494,67 @@ func removeAll(dir string) error {
 		return nil
 	})
 	return os.RemoveAll(dir)
+}
+
+// TestLoadCancelled: a context cancelled while the layers are unpacked
+// stops Load, which leaves no layer and no temporary directory behind.
+func TestLoadCancelled(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	img := testImage(t)
+	cache := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, err := image.FromImage(ctx, img, image.WithCache(cache), image.WithProgress(func(p image.Progress) {
+		if p.Bytes > 0 {
+			cancel()
+		}
+	}))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Load: %v, want context.Canceled", err)
+	}
+	left, _ := filepath.Glob(filepath.Join(cache, "root", "*"))
+	tmp, _ := filepath.Glob(filepath.Join(cache, "root", ".tmp-*"))
+	if len(tmp) != 0 {
+		t.Errorf("temporary directories left: %v", tmp)
+	}
+	// Layers that were complete before the cancellation may stay: they are
+	// whole. The busybox layer, which was being unpacked, is not one of them.
+	for _, l := range left {
+		if _, err := os.Stat(filepath.Join(l, "bin/busybox")); err == nil {
+			t.Errorf("the cancelled layer is in the cache: %s", l)
+		}
+	}
+}
+
+// TestIDShift: as root, a container in a user namespace runs the image
+// unpacked with its ids shifted to the namespace's, and writes through the
+// overlay as the namespace's root.
+func TestIDShift(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	containertest.SkipUnlessUserNS(t)
+	host := startRegistry(t)
+	push(t, testImage(t), host+"/test/bb:v1")
+	cache := t.TempDir()
+	os.Chmod(cache, 0o755)
+	os.Chmod(filepath.Dir(cache), 0o755)
+	img, err := image.Load(context.Background(), host+"/test/bb:v1", image.WithCache(cache), image.WithIDShift(100000, 100000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := []container.Option{
+		container.WithUIDMap(container.IDMap{ContainerID: 0, HostID: 100000, Size: 65536}),
+		container.WithGIDMap(container.IDMap{ContainerID: 0, HostID: 100000, Size: 65536}),
+	}
+	if out := run(t, img, nil, maps...); out != scriptOut {
+		t.Errorf("%q, want %q", out, scriptOut)
+	}
+	out := run(t, img, []string{"echo w > /etc/app/conf && cat /etc/app/conf; stat -c %u:%g /bin/busybox"}, append(maps, container.WithUser(0, 0))...)
+	if out != "w\n0:0\n" {
+		t.Errorf("as the namespace's root: %q", out)
+	}
+	var st syscall.Stat_t
+	syscall.Stat(filepath.Join(img.Layers[0], "bin/busybox"), &st)
+	if st.Uid != 100000 || st.Gid != 100000 {
+		t.Errorf("the cache's busybox is owned by %d:%d", st.Uid, st.Gid)
+	}
 }

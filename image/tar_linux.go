@@ -25,6 +25,10 @@ func (o *options) untar(ctx context.Context, dir string, r io.Reader) error {
 	defer unix.Close(root)
 	u := &untarrer{root: root, asRoot: os.Geteuid() == 0, devices: o.devices, setuid: o.setuid,
 		meta: map[string]dirMeta{".": {mode: 0o755}}}
+	if o.shift != nil {
+		u.uidShift, u.gidShift = int(o.shift[0]), int(o.shift[1])
+		u.meta["."] = dirMeta{mode: 0o755, uid: u.uidShift, gid: u.gidShift}
+	}
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
@@ -49,6 +53,7 @@ type untarrer struct {
 	asRoot, devices, setuid bool
 	meta                    map[string]dirMeta // directories' final metadata, applied last
 	order                   []string
+	uidShift, gidShift      int // WithIDShift
 }
 
 type dirMeta struct {
@@ -110,7 +115,7 @@ func (u *untarrer) mkdirAll(dir string) error {
 		done = path.Join(done, el)
 		err := unix.Mkdirat(cur, el, 0o700)
 		if err == nil {
-			u.record(done, dirMeta{mode: 0o755})
+			u.record(done, dirMeta{mode: 0o755, uid: u.uidShift, gid: u.gidShift})
 		} else if !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("mkdir %s: %w", done, err)
 		}
@@ -256,7 +261,7 @@ func (u *untarrer) entry(h *tar.Header, r io.Reader) error {
 }
 
 func (u *untarrer) dirMeta(h *tar.Header) dirMeta {
-	return dirMeta{mode: uint32(h.Mode) & 0o7777, uid: h.Uid, gid: h.Gid, mtime: unix.NsecToTimespec(h.ModTime.UnixNano()), set: true}
+	return dirMeta{mode: uint32(h.Mode) & 0o7777, uid: h.Uid + u.uidShift, gid: h.Gid + u.gidShift, mtime: unix.NsecToTimespec(h.ModTime.UnixNano()), set: true}
 }
 
 // perm is the mode a file gets: setuid and setgid only with WithSetuid.
@@ -271,7 +276,7 @@ func (u *untarrer) perm(h *tar.Header) uint32 {
 // fileMeta sets an open regular file's owner (root), mode and times.
 func (u *untarrer) fileMeta(fd int, h *tar.Header) error {
 	if u.asRoot {
-		if err := unix.Fchown(fd, h.Uid, h.Gid); err != nil {
+		if err := unix.Fchown(fd, h.Uid+u.uidShift, h.Gid+u.gidShift); err != nil {
 			return err
 		}
 	}
@@ -285,7 +290,7 @@ func (u *untarrer) fileMeta(fd int, h *tar.Header) error {
 // following it.
 func (u *untarrer) linkMeta(pfd int, base string, h *tar.Header) error {
 	if u.asRoot {
-		if err := unix.Fchownat(pfd, base, h.Uid, h.Gid, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		if err := unix.Fchownat(pfd, base, h.Uid+u.uidShift, h.Gid+u.gidShift, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
 		}
 	}

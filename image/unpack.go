@@ -33,6 +33,9 @@ func (o *options) flavour() string {
 	if o.setuid {
 		f += "+setuid"
 	}
+	if o.shift != nil {
+		f += "+shift-" + strconv.FormatUint(uint64(o.shift[0]), 10) + "-" + strconv.FormatUint(uint64(o.shift[1]), 10)
+	}
 	return f
 }
 
