@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -322,10 +323,14 @@ func TestConfigOverride(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := run(t, img, []string{"echo $GREETING $PATH; pwd; id -u; id -g"},
+	before := layersHash(t, img.Layers)
+	out := run(t, img, []string{"echo $GREETING $PATH; pwd; id -u; id -g; rm -rf /bin /etc; echo x > /srv/new"},
 		container.WithEnv("GREETING=bye"), container.WithDir("/"), container.WithUser(0, 0))
 	if want := "bye /bin:/usr/bin\n/\n0\n0\n"; out != want {
 		t.Errorf("%q, want %q", out, want)
+	}
+	if layersHash(t, img.Layers) != before {
+		t.Error("a container's writes changed the cached layers")
 	}
 	if got := img.Args([]string{"x"}); strings.Join(got, " ") != "/bin/sh -c x" {
 		t.Errorf("Args: %q", got)
@@ -557,4 +562,27 @@ func TestIDShift(t *testing.T) {
 	if st.Uid != 100000 || st.Gid != 100000 {
 		t.Errorf("the cache's busybox is owned by %d:%d", st.Uid, st.Gid)
 	}
+}
+
+// layersHash hashes every name in dirs with its mode, owner, size, time
+// and, for regular files, content.
+func layersHash(t *testing.T, dirs []string) string {
+	t.Helper()
+	h := sha256.New()
+	for _, d := range dirs {
+		filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			var st syscall.Stat_t
+			syscall.Lstat(p, &st)
+			fmt.Fprintf(h, "%s %o %d:%d %d %d\n", p, st.Mode, st.Uid, st.Gid, st.Size, st.Mtim.Nano())
+			if e.Type().IsRegular() {
+				b, _ := os.ReadFile(p)
+				h.Write(b)
+			}
+			return nil
+		})
+	}
+	return fmt.Sprintf("%x", h.Sum(nil))
 }
