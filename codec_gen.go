@@ -142,6 +142,18 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.uint(el.Port)
 		e.uint(el.Access)
 	}
+	e.bool(v.Overlay != nil)
+	if v.Overlay != nil {
+		// overlayInit
+		e.strs(v.Overlay.Lowers)
+		e.str(v.Overlay.Upper)
+		e.str(v.Overlay.Work)
+		e.bool(v.Overlay.UserXattr)
+		e.uint(uint64(v.Overlay.Mode))
+		e.uint(uint64(v.Overlay.UID))
+		e.uint(uint64(v.Overlay.GID))
+		e.bool(v.Overlay.SetOwner)
+	}
 	return e.b
 }
 
@@ -298,6 +310,19 @@ func (v *initConfig) decode(b []byte) error {
 			el.Port = d.uint()
 			el.Access = d.uint()
 		}
+	}
+	if d.bool() {
+		var val overlayInit
+		// overlayInit
+		val.Lowers = d.strs()
+		val.Upper = d.str()
+		val.Work = d.str()
+		val.UserXattr = d.bool()
+		val.Mode = narrow[uint32](d)
+		val.UID = narrow[uint32](d)
+		val.GID = narrow[uint32](d)
+		val.SetOwner = d.bool()
+		v.Overlay = &val
 	}
 	return d.done()
 }

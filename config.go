@@ -37,6 +37,7 @@ type config struct {
 	net            netConfig      // networking options (net.go)
 	landlock       landlockConfig // WithLandlock (landlock.go)
 	userNet        userNetConfig  // WithUserNetwork, WithPublish (usernet.go)
+	overlay        overlayConfig  // WithOverlay (overlay.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -139,6 +140,9 @@ func (c *config) finish() error {
 		return err
 	}
 	if err := c.checkNoPivot(); err != nil {
+		return err
+	}
+	if err := c.overlay.finish(c); err != nil { // overlay.go
 		return err
 	}
 	utsJoined := c.nsPaths[NSUTS] != ""

@@ -32,6 +32,8 @@ type running struct {
 	keepMounts []int
 	// userNet is the helper of WithUserNetwork (usernet_linux.go).
 	userNet *userNetState
+	// overlayDir holds WithOverlay's upper layer (overlay_linux.go).
+	overlayDir string
 
 	mu       sync.Mutex
 	waited   bool
@@ -93,6 +95,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// Parent steps before the clone; each registers its own release.
 	if err := r.recordMounts(c.cfg, &rel); err != nil {
+		return err
+	}
+	if err := r.createOverlay(c.cfg, icfg, &rel); err != nil { // overlay_linux.go: WithOverlay
 		return err
 	}
 	if err := r.createCgroup(c.cfg, icfg, &rel); err != nil {
@@ -262,8 +267,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 //
 // The error is nil for exit status 0, an [*ExitError] for another status or a
 // death by signal, or an error from copying [Container.Stdin], Stdout or
-// Stderr, from removing the cgroup, or from unmounting what a container without
-// a mount namespace mounted on the host ([WithoutNamespace](NSMount)).
+// Stderr, from removing the cgroup, from unmounting what a container without
+// a mount namespace mounted on the host ([WithoutNamespace](NSMount)), or from
+// removing [WithOverlayUpper]'s upper layer.
 func (c *Container) Wait() error {
 	c.mu.Lock()
 	r := c.run
@@ -297,6 +303,9 @@ func (c *Container) Wait() error {
 	r.releaseUserNetwork()
 	r.releaseNamespaces()
 	mntErr := r.releaseMounts(c.cfg)
+	if err := r.releaseOverlay(); mntErr == nil {
+		mntErr = err
+	}
 
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

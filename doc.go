@@ -58,6 +58,8 @@
 //	exec FIFO exists (OCI create)
 //	record the mounts below the rootfs (no
 //	  mount namespace: Wait removes the rest)
+//	WithOverlayUpper: the upper layer's
+//	  directory (reap dead owners')
 //	create the cgroup (reap dead owners'; v2:
 //	  open it for CLONE_INTO_CGROUP; the eBPF
 //	  device program with OCI device rules)
@@ -80,7 +82,8 @@
 //	                                              hold the exec FIFO (OCI)
 //	                                              sysctls, oom_score_adj
 //	                                              mounts: propagation, rootfs bound
-//	                                                onto itself, /proc /dev (each node
+//	                                                onto itself (WithOverlay: a tmpfs
+//	                                                and the overlay instead), /proc /dev (each node
 //	                                                a mount) /dev/pts /dev/shm
 //	                                                /dev/mqueue /sys, the caller's,
 //	                                                /etc files, masks, read-only
@@ -118,7 +121,8 @@
 //	Wait: wait for the first process; kill what is left in the cgroup; read
 //	  the OOM events; remove the cgroup; release the network address, stop
 //	  the user network's helper, end the joining thread; unmount what a
-//	  container without a mount namespace left.
+//	  container without a mount namespace left; remove WithOverlayUpper's
+//	  upper layer.
 //
 // Every resource the parent creates is registered for release before the next
 // step runs, so a failure at any step undoes exactly what was done.

@@ -69,6 +69,9 @@ func privateRootfs(cfg *initConfig) error {
 			return err
 		}
 	}
+	if cfg.Overlay != nil { // overlay_linux.go: WithOverlay, the root mount is the overlay
+		return mountOverlay(cfg)
+	}
 	if err := unix.Mount(cfg.Rootfs, cfg.Rootfs, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &SetupError{Op: "bind rootfs on", Path: cfg.Rootfs, Err: err}
 	}

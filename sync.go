@@ -68,6 +68,7 @@ type initConfig struct {
 	OCI            ociInit    // lifecycle.go
 	Net            netInit
 	Landlock       landlockInit // landlock.go: WithLandlock, planned by Start for the kernel's ABI
+	Overlay        *overlayInit // WithOverlay (overlay.go)
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.

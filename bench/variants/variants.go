@@ -39,6 +39,7 @@ var All = []Variant{
 		h, c := Veth30(i)
 		return []container.Option{container.WithVeth(h, c)}
 	}},
+	{Name: "overlay", Options: func(int) []container.Option { return []container.Option{container.WithOverlay()} }},
 	// To add a feature's cost to every benchmark, add its line here. The
 	// harness checks the goal of each of "limits", "veth" and "mem8m".
 }

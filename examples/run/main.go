@@ -6,10 +6,20 @@
 // and /lib* bound read-only, a minimal generated /etc), so it works on any
 // Linux machine with nothing to download, and removes it afterwards.
 //
+// With -image it runs an image instead (package image): an OCI layout
+// directory, a docker save or podman save tarball, or a registry reference,
+// its layers unpacked once into the cache and stacked in a copy-on-write
+// overlay, its Entrypoint, Cmd, Env, WorkingDir and User the defaults (the
+// command after -- replaces Cmd). -overlay gives a -rootfs the same
+// throwaway upper layer, so that the directory is left as it was.
+//
 // Run it as root (or as a user allowed to create user namespaces):
 //
 //	go run ./examples/run -- /bin/sh -c 'hostname; echo "pid $$"; ls /proc | grep -E "^[0-9]+$"'
 //	go run ./examples/run -rootfs /srv/rootfs -hostname box -- /bin/sh
+//	go run ./examples/run -rootfs /srv/rootfs -overlay -- /bin/sh -c 'rm -rf /usr; ls /'
+//	go run ./examples/run -image ./app.tar
+//	go run ./examples/run -image registry.example/ns/app:1.2 -- /bin/sh
 package main
 
 import (
@@ -23,6 +33,7 @@ import (
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
+	"github.com/ctrkit/container/image"
 )
 
 func main() {
@@ -32,17 +43,44 @@ func main() {
 func run() int {
 	rootfs := flag.String("rootfs", "", "root file system `dir`ectory (default: a throwaway one made from the host's programs)")
 	hostname := flag.String("hostname", "container", "the container's hostname")
+	img := flag.String("image", "", "run the image at `path-or-ref` (an OCI layout, a docker/podman save tarball, a registry reference)")
+	cache := flag.String("cache", "", "the image cache `dir`ectory (default: the user's cache directory's ctrkit/image)")
+	overlay := flag.Bool("overlay", false, "a copy-on-write overlay on the rootfs: the container's writes are thrown away")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: run [-rootfs DIR] [-hostname H] -- CMD ARGS...\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: run [-rootfs DIR [-overlay] | -image PATH-OR-REF [-cache DIR]] [-hostname H] -- CMD ARGS...\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	if flag.NArg() == 0 {
+	if flag.NArg() == 0 && *img == "" || *img != "" && *rootfs != "" {
 		flag.Usage()
 		return 2
 	}
+	// Ctrl-C or SIGTERM kills the container (and stops a pull).
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	opts := []container.Option{container.WithHostname(*hostname)}
-	if *rootfs == "" {
+	if *overlay {
+		opts = append(opts, container.WithOverlay())
+	}
+	var c *container.Container
+	var err error
+	switch {
+	case *img != "":
+		var iopts []image.Option
+		if *cache != "" {
+			iopts = append(iopts, image.WithCache(*cache))
+		}
+		im, err := image.Load(ctx, *img, iopts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "run:", err)
+			return 1
+		}
+		c, err = im.New(flag.Args(), opts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "run:", err)
+			return 1
+		}
+	case *rootfs == "":
 		dir, err := os.MkdirTemp("", "run-rootfs-")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "run:", err)
@@ -56,16 +94,15 @@ func run() int {
 		}
 		*rootfs = dir
 		opts = append(opts, binds...)
-	}
-	c, err := container.New(*rootfs, flag.Args(), opts...)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "run:", err)
-		return 1
+		fallthrough
+	default:
+		c, err = container.New(*rootfs, flag.Args(), opts...)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "run:", err)
+			return 1
+		}
 	}
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	// Ctrl-C or SIGTERM kills the container.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	err = c.Run(ctx)
 	var ee *container.ExitError
 	if errors.As(err, &ee) {
