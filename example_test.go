@@ -127,3 +127,11 @@ func ExampleNamespace_String() {
 	fmt.Println(container.NSPID | container.NSNet)
 	// Output: pid|net
 }
+
+// Check says, before any Start, whether a container with these options can
+// start on this host, and if not, every reason with what to do.
+func ExampleCheck() {
+	err := container.Check(container.WithTmpfs("/scratch", 0))
+	fmt.Println(err)
+	// Output: container: WithTmpfs "0": size must be positive
+}

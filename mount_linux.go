@@ -359,6 +359,21 @@ func (m *mounter) cgroups(dest string) error {
 	case len(view) == 0:
 		err = unix.Mount("tmpfs", fdPath(t), "tmpfs", fl|unix.MS_RDONLY, "size=0,mode=0555")
 	case len(view) == 1 && view[0] == "":
+		var fs unix.Statfs_t
+		if unix.Fstatfs(int(t.Fd()), &fs) == nil && fs.Type == unix.CGROUP2_SUPER_MAGIC {
+			// The host's cgroup2, under a bound /sys (a user namespace that
+			// does not own its network namespace): the kernel refuses the
+			// same file system on its own root (EBUSY), so cover it first.
+			if err := unix.Mount("tmpfs", fdPath(t), "tmpfs", fl, "size=0,mode=0555"); err != nil {
+				return &SetupError{Op: "mount cgroups on", Path: dest, Err: err}
+			}
+			cover, err := m.lookup(dest, true) // the tmpfs, now
+			if err != nil {
+				return &SetupError{Op: "mount cgroups on", Path: dest, Err: err}
+			}
+			defer cover.Close()
+			t = cover
+		}
 		err = unix.Mount("cgroup2", fdPath(t), "cgroup2", fl|unix.MS_RDONLY, "")
 	default:
 		err = m.cgroupsV1(t, view)

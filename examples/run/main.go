@@ -20,6 +20,7 @@
 //	go run ./examples/run -rootfs /srv/rootfs -overlay -- /bin/sh -c 'rm -rf /usr; ls /'
 //	go run ./examples/run -image ./app.tar
 //	go run ./examples/run -image registry.example/ns/app:1.2 -- /bin/sh
+//	go run ./examples/run -check
 package main
 
 import (
@@ -46,11 +47,15 @@ func run() int {
 	img := flag.String("image", "", "run the image at `path-or-ref` (an OCI layout, a docker/podman save tarball, a registry reference)")
 	cache := flag.String("cache", "", "the image cache `dir`ectory (default: the user's cache directory's ctrkit/image)")
 	overlay := flag.Bool("overlay", false, "a copy-on-write overlay on the rootfs: the container's writes are thrown away")
+	checkOnly := flag.Bool("check", false, "print which features this host has, as this user, and exit (container.Check)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: run [-rootfs DIR [-overlay] | -image PATH-OR-REF [-cache DIR]] [-hostname H] -- CMD ARGS...\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: run [-rootfs DIR [-overlay] | -image PATH-OR-REF [-cache DIR]] [-hostname H] -- CMD ARGS...\n       run -check\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
+	if *checkOnly {
+		return check()
+	}
 	if flag.NArg() == 0 && *img == "" || *img != "" && *rootfs != "" {
 		flag.Usage()
 		return 2
