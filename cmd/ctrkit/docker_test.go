@@ -213,18 +213,22 @@ func newDockerd(t *testing.T) *dockerd {
 	}
 	done := make(chan error, 1)
 	go func() { done <- daemon.Wait() }()
+	// ns is the daemon's mount namespace once unshare made it: what runs
+	// there at the end is the daemon's (never this process's own).
 	own, _ := os.Readlink("/proc/self/ns/mnt")
 	ns := ""
 	t.Cleanup(func() {
 		d.stop(daemon.Process.Pid, done, ns)
 		log.Close()
 	})
-	for i := 0; ns == "" || ns == own; i++ {
+	for i := 0; ns == ""; i++ {
 		if i > 400 {
 			t.Fatal("unshare did not make a mount namespace")
 		}
 		time.Sleep(5 * time.Millisecond)
-		ns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", daemon.Process.Pid))
+		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", daemon.Process.Pid)); err == nil && n != own {
+			ns = n
+		}
 	}
 	for deadline := time.Now().Add(60 * time.Second); ; {
 		if _, _, code := d.run(t, "version", "--format", "{{.Server.Version}}"); code == 0 {
@@ -272,31 +276,31 @@ func (d *dockerd) stop(pid int, done chan error, ns string) {
 	if ids, _, code := d.run(t, "ps", "-aq"); code == 0 && strings.TrimSpace(ids) != "" {
 		d.run(t, append([]string{"rm", "-f"}, strings.Fields(ids)...)...)
 	}
-	syscall.Kill(pid, syscall.SIGTERM)
 	select {
-	case <-done:
-	case <-time.After(30 * time.Second):
-		t.Errorf("dockerd did not exit within 30s of SIGTERM: killing its process group")
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
+	case <-done: // exited already (and reaped: pid is no longer ours to signal)
+	default:
+		syscall.Kill(pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Errorf("dockerd did not exit within 30s of SIGTERM: killing its process group")
+			syscall.Kill(-pid, syscall.SIGKILL)
+			<-done
+		}
 	}
 	if ns != "" {
-		for i := 0; ; i++ {
-			left := processesIn(ns)
-			if len(left) == 0 {
-				break
+		// dockerd stops its containerd as it exits, and the shims exit with
+		// their containers: give them a moment, then kill what is left.
+		if !waitFor(10*time.Second, func() bool { return len(processesIn(ns)) == 0 }) {
+			t.Errorf("processes left in dockerd's mount namespace 10s after it exited: %v", processesIn(ns))
+			if !waitFor(10*time.Second, func() bool {
+				for p := range processesIn(ns) {
+					syscall.Kill(p, syscall.SIGKILL)
+				}
+				return len(processesIn(ns)) == 0
+			}) {
+				t.Errorf("processes in dockerd's mount namespace survive SIGKILL: %v", processesIn(ns))
 			}
-			if i == 0 {
-				t.Errorf("processes left in dockerd's mount namespace after it exited: %v", left)
-			}
-			if i > 200 {
-				t.Errorf("processes in dockerd's mount namespace survive SIGKILL: %v", left)
-				break
-			}
-			for p := range left {
-				syscall.Kill(p, syscall.SIGKILL)
-			}
-			time.Sleep(50 * time.Millisecond)
 		}
 	}
 	for _, c := range d.leftCgroups() {
@@ -658,6 +662,7 @@ func TestDocker(t *testing.T) {
 		if n == 0 {
 			t.Fatal("the host has no device nodes")
 		}
+		t.Logf("the container has each of the host's %d device nodes", n)
 		if eff := capSet(t, out, "CapEff"); eff&(1<<capNumbers["CAP_SYS_ADMIN"]) == 0 {
 			t.Errorf("CapEff %x: no CAP_SYS_ADMIN", eff)
 		}
