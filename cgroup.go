@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -207,6 +208,47 @@ func (l *limitsConfig) v1Controllers() []string {
 		return cs // the view's unified cgroup alone: cgroup.kill tears it down
 	}
 	return append(cs, "freezer")
+}
+
+// atV1Controllers and atV2Controllers are the controllers a cgroup at a
+// fixed path (WithCgroupPath: an OCI runtime's) is also made in (v1) or has
+// enabled in its parent (v2) where the host has them, though no limit needs
+// them: the runtime's callers change its limits later (docker update -m,
+// runc update) and read its statistics from them (docker stats: memory, CPU
+// time, block I/O, pids), as runc makes its cgroups in every hierarchy.
+var (
+	atV1Controllers = []string{"memory", "cpu", "cpuacct", "pids", "blkio"}
+	atV2Controllers = []string{"memory", "cpu", "io", "pids"}
+)
+
+// v1ControllersAt returns the v1 hierarchies of a cgroup at a fixed path:
+// those the limits need (the devices hierarchy too with device rules), then
+// those of atV1Controllers that mounted (v1Mounts: controller → mount point)
+// has.
+func (l *limitsConfig) v1ControllersAt(mounted map[string]string) []string {
+	cs := l.v1Controllers()
+	if l.devices != nil {
+		cs = append(cs, "devices")
+	}
+	for _, c := range atV1Controllers {
+		if _, ok := mounted[c]; ok && !slices.Contains(cs, c) {
+			cs = append(cs, c)
+		}
+	}
+	return cs
+}
+
+// v2ExtraAt returns the controllers of atV2Controllers that available (the
+// parent's cgroup.controllers) lists and the limits do not need.
+func (l *limitsConfig) v2ExtraAt(available string) []string {
+	need, have := l.v2Controllers(), strings.Fields(available)
+	var cs []string
+	for _, c := range atV2Controllers {
+		if slices.Contains(have, c) && !slices.Contains(need, c) {
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 // v2Controllers returns the v2 controllers to enable in the parent's

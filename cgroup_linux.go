@@ -927,7 +927,8 @@ func readKV(path string) map[string]uint64 {
 }
 
 // createAt creates the cgroup at the absolute path of WithCgroupPath: in the
-// v2 hierarchy, or in each v1 hierarchy the limits need plus the freezer.
+// v2 hierarchy, or in each v1 hierarchy the limits need plus the freezer, and
+// in those of atV1Controllers (v2: with them enabled) that the host has.
 // Missing parents are created and kept.
 func (s *cgroupState) createAt(v2 bool, path string) error {
 	s.dirs = map[string]string{}
@@ -946,6 +947,12 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 				return err
 			}
 		}
+		// No limit asked for these: where one cannot be enabled (the
+		// parent has processes of its own), an update that needs it fails
+		// naming it, as on a v1 host without the hierarchy.
+		if have, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "cgroup.controllers")); err == nil {
+			enableControllers(filepath.Dir(dir), s.limits.v2ExtraAt(string(have)))
+		}
 		if err := s.makeV2(dir); err != nil {
 			return err
 		}
@@ -960,11 +967,7 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 	if err != nil {
 		return err
 	}
-	controllers := s.limits.v1Controllers()
-	if s.limits.devices != nil {
-		controllers = append(controllers, "devices")
-	}
-	for _, c := range controllers {
+	for _, c := range s.limits.v1ControllersAt(mounts) {
 		m, ok := mounts[c]
 		if !ok {
 			return fmt.Errorf("cgroup v1 %s controller: not mounted", c)

@@ -392,9 +392,11 @@ func TestUpdateCgroupResources(t *testing.T) {
 	// A period alone keeps the quota in µs, as the kernel does.
 	checkCgroupValues(t, dirs["cpu"], map[string]string{"cpu.cfs_period_us": "200000", "cpu.cfs_quota_us": "50000"})
 	checkCgroupValues(t, dirs["cpuset"], map[string]string{"cpuset.cpus": allCPUs, "cpuset.mems": "0"})
-	// The cgroup is in no blkio hierarchy: the update fails, and writes nothing.
-	err := oci.UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, BlockIODevices: []BlockIODevice{{Major: 8, ReadBPS: 1}}}))
-	if err == nil || !strings.Contains(err.Error(), "no blkio cgroup") {
+	// The cgroup is in no net_cls hierarchy (a cgroup at a fixed path is
+	// in those that updates and statistics need, besides its limits'): the
+	// update fails, and writes nothing.
+	err := oci.UpdateCgroup(cg, WithResources(Resources{MemoryReservation: 4 << 20, NetClassID: 0x100001}))
+	if err == nil || !strings.Contains(err.Error(), "no net_cls cgroup") {
 		t.Errorf("update of a controller the cgroup was made without: %v, want an error naming blkio", err)
 	}
 	checkCgroupValues(t, dirs["memory"], map[string]string{"memory.soft_limit_in_bytes": "8388608"})

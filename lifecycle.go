@@ -24,6 +24,7 @@ func init() {
 	lifecycle.WithCgroupPath = withCgroupPath
 	lifecycle.WithDeviceRules = withDeviceRules
 	lifecycle.WithInheritedCapabilities = withInheritedCapabilities
+	lifecycle.WithBoundingCapabilitiesOnly = withBoundingCapabilitiesOnly
 	lifecycle.UpdateCgroup = updateCgroupAt
 	lifecycle.RemoveCgroup = removeCgroupAt
 	lifecycle.FreezeCgroup = freezeCgroupAt
@@ -51,6 +52,7 @@ type ociConfig struct {
 	joinPID     int
 	terminal    bool
 	inherited   bool // WithInheritedCapabilities
+	bounding    bool // lifecycle.WithBoundingCapabilitiesOnly
 	devices     []device
 	createHooks []lifecycle.Hook    // WithCreateHook
 	startHooks  []lifecycle.Hook    // WithStartHook
@@ -124,6 +126,19 @@ func withJoin(pid int) Option {
 func withInheritedCapabilities() Option {
 	return optionFunc(func(c *config) error {
 		c.oci.inherited = true
+		return nil
+	})
+}
+
+// withBoundingCapabilitiesOnly is lifecycle.WithBoundingCapabilitiesOnly:
+// the container's capabilities are its bounding set only, and the command
+// starts with none permitted, effective, inheritable or ambient, whatever its
+// user (an OCI spec that lists them in bounding alone, as Docker's for a user
+// other than root: such a user gains them only through execve of a program
+// with file capabilities, or setuid root without no_new_privs).
+func withBoundingCapabilitiesOnly() Option {
+	return optionFunc(func(c *config) error {
+		c.oci.bounding = true
 		return nil
 	})
 }
@@ -219,10 +234,14 @@ func (o *ociConfig) limits(l limitsInit) limitsInit {
 	return l
 }
 
-// security adjusts the init's security plan for WithInheritedCapabilities.
+// security adjusts the init's security plan for WithInheritedCapabilities
+// and lifecycle.WithBoundingCapabilitiesOnly.
 func (o *ociConfig) security(s securityInit) securityInit {
 	if o.inherited {
 		s.Ambient = s.Permitted
+	}
+	if o.bounding {
+		s.Permitted, s.Ambient = 0, 0
 	}
 	return s
 }

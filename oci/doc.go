@@ -58,7 +58,14 @@
 // Start reaps it: New refuses a path with a component named like the default
 // cgroups (ctrkit-PID-START-ID), which the next Start of a process whose
 // cgroup holds it would take for a dead owner's and kill. On cgroup v1 it is
-// made in the freezer hierarchy and those the limits need.
+// made in the freezer hierarchy and those the limits need, and, where the
+// host mounts them, in the memory, cpu, cpuacct, pids and blkio hierarchies
+// (on v2 those controllers are enabled for it where its parent has them), as
+// runc makes its cgroups: the runtime's callers change its limits later
+// ([UpdateCgroup]: docker update -m of a container run without -m) and read
+// its statistics there (docker stats). An update that needs a hierarchy
+// the cgroup is not in (cpuset, hugetlb or net_cls without such a limit
+// when it was made) fails naming it.
 //
 // # Device rules
 //

@@ -64,6 +64,14 @@ func WithInheritedCapabilities() container.Option {
 	return lifecycle.WithInheritedCapabilities.(func() container.Option)()
 }
 
+// withBoundingCapabilitiesOnly makes the container's capabilities its
+// bounding set only: the command starts with none permitted, effective,
+// inheritable or ambient, whatever its user (FromSpec and ProcessOptions, for
+// a spec that lists capabilities in bounding alone).
+func withBoundingCapabilitiesOnly() container.Option {
+	return lifecycle.WithBoundingCapabilitiesOnly.(func() container.Option)()
+}
+
 // WithCreateHook runs h in the container's namespaces once its file systems
 // are mounted, before pivot_root (an OCI createContainer hook): its path is
 // resolved in the caller's file system, the container's root is still at

@@ -208,13 +208,20 @@ func (b *builder) processOptions(p *specs.Process) error {
 
 // capabilities maps the five OCI sets onto the library's model: the bounding
 // set is the container's set; root gets it permitted and effective, another
-// user gets it as ambient (and so permitted, effective and inheritable).
+// user gets it as ambient (and so permitted, effective and inheritable). A
+// spec that lists them in bounding alone (Docker's for a user other than
+// root) gets them as the bounding set only, none permitted, effective,
+// inheritable or ambient, as runc gives them.
 func (b *builder) capabilities(c *specs.LinuxCapabilities, uid uint32) error {
 	if c == nil {
 		b.add(container.WithCapabilities())
 		return nil
 	}
 	bounding := normCaps(c.Bounding)
+	if len(c.Effective) == 0 && len(c.Permitted) == 0 && len(c.Inheritable) == 0 && len(c.Ambient) == 0 {
+		b.add(container.WithCapabilities(bounding...), withBoundingCapabilitiesOnly())
+		return nil
+	}
 	eq := func(field string, set []string) error {
 		if !slices.Equal(normCaps(set), bounding) {
 			return fieldErr("process.capabilities."+field, "must equal the bounding set (this runtime gives the container one set of capabilities)")
@@ -392,9 +399,12 @@ func (b *builder) mounts(s *specs.Spec) error {
 var rootfsPropagations = []string{"private", "rprivate", "slave", "rslave", "shared", "rshared", "unbindable", "runbindable"}
 
 // defaultDevices are the device nodes every container of the library gets.
+// /dev/ptmx is among them as runc has it: the container's is the link to its
+// own devpts' pts/ptmx, not the host's node (which Docker's --privileged lists
+// with every other node of the host's /dev).
 var defaultDevices = map[string][2]int64{
 	"/dev/null": {1, 3}, "/dev/zero": {1, 5}, "/dev/full": {1, 7}, "/dev/random": {1, 8},
-	"/dev/urandom": {1, 9}, "/dev/tty": {5, 0},
+	"/dev/urandom": {1, 9}, "/dev/tty": {5, 0}, "/dev/ptmx": {5, 2},
 }
 
 // utsSysctls are the kernel parameters that the spec's hostname and

@@ -90,6 +90,13 @@ func TestFromSpec(t *testing.T) {
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c, Inheritable: c, Ambient: c}
 		}, "", nil},
 		{"caps for a user without ambient", func(s *specs.Spec) { s.Process.User.UID = 1 }, "process.capabilities.inheritable", nil},
+		{"caps in bounding alone (docker's for a user)", func(s *specs.Spec) {
+			s.Process.User.UID = 1000
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: s.Process.Capabilities.Bounding}
+		}, "", nil},
+		{"caps in bounding alone for root", func(s *specs.Spec) {
+			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}}
+		}, "", nil},
 		{"unknown cap", func(s *specs.Spec) {
 			c := []string{"CAP_NOPE"}
 			s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: c, Effective: c, Permitted: c}
@@ -192,6 +199,9 @@ func TestFromSpec(t *testing.T) {
 		}, "", nil},
 		{"other device", func(s *specs.Spec) {
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/fuse", Type: "c", Major: 10, Minor: 229, FileMode: p(os.FileMode(0o600)), UID: p(uint32(1))}}
+		}, "", nil},
+		{"host's ptmx", func(s *specs.Spec) { // docker --privileged lists it: the container's own devpts' is kept
+			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/ptmx", Type: "c", Major: 5, Minor: 2}}
 		}, "", nil},
 		{"nested device", func(s *specs.Spec) { // docker --privileged: /dev/cpu/0/cpuid and the like
 			s.Linux.Devices = []specs.LinuxDevice{{Path: "/dev/net/tun", Type: "c", Major: 10, Minor: 200}}

@@ -236,6 +236,23 @@ func (g *globals) undo(s *state) {
 	os.RemoveAll(g.dir(s.ID))
 }
 
+// startError names the spec's field in a Start error that one field caused
+// and that only the host decides: a capability of the bounding set that the
+// runtime itself lacks (this host's root may lack CAP_SYS_RESOURCE, which
+// docker run --privileged asks for with every other one), or a resource
+// limit the kernel refused (a hard limit above the runtime's own, without
+// CAP_SYS_RESOURCE: docker run --ulimit nofile=N:M).
+func startError(err error) error {
+	var setup *container.SetupError
+	switch {
+	case errors.Is(err, container.ErrCapabilityUnavailable):
+		return &oci.FieldError{Field: "process.capabilities.bounding", Err: fmt.Errorf("%w: a runtime can give no capability it lacks", err)}
+	case errors.As(err, &setup) && setup.Op == "setrlimit":
+		return &oci.FieldError{Field: "process.rlimits", Err: err}
+	}
+	return err
+}
+
 func hasMountNS(spec *specs.Spec) bool {
 	for _, n := range spec.Linux.Namespaces {
 		if n.Type == specs.MountNamespace {
@@ -288,7 +305,7 @@ func (g *globals) launch(fs *flagSet, id string, fifo bool) (*container.Containe
 	}
 	if err := c.Start(context.Background()); err != nil {
 		g.undo(s)
-		return nil, nil, err
+		return nil, nil, startError(err)
 	}
 	if err := sendConsole(c, fs.values["console-socket"], cfg.ConsoleSize); err != nil {
 		g.undo(s)
@@ -803,7 +820,7 @@ func cmdExec(g *globals, args []string) (int, error) {
 	}
 	c.Stdin, c.Stdout, c.Stderr, c.ExtraFiles = os.Stdin, os.Stdout, os.Stderr, extra
 	if err := c.Start(context.Background()); err != nil {
-		return 1, err
+		return 1, startError(err)
 	}
 	if err := sendConsole(c, fs.values["console-socket"], p.ConsoleSize); err != nil {
 		return 1, err

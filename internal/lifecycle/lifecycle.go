@@ -26,7 +26,11 @@ var (
 	WithCgroupPath            any // func(path string) container.Option
 	WithDeviceRules           any // func(...DeviceRule) container.Option
 	WithInheritedCapabilities any // func() container.Option
-	UpdateCgroup              any // func(path string, opts ...container.Option) error
+	// WithBoundingCapabilitiesOnly: the capabilities are the bounding set
+	// only; the command starts with none permitted, effective, inheritable
+	// or ambient (package oci, for a spec that lists them in bounding alone).
+	WithBoundingCapabilitiesOnly any // func() container.Option
+	UpdateCgroup                 any // func(path string, opts ...container.Option) error
 
 	RemoveCgroup        func(path string) error
 	FreezeCgroup        func(path string, frozen bool) error
