@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -270,22 +269,42 @@ func (h *headBuffer) String() string {
 }
 
 // slirpAPI sends one request to slirp4netns's API socket and checks its answer.
+// A raw unix socket, not package net: net would make every program that
+// imports the library a cgo program (its resolver).
 func slirpAPI(socket, req string) error {
-	conn, err := net.DialTimeout("unix", socket, 5*time.Second)
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return err
+		return os.NewSyscallError("socket", err)
 	}
-	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(conn, req); err != nil {
-		return err
+	defer unix.Close(fd)
+	tv := unix.NsecToTimeval((5 * time.Second).Nanoseconds())
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: socket}); err != nil {
+		return &os.PathError{Op: "connect", Path: socket, Err: err}
 	}
-	if uc, ok := conn.(*net.UnixConn); ok {
-		uc.CloseWrite()
+	for b := []byte(req); len(b) > 0; {
+		n, err := unix.Write(fd, b)
+		if err != nil {
+			return os.NewSyscallError("write", err)
+		}
+		b = b[n:]
 	}
-	resp, err := io.ReadAll(conn)
-	if err != nil {
-		return err
+	unix.Shutdown(fd, unix.SHUT_WR)
+	var resp []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := unix.Read(fd, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return os.NewSyscallError("read", err)
+		}
+		if n == 0 {
+			break
+		}
+		resp = append(resp, buf[:n]...)
 	}
 	if !strings.Contains(string(resp), `"return"`) {
 		return fmt.Errorf("%s", strings.TrimSpace(string(resp)))
