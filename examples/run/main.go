@@ -6,20 +6,15 @@
 // and /lib* bound read-only, a minimal generated /etc), so it works on any
 // Linux machine with nothing to download, and removes it afterwards.
 //
-// With -image it runs an image instead (package image): an OCI layout
-// directory, a docker save or podman save tarball, or a registry reference,
-// its layers unpacked once into the cache and stacked in a copy-on-write
-// overlay, its Entrypoint, Cmd, Env, WorkingDir and User the defaults (the
-// command after -- replaces Cmd). -overlay gives a -rootfs the same
-// throwaway upper layer, so that the directory is left as it was.
+// -overlay gives a -rootfs a throwaway copy-on-write upper layer, so that the
+// directory is left as it was. Images run with examples/image, which links
+// package image (and through it net and cgo): this one stays static.
 //
 // Run it as root (or as a user allowed to create user namespaces):
 //
 //	go run ./examples/run -- /bin/sh -c 'hostname; echo "pid $$"; ls /proc | grep -E "^[0-9]+$"'
 //	go run ./examples/run -rootfs /srv/rootfs -hostname box -- /bin/sh
 //	go run ./examples/run -rootfs /srv/rootfs -overlay -- /bin/sh -c 'rm -rf /usr; ls /'
-//	go run ./examples/run -image ./app.tar
-//	go run ./examples/run -image registry.example/ns/app:1.2 -- /bin/sh
 //	go run ./examples/run -check
 package main
 
@@ -34,7 +29,6 @@ import (
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
-	"github.com/ctrkit/container/image"
 )
 
 func main() {
@@ -44,23 +38,21 @@ func main() {
 func run() int {
 	rootfs := flag.String("rootfs", "", "root file system `dir`ectory (default: a throwaway one made from the host's programs)")
 	hostname := flag.String("hostname", "container", "the container's hostname")
-	img := flag.String("image", "", "run the image at `path-or-ref` (an OCI layout, a docker/podman save tarball, a registry reference)")
-	cache := flag.String("cache", "", "the image cache `dir`ectory (default: the user's cache directory's ctrkit/image)")
 	overlay := flag.Bool("overlay", false, "a copy-on-write overlay on the rootfs: the container's writes are thrown away")
 	checkOnly := flag.Bool("check", false, "print which features this host has, as this user, and exit (container.Check)")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "usage: run [-rootfs DIR [-overlay] | -image PATH-OR-REF [-cache DIR]] [-hostname H] -- CMD ARGS...\n       run -check\n")
+		fmt.Fprintf(flag.CommandLine.Output(), "usage: run [-rootfs DIR [-overlay]] [-hostname H] -- CMD ARGS...\n       run -check\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
 	if *checkOnly {
 		return check()
 	}
-	if flag.NArg() == 0 && *img == "" || *img != "" && *rootfs != "" {
+	if flag.NArg() == 0 {
 		flag.Usage()
 		return 2
 	}
-	// Ctrl-C or SIGTERM kills the container (and stops a pull).
+	// Ctrl-C or SIGTERM kills the container.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := []container.Option{container.WithHostname(*hostname)}
@@ -70,21 +62,6 @@ func run() int {
 	var c *container.Container
 	var err error
 	switch {
-	case *img != "":
-		var iopts []image.Option
-		if *cache != "" {
-			iopts = append(iopts, image.WithCache(*cache))
-		}
-		im, err := image.Load(ctx, *img, iopts...)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "run:", err)
-			return 1
-		}
-		c, err = im.New(flag.Args(), opts...)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "run:", err)
-			return 1
-		}
 	case *rootfs == "":
 		dir, err := os.MkdirTemp("", "run-rootfs-")
 		if err != nil {
