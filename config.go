@@ -190,12 +190,7 @@ func (c *config) wantsCgroupView() bool {
 	if c.noMountNS() || c.namespaces&NSCgroup == 0 || c.nsPaths[NSCgroup] != "" || c.oci.joinPID != 0 {
 		return false
 	}
-	for _, m := range c.mounts {
-		if m.dest == "/sys/fs/cgroup" || m.dest == "/sys/fs" || m.dest == "/sys" {
-			return false
-		}
-	}
-	return true
+	return !c.mountsOn("/sys/fs/cgroup", "/sys/fs", "/sys")
 }
 
 func idMapped(maps []IDMap, id uint32) bool {

@@ -168,7 +168,6 @@ func etcFileMounts(c *config) []mountEntry {
 		return nil
 	}
 	var plan []mountEntry
-next:
 	for _, f := range []struct {
 		dest string
 		data []byte
@@ -176,14 +175,25 @@ next:
 		{"/etc/hostname", hostnameContent(host)},
 		{"/etc/hosts", hostsContent([]hostEntry{{Addr: netip.AddrFrom4([4]byte{127, 0, 1, 1}), Names: []string{host}}})},
 	} {
-		for _, m := range c.mounts {
-			if m.dest == f.dest {
-				continue next
-			}
+		if c.mountsOn(f.dest) {
+			continue
 		}
 		plan = append(plan, mountEntry{Kind: mountGenerated, Dest: f.dest, Data: string(f.data)})
 	}
 	return plan
+}
+
+// mountsOn reports whether the caller mounts or binds something on one of
+// dests: a path the library would otherwise generate is then the caller's.
+func (c *config) mountsOn(dests ...string) bool {
+	for _, m := range c.mounts {
+		for _, d := range dests {
+			if m.dest == d {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }

@@ -304,15 +304,9 @@ func netFileMounts(c *config) []mountEntry {
 		return nil
 	}
 	var plan []mountEntry
-next:
 	for _, dst := range netFiles {
-		if dst == "/etc/hostname" && c.namespaces&NSUTS == 0 {
+		if dst == "/etc/hostname" && c.namespaces&NSUTS == 0 || c.mountsOn(dst) {
 			continue
-		}
-		for _, m := range c.mounts {
-			if m.dest == dst {
-				continue next
-			}
 		}
 		plan = append(plan, mountEntry{Kind: mountBind, Source: netFilesDir + dst, Dest: dst, Readonly: true, File: true})
 	}
