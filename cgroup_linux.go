@@ -91,7 +91,14 @@ func (r *running) createCgroup(c *config, icfg *initConfig, rel *releaser) error
 		if mode == cgroups.Legacy {
 			s.limits.autoView = false // no unified hierarchy to show
 		}
-		reapOrphansV1()
+		// Every hierarchy for a cgroup a limit asked for; only the unified
+		// one for the view's alone (every container's: no 16 readdirs on
+		// the path of each default Start).
+		hierarchies := append(v1ControllerNames, unifiedKey)
+		if !c.limits.needsCgroup() {
+			hierarchies = []string{unifiedKey}
+		}
+		reapOrphansV1(hierarchies)
 		err = s.createV1()
 	default:
 		err = errors.New("no cgroup file system mounted at " + cgroupRoot)
@@ -811,18 +818,18 @@ func ownerAlive(pid int, start uint64) bool {
 	return err == nil && st == start
 }
 
-// reapOrphansV1 removes, from the caller's own cgroup in each hierarchy this
-// package uses, the container cgroups whose owner died (a parent killed before
+// reapOrphansV1 removes, from the caller's own cgroup in each of hierarchies (of
+// those this package uses), the container cgroups whose owner died (a parent killed before
 // its Wait ran), killing what still runs in them. Cgroups of live owners are
 // never touched. It is best effort: an orphan that cannot be removed now is
 // left for the next Start.
-func reapOrphansV1() {
+func reapOrphansV1(hierarchies []string) {
 	l, err := ownLayout()
 	if err != nil {
 		return
 	}
 	parents := map[string]string{}
-	for _, c := range append(v1ControllerNames, unifiedKey) {
+	for _, c := range hierarchies {
 		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
 			parents[c] = p[c]
 		}
