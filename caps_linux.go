@@ -86,11 +86,18 @@ func lockDown(cfg *initConfig) error {
 	return nil
 }
 
-// raiseEffective makes this thread's permitted capabilities effective.
-func raiseEffective() error {
+// capget returns this thread's capability sets (version 3: two words each).
+func capget() (unix.CapUserHeader, [2]unix.CapUserData, error) {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
+	err := unix.Capget(&hdr, &data[0])
+	return hdr, data, err
+}
+
+// raiseEffective makes this thread's permitted capabilities effective.
+func raiseEffective() error {
+	hdr, data, err := capget()
+	if err != nil {
 		return &SetupError{Op: "capget", Err: err}
 	}
 	data[0].Effective, data[1].Effective = data[0].Permitted, data[1].Permitted

@@ -115,9 +115,8 @@ func checkCgroups(c *config) (reason, fix string) {
 
 // hasCap reports whether capability v is in this thread's effective set.
 func hasCap(v int) bool {
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if unix.Capget(&hdr, &data[0]) != nil {
+	_, data, err := capget()
+	if err != nil {
 		return false
 	}
 	return data[v/32].Effective&(1<<(v%32)) != 0
