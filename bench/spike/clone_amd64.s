@@ -1,0 +1,29 @@
+#include "textflag.h"
+
+// func rawVforkClone3(args, size uintptr) (pid, errno uintptr)
+//
+// clone3(2) for a child that shares this address space and runs on this
+// stack until it calls execve or exits (CLONE_VM|CLONE_VFORK in args): the
+// return address is kept in R12, which the kernel preserves for the parent,
+// because the child's calls overwrite the stack slot it was in.
+TEXT ·rawVforkClone3(SB),NOSPLIT|NOFRAME,$0-32
+	MOVQ	args+0(FP), DI
+	MOVQ	size+8(FP), SI
+	MOVQ	$0, DX
+	MOVQ	$0, R10
+	MOVQ	$0, R8
+	MOVQ	$0, R9
+	MOVQ	$435, AX // SYS_clone3
+	POPQ	R12
+	SYSCALL
+	PUSHQ	R12
+	CMPQ	AX, $0xfffffffffffff001
+	JLS	ok
+	NEGQ	AX
+	MOVQ	$0, pid+16(FP)
+	MOVQ	AX, errno+24(FP)
+	RET
+ok:
+	MOVQ	AX, pid+16(FP)
+	MOVQ	$0, errno+24(FP)
+	RET
