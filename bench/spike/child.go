@@ -16,11 +16,11 @@ import (
 
 // Step kinds.
 const (
-	opSys   = iota // a raw system call
-	opCheck        // fstat(fd): the file type (and device) must match, or skip / fail
-	opJump         // skip the next skip steps
-	opOr16         // *ptr |= a[0] (16 bits): the flags of an ifreq between get and set
-	opCopy32       // *ptr = *ptr2 (32 bits): capget's permitted set into its effective one
+	opSys    = iota // a raw system call
+	opCheck         // fstat(fd): the file type (and device) must match, or skip / fail
+	opJump          // skip the next skip steps
+	opOr16          // *ptr |= a[0] (16 bits): the flags of an ifreq between get and set
+	opCopy32        // *ptr = *ptr2 (32 bits): capget's permitted set into its effective one
 )
 
 // step is one instruction of the child's program.

@@ -23,8 +23,8 @@ import (
 type program struct {
 	steps []step
 	names []stepName
-	keep  [][]byte       // every buffer a step points to, alive until the child is gone
-	fds   map[int]bool   // the child's open descriptors above childFD, as planned
+	keep  [][]byte     // every buffer a step points to, alive until the child is gone
+	fds   map[int]bool // the child's open descriptors above childFD, as planned
 	bufs  []unsafe.Pointer
 }
 
@@ -337,10 +337,10 @@ func plan(sp *spec) (*childPlan, *program, error) {
 		p.sys("prctl PR_CAPBSET_DROP", "cap "+strconv.Itoa(v), unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(v))
 	}
 	data := make([]byte, 24)
-	binary.NativeEndian.PutUint32(data[0:], uint32(defaultCaps))  // effective
-	binary.NativeEndian.PutUint32(data[4:], uint32(defaultCaps))  // permitted
-	binary.NativeEndian.PutUint32(data[12:], defaultCaps>>32)     // effective, high word
-	binary.NativeEndian.PutUint32(data[16:], defaultCaps>>32)     // permitted, high word
+	binary.NativeEndian.PutUint32(data[0:], uint32(defaultCaps)) // effective
+	binary.NativeEndian.PutUint32(data[4:], uint32(defaultCaps)) // permitted
+	binary.NativeEndian.PutUint32(data[12:], defaultCaps>>32)    // effective, high word
+	binary.NativeEndian.PutUint32(data[16:], defaultCaps>>32)    // permitted, high word
 	p.sys("capset", "default", unix.SYS_CAPSET, p.ptr(unsafe.Pointer(hdr)), p.buf(data))
 	p.sys("prctl PR_CAP_AMBIENT_CLEAR_ALL", "", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	p.sys("prctl PR_SET_NO_NEW_PRIVS", "", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
@@ -451,4 +451,3 @@ func generated(p *program, root int, dest, data string) {
 	p.close(t, dest)
 	p.skipTo(at)
 }
-
