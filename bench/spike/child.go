@@ -76,8 +76,7 @@ func rawVforkClone3(args, size uintptr) (pid, errno uintptr)
 // forkChild clones the child and, in the child, runs p. In the parent it
 // returns as soon as the kernel resumes it (the child has exec'd or exited),
 // using nothing of this frame but rawVforkClone3's results, which are
-// written after the child is gone. The caller holds syscall.ForkLock and
-// calls runtimeAfterFork.
+// written after the child is gone. The caller calls runtimeAfterFork.
 //
 //go:nosplit
 //go:norace

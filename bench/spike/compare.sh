@@ -7,23 +7,28 @@
 # spike's container is isolated like the library's (the same mounts, seccomp
 # mode 2, Docker's capabilities, no_new_privs, its own namespaces).
 #
-#   sudo bench/spike/compare.sh [-n 200] [-rounds 6] [-strace]
+#   sudo bench/spike/compare.sh [-n 200] [-rounds 6] [-whole 50] [-strace]
 #
 # Per tool: the median wall time per container over every sample and the
 # 25th-75th percentiles, CPU time (user+sys) and minor page faults per
 # container from wait4's rusage of the whole process (GNU time), and with
-# perf, instructions per container. -strace adds the system calls per
-# container (strace -f -c over 50 containers, all processes).
+# perf, instructions per container. Then throughput two at a time (-j 2 for
+# the spike and ctrrun; two shell loops of bubblewrap), and each tool as a
+# whole process per container (-whole runs per tool per round, the same
+# rotation; fork to reap as a shell loop sees it, CPU and faults of all the
+# processes). -strace adds the system calls per container (strace -f -c over
+# 50 containers, every process).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-n=200 rounds=6 do_strace=0
+n=200 rounds=6 whole=50 do_strace=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	-n) n=$2; shift 2 ;;
 	-rounds) rounds=$2; shift 2 ;;
+	-whole) whole=$2; shift 2 ;;
 	-strace) do_strace=1; shift ;;
-	*) echo "usage: compare.sh [-n N] [-rounds R] [-strace]" >&2; exit 2 ;;
+	*) echo "usage: compare.sh [-n N] [-rounds R] [-whole W] [-strace]" >&2; exit 2 ;;
 	esac
 done
 [ "$(id -u)" = 0 ] || { echo "compare.sh: run as root" >&2; exit 1; }
@@ -111,6 +116,52 @@ for t in "${tools[@]}"; do
 	awk -v m="${med[$t]}" -v s="${med[spike]}" -v g="${med[gofloor]}" -v t="$t" -v cpu="$cpu" -v ins="$ins" \
 		'{a[NR]=$1} END {split(cpu, u, " "); printf "| %s | %.2f | %.2f-%.2f | %.2f | %.2f | %s | %s | %s |\n", t, m/1e6, a[int(NR/4)+1]/1e6, a[int(3*NR/4)]/1e6, m/s, m/g, u[1], u[2], ins}' "$work/ns.$t"
 done
+
+# Throughput two at a time.
+printf '\nthroughput two at a time (%d containers, %d rounds, alternating):\n\n| tool | containers/s (median of rounds) |\n|---|---|\n' "$n" "$rounds"
+for ((r = 0; r < rounds; r++)); do
+	for t in spike ctrrun bwrap; do
+		case $t in
+		spike) w=$("$work/spike" -n "$n" -j 2 "$work/rootfs" /bin/true | sed 's/.*"wall_ns":\([0-9]*\).*/\1/') ;;
+		ctrrun) w=$("$work/ctrrun" -n "$n" -j 2 "$work/rootfs" /bin/true | sed 's/.*"wall_ns":\([0-9]*\).*/\1/') ;;
+		bwrap)
+			command -v bwrap >/dev/null || continue
+			t0=$(date +%s%N)
+			for h in 1 2; do
+				(for ((i = 0; i < n / 2; i++)); do bwrap --unshare-all --bind "$work/rootfs" / --proc /proc --dev /dev /bin/true; done) &
+			done
+			wait
+			w=$(($(date +%s%N) - t0))
+			;;
+		esac
+		echo "$n $w" >>"$work/tp.$t"
+	done
+done
+for t in spike ctrrun bwrap; do
+	[ -f "$work/tp.$t" ] || continue
+	awk '{print $1 * 1e9 / $2}' "$work/tp.$t" | sort -n | awk -v t="$t" '{a[NR]=$1} END {printf "| %s | %.0f |\n", t, a[int((NR+1)/2)]}'
+done
+
+# One container per process.
+if [ "$whole" -gt 0 ]; then
+	printf '\nwhole process, one container each (%d per tool per round, %d rounds):\n\n| tool | ms/process (median of rounds) | CPU ms/process | minflt/process |\n|---|---|---|---|\n' "$whole" "$rounds"
+	wtools=(spike ctrrun gofloor floor)
+	for ((r = 0; r < rounds; r++)); do
+		for ((k = 0; k < ${#wtools[@]}; k++)); do
+			t=${wtools[$(((k + r) % ${#wtools[@]}))]}
+			t0=$(date +%s%N)
+			/usr/bin/time -o "$work/wtime.$t.$r" -f '%U %S %R' bash -c 'for ((i = 0; i < $1; i++)); do "$2" "$3" /bin/true || exit 1; done' _ "$whole" "$work/$t" "$work/rootfs"
+			echo $((($(date +%s%N) - t0) / whole)) >>"$work/whole.$t"
+		done
+	done
+	for t in "${wtools[@]}"; do
+		cpu=$(cat "$work"/wtime.$t.* | awk -v c="$whole" '{s+=$1+$2; f+=$3; k++} END {printf "%.3f | %.0f", s*1000/(c*k), f/(c*k)}')
+		sort -n "$work/whole.$t" | awk -v t="$t" -v cpu="$cpu" '{a[NR]=$1} END {printf "| %s | %.2f | %s |\n", t, a[int((NR+1)/2)]/1e6, cpu}'
+	done
+fi
+load2=$(cut -d' ' -f1-3 /proc/loadavg)
+echo
+echo "load average at the end: $load2"
 
 if [ "$do_strace" = 1 ] && command -v strace >/dev/null; then
 	printf '\nsystem calls per container (strace -f -c, 50 containers, every process of the tool):\n\n| tool | calls/ctr | errors/ctr |\n|---|---|---|\n'

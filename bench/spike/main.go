@@ -28,6 +28,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -48,6 +49,7 @@ type result struct {
 
 func main() {
 	n := flag.Int("n", 0, "run `N` containers in this process and print JSON (0: run one, attached)")
+	j := flag.Int("j", 1, "start `J` containers at a time, from J goroutines")
 	warm := flag.Int("warm", 1, "untimed containers before the timed ones")
 	flag.Parse()
 	if flag.NArg() < 2 {
@@ -67,26 +69,47 @@ func main() {
 		fatal(err)
 	}
 	stdio := [3]int{int(null.Fd()), int(null.Fd()), int(null.Fd())}
-	res := &result{Variant: "spike", NS: make([]int64, *n), Workers: 1}
+	res := &result{Variant: "spike", NS: make([]int64, *n), Workers: *j}
 	for i := 0; i < *warm; i++ {
 		if err := runTrue(rootfs, cmd, stdio); err != nil {
 			fatal(fmt.Errorf("warm-up: %w", err))
 		}
 	}
 	res.RSSKiB[0], res.GoBytes[0] = memNow()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, *j)
 	start := time.Now()
-	for k := range *n {
-		if k == *n/2 {
-			res.RSSKiB[1], res.GoBytes[1] = memNow()
+	for w := range *j {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				k := int(next.Add(1)) - 1
+				if k >= *n {
+					return
+				}
+				if *j == 1 && k == *n/2 {
+					res.RSSKiB[1], res.GoBytes[1] = memNow()
+				}
+				t0 := time.Now()
+				if err := runTrue(rootfs, cmd, stdio); err != nil {
+					errs[w] = fmt.Errorf("container %d: %w", k, err)
+					return
+				}
+				res.NS[k] = int64(time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			fatal(err)
 		}
-		t0 := time.Now()
-		if err := runTrue(rootfs, cmd, stdio); err != nil {
-			fatal(fmt.Errorf("container %d: %w", k, err))
-		}
-		res.NS[k] = int64(time.Since(t0))
 	}
 	res.WallNS = int64(time.Since(start))
 	res.RSSKiB[2], res.GoBytes[2] = memNow()
+	runtime.KeepAlive(null) // its finalizer would close the descriptor the children get as stdio
 	if err := json.NewEncoder(os.Stdout).Encode(res); err != nil {
 		fatal(err)
 	}
@@ -161,10 +184,14 @@ func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) 
 		exitSignal: uint64(unix.SIGCHLD),
 		cgroup:     uint64(cgfd),
 	}
-	syscall.ForkLock.Lock()
+	// No syscall.ForkLock: it keeps descriptors that other goroutines open
+	// without close-on-exec out of os/exec's children, and the child here
+	// closes every inherited descriptor but its planned ones as its first
+	// steps. Holding it would serialise every container's whole setup (the
+	// parent's thread waits in clone3 until the child execs) with every
+	// os/exec start of the program.
 	pid, errno := forkChild(cp, args)
 	runtimeAfterFork()
-	syscall.ForkLock.Unlock()
 	runtime.KeepAlive(cp)
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(args)
@@ -234,63 +261,55 @@ func (c *Container) wait() (int, error) {
 }
 
 var (
-	cgOnce struct {
-		done   bool
-		v2     bool
-		parent string
-		err    error
-	}
-	capLastV = -1
+	hostOnce   sync.Once
+	hostV2     bool
+	hostParent string
+	hostErr    error
+	hostCapMax = 40
 )
 
 // cgroupHost finds the cgroup2 hierarchy (the host's /sys/fs/cgroup, or the
 // unified one of a hybrid host) and this process's cgroup in it, where the
 // containers' cgroups are made (as the library does for the view's cgroup).
 func cgroupHost() (bool, string, error) {
-	if cgOnce.done {
-		return cgOnce.v2, cgOnce.parent, cgOnce.err
+	hostOnce.Do(func() { hostV2, hostParent, hostErr = findCgroup() })
+	return hostV2, hostParent, hostErr
+}
+
+func findCgroup() (bool, string, error) {
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		if v, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+			hostCapMax = v
+		}
 	}
-	cgOnce.done = true
 	mnt := "/sys/fs/cgroup"
 	var fs unix.Statfs_t
 	if err := unix.Statfs(mnt, &fs); err != nil {
-		cgOnce.err = fmt.Errorf("spike: statfs %s: %w", mnt, err)
-		return false, "", cgOnce.err
+		return false, "", fmt.Errorf("spike: statfs %s: %w", mnt, err)
 	}
-	cgOnce.v2 = fs.Type == unix.CGROUP2_SUPER_MAGIC
-	if !cgOnce.v2 {
+	v2 := fs.Type == unix.CGROUP2_SUPER_MAGIC
+	if !v2 {
 		mnt += "/unified"
 		if err := unix.Statfs(mnt, &fs); err != nil || fs.Type != unix.CGROUP2_SUPER_MAGIC {
-			cgOnce.err = errors.New("spike: no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified")
-			return false, "", cgOnce.err
+			return false, "", errors.New("spike: no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified")
 		}
 	}
 	b, err := os.ReadFile("/proc/self/cgroup")
 	if err != nil {
-		cgOnce.err = fmt.Errorf("spike: %w", err)
-		return false, "", cgOnce.err
+		return false, "", fmt.Errorf("spike: %w", err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
 		if p, ok := strings.CutPrefix(l, "0::"); ok {
-			cgOnce.parent = strings.TrimSuffix(mnt+p, "/")
-			return cgOnce.v2, cgOnce.parent, nil
+			return v2, strings.TrimSuffix(mnt+p, "/"), nil
 		}
 	}
-	cgOnce.err = errors.New("spike: no cgroup2 line in /proc/self/cgroup")
-	return false, "", cgOnce.err
+	return false, "", errors.New("spike: no cgroup2 line in /proc/self/cgroup")
 }
 
+// capLast is /proc/sys/kernel/cap_last_cap (read by cgroupHost's first call).
 func capLast() int {
-	if capLastV < 0 {
-		b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-		if err == nil {
-			capLastV, err = strconv.Atoi(strings.TrimSpace(string(b)))
-		}
-		if err != nil {
-			capLastV = 40
-		}
-	}
-	return capLastV
+	cgroupHost()
+	return hostCapMax
 }
 
 // memNow returns this process's VmRSS (KiB) and the Go runtime's memory from
