@@ -60,6 +60,23 @@ type childPlan struct {
 	dupped int     // index of the step that moves errFD to childFD
 	stat   syscall.Stat_t
 	rec    record
+	// times, with -profile: CLOCK_MONOTONIC after AfterForkInChild
+	// (times[0]) and after each step i (times[i+1]), which the parent
+	// reads once the child is gone (the memory is shared).
+	times []int64
+	ts    syscall.Timespec
+}
+
+// stamp records the time in p.times[k], if profiling.
+//
+//go:nosplit
+//go:norace
+func stamp(p *childPlan, k int) {
+	if p.times == nil {
+		return
+	}
+	syscall.RawSyscall(syscall.SYS_CLOCK_GETTIME, 1 /* CLOCK_MONOTONIC */, uintptr(unsafe.Pointer(&p.ts)), 0)
+	p.times[k] = p.ts.Sec*1e9 + p.ts.Nsec
 }
 
 //go:linkname runtimeBeforeFork syscall.runtime_BeforeFork
@@ -88,6 +105,7 @@ func forkChild(p *childPlan, args *cloneArgs) (pid uintptr, errno uintptr) {
 	}
 	// The child. Signal handlers back to the defaults, the signal mask back
 	// to the thread's (BeforeFork blocked every signal).
+	stamp(p, len(p.steps)+1) // the child runs
 	runtimeAfterForkInChild()
 	runChild(p)
 	return // never reached: runChild ends in execve or exit
@@ -99,7 +117,11 @@ func forkChild(p *childPlan, args *cloneArgs) (pid uintptr, errno uintptr) {
 //go:norace
 func runChild(p *childPlan) {
 	n := len(p.steps)
+	stamp(p, 0)
 	for i := 0; i < n; i++ {
+		if i > 0 {
+			stamp(p, i)
+		}
 		s := &p.steps[i]
 		switch s.kind {
 		case opSys:

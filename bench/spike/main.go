@@ -51,6 +51,7 @@ func main() {
 	n := flag.Int("n", 0, "run `N` containers in this process and print JSON (0: run one, attached)")
 	j := flag.Int("j", 1, "start `J` containers at a time, from J goroutines")
 	warm := flag.Int("warm", 1, "untimed containers before the timed ones")
+	profile := flag.Bool("profile", false, "with -n: time every step of the child (a clock_gettime after each) and print where the time goes, instead of JSON")
 	flag.Parse()
 	if flag.NArg() < 2 {
 		fmt.Fprintln(os.Stderr, "usage: spike [-n N] ROOTFS CMD [ARG...]")
@@ -69,6 +70,12 @@ func main() {
 		fatal(err)
 	}
 	stdio := [3]int{int(null.Fd()), int(null.Fd()), int(null.Fd())}
+	if *profile {
+		if err := runProfile(rootfs, cmd, stdio, *n, *warm); err != nil {
+			fatal(err)
+		}
+		return
+	}
 	res := &result{Variant: "spike", NS: make([]int64, *n), Workers: *j}
 	for i := 0; i < *warm; i++ {
 		if err := runTrue(rootfs, cmd, stdio); err != nil {
@@ -144,6 +151,9 @@ var seq atomic.Int64
 // start plans the container, makes its cgroup, clones the child and returns
 // once it has exec'd the command (or with the step that failed).
 func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) {
+	if prof != nil {
+		prof.t[tStart] = now()
+	}
 	v2, cgParent, err := cgroupHost()
 	if err != nil {
 		return nil, err
@@ -162,6 +172,9 @@ func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) 
 		return nil, fmt.Errorf("spike: open cgroup: %w", err)
 	}
 	defer unix.Close(cgfd)
+	if prof != nil {
+		prof.t[tCgroup] = now()
+	}
 	var pipe [2]int
 	if err := unix.Pipe2(pipe[:], unix.O_CLOEXEC); err != nil {
 		return nil, fmt.Errorf("spike: error pipe: %w", err)
@@ -178,6 +191,10 @@ func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) 
 		unix.Close(pipe[1])
 		return nil, err
 	}
+	if prof != nil {
+		cp.times = make([]int64, len(cp.steps)+2)
+		prof.t[tPlanned] = now()
+	}
 	args := &cloneArgs{
 		flags: unix.CLONE_VM | unix.CLONE_VFORK | unix.CLONE_INTO_CGROUP |
 			unix.CLONE_NEWNS | unix.CLONE_NEWUTS | unix.CLONE_NEWIPC | unix.CLONE_NEWPID | unix.CLONE_NEWNET,
@@ -190,8 +207,15 @@ func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) 
 	// steps. Holding it would serialise every container's whole setup (the
 	// parent's thread waits in clone3 until the child execs) with every
 	// os/exec start of the program.
+	if prof != nil {
+		prof.t[tClone] = now()
+	}
 	pid, errno := forkChild(cp, args)
 	runtimeAfterFork()
+	if prof != nil {
+		prof.t[tResumed] = now()
+		prof.times, prof.names = cp.times, prog.names
+	}
 	runtime.KeepAlive(cp)
 	runtime.KeepAlive(prog)
 	runtime.KeepAlive(args)
@@ -251,8 +275,14 @@ func (c *Container) wait() (int, error) {
 		}
 		break
 	}
+	if prof != nil {
+		prof.t[tReaped] = now()
+	}
 	if err := os.Remove(c.cgroup); err != nil {
 		return 0, fmt.Errorf("spike: remove cgroup: %w", err)
+	}
+	if prof != nil {
+		prof.t[tRemoved] = now()
 	}
 	if ws.Signaled() {
 		return 128 + int(ws.Signal()), nil

@@ -25,10 +25,11 @@ type program struct {
 	names []stepName
 	keep  [][]byte     // every buffer a step points to, alive until the child is gone
 	fds   map[int]bool // the child's open descriptors above childFD, as planned
+	phase string       // the part of the sequence steps are appended to, for -profile
 	bufs  []unsafe.Pointer
 }
 
-type stepName struct{ op, path string }
+type stepName struct{ op, path, phase string }
 
 // StepError is the child's failure, rebuilt by the parent: the step's
 // operation, the path inside the container, and the errno.
@@ -72,7 +73,7 @@ func (p *program) sys(op, path string, trap uintptr, a ...uintptr) *step {
 	s := step{trap: trap, kind: opSys, want: -1}
 	copy(s.a[:], a)
 	p.steps = append(p.steps, s)
-	p.names = append(p.names, stepName{op, path})
+	p.names = append(p.names, stepName{op, path, p.phase})
 	return &p.steps[len(p.steps)-1]
 }
 
@@ -141,12 +142,12 @@ func (p *program) setattr(op, dest string, fd int, flags uintptr, set, clr uint6
 // fails with EINVAL.
 func (p *program) check(op, path string, fd int, typ uint32, rdev uint64, skip int) {
 	p.steps = append(p.steps, step{kind: opCheck, a: [6]uintptr{uintptr(fd), uintptr(typ), uintptr(rdev)}, want: -1, skip: int32(skip)})
-	p.names = append(p.names, stepName{op, path})
+	p.names = append(p.names, stepName{op, path, p.phase})
 }
 
 func (p *program) jump(n int) {
 	p.steps = append(p.steps, step{kind: opJump, want: -1, skip: int32(n)})
-	p.names = append(p.names, stepName{"jump", ""})
+	p.names = append(p.names, stepName{"jump", "", p.phase})
 }
 
 // skipTo makes steps[at] skip, on its skipErr or mismatch, to just before
@@ -193,6 +194,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	p := &program{fds: map[int]bool{}}
 	cp := &childPlan{errFD: uintptr(sp.errFD), dupped: -1}
 
+	p.phase = "descriptors"
 	// Descriptors: the caller's standard streams, the error pipe at
 	// childFD, nothing else (the library's closeInherited).
 	for i, fd := range sp.stdio {
@@ -206,12 +208,14 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	cp.dupped = len(p.steps) - 1
 	p.sys("close_range", "inherited descriptors", unix.SYS_CLOSE_RANGE, childFD+1, uintptr(^uint32(0)), 0)
 
+	p.phase = "prctl, cgroup namespace"
 	// makeUndumpable, armParentDeath, unshareCgroupNS (the parent cloned
 	// the child into its cgroup: CLONE_INTO_CGROUP).
 	p.sys("prctl PR_SET_DUMPABLE", "", unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 0)
 	p.sys("prctl PR_SET_PDEATHSIG", "", unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL))
 	p.sys("unshare", "cgroup namespace", unix.SYS_UNSHARE, unix.CLONE_NEWCGROUP)
 
+	p.phase = "propagation, rootfs bind, /proc"
 	// setupRootfs: propagation, the rootfs bound onto itself, its handle.
 	p.sys("set propagation rprivate on", "/", unix.SYS_MOUNT, p.cstr(""), p.cstr("/"), 0, unix.MS_REC|unix.MS_PRIVATE, 0)
 	p.sys("bind rootfs on", sp.rootfs, unix.SYS_MOUNT, p.cstr(sp.rootfs), p.cstr(sp.rootfs), 0, unix.MS_BIND|unix.MS_REC, 0)
@@ -226,12 +230,14 @@ func plan(sp *spec) (*childPlan, *program, error) {
 		fs(p, root, dest, fstype, src, flags, data)
 	}
 	fsTop("/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, "")
+	p.phase = "/dev: tmpfs, 6 nodes, pts, shm, mqueue"
 	fsTop("/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k")
 	devMounts := populateDev(p, root, sp.umask)
 	fs(p, root, "/dev/pts", "devpts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620,gid=5")
 	devMounts = append(devMounts, "/dev/pts")
 	fs(p, root, "/dev/shm", "tmpfs", "shm", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, "mode=1777,size=65536k")
 	fs(p, root, "/dev/mqueue", "mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, "")
+	p.phase = "/sys, cgroup view, /etc files"
 	fsTop("/sys", "sysfs", "sysfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NOEXEC|unix.MS_NODEV, "")
 	cgroupView(p, root, sp.v2Root)
 	for _, f := range []struct{ dest, data string }{
@@ -241,6 +247,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 		generated(p, root, f.dest, f.data)
 	}
 
+	p.phase = "masks, read-only paths"
 	// Masks: an empty read-only tmpfs over a directory, the host's
 	// /dev/null (checked to be char 1:3) over a file; a path the kernel does
 	// not have needs none. The type is the child's fstat, as in the library.
@@ -269,6 +276,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 		p.skipTo(at)
 	}
 
+	p.phase = "device fence"
 	// The device fence: nodev on every mount, cleared on the devices'.
 	p.setattr("set nodev on", "/", root, unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, unix.MOUNT_ATTR_NODEV, 0)
 	for _, d := range devMounts {
@@ -288,6 +296,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	p.close(null, "/dev/null")
 	p.close(root, "rootfs")
 
+	p.phase = "pivot_root"
 	// pivotRoot.
 	oldRoot, _ := p.open("open old root", "/", unix.SYS_OPENAT, atFDCWD, p.cstr("/"), unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC)
 	newRoot, _ := p.open("open rootfs", sp.rootfs, unix.SYS_OPENAT, atFDCWD, p.cstr(sp.rootfs), unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC)
@@ -299,6 +308,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	p.close(newRoot, "rootfs")
 	p.close(oldRoot, "old root")
 
+	p.phase = "hostname, lo up"
 	// setHostname, setupNetworkInside (lo up), the working directory.
 	p.sys("sethostname", sp.hostname, unix.SYS_SETHOSTNAME, p.cstr(sp.hostname), uintptr(len(sp.hostname)))
 	sock, _ := p.open("socket for", "lo", unix.SYS_SOCKET, unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
@@ -307,11 +317,12 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	ifrp := p.buf(ifr)
 	p.sys("get flags of", "lo", unix.SYS_IOCTL, uintptr(sock), unix.SIOCGIFFLAGS, ifrp)
 	p.steps = append(p.steps, step{kind: opOr16, ptr: unsafe.Pointer(&ifr[unix.IFNAMSIZ]), a: [6]uintptr{unix.IFF_UP}, want: -1})
-	p.names = append(p.names, stepName{"set IFF_UP", "lo"})
+	p.names = append(p.names, stepName{"set IFF_UP", "lo", p.phase})
 	p.sys("bring up", "lo", unix.SYS_IOCTL, uintptr(sock), unix.SIOCSIFFLAGS, ifrp)
 	p.close(sock, "lo socket")
 	p.sys("chdir", "/", unix.SYS_CHDIR, p.cstr("/"))
 
+	p.phase = "user, capabilities, no_new_privs"
 	// setUser (root: uid and gid 0, parent-death signal again, no ambient).
 	p.sys("setgid", "0", unix.SYS_SETRESGID, 0, 0, 0)
 	p.sys("prctl PR_SET_KEEPCAPS", "", unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1)
@@ -327,7 +338,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	// raiseEffective: effective = permitted, from the child's own capget.
 	for i := 0; i < 2; i++ {
 		p.steps = append(p.steps, step{kind: opCopy32, ptr: unsafe.Pointer(&cur[12*i]), ptr2: unsafe.Pointer(&cur[12*i+4]), want: -1})
-		p.names = append(p.names, stepName{"effective = permitted", ""})
+		p.names = append(p.names, stepName{"effective = permitted", "", p.phase})
 	}
 	p.sys("capset", "effective", unix.SYS_CAPSET, p.ptr(unsafe.Pointer(hdr)), p.buf(cur))
 	for v := 0; v <= sp.capLast; v++ {
@@ -344,6 +355,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	p.sys("capset", "default", unix.SYS_CAPSET, p.ptr(unsafe.Pointer(hdr)), p.buf(data))
 	p.sys("prctl PR_CAP_AMBIENT_CLEAR_ALL", "", unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
 	p.sys("prctl PR_SET_NO_NEW_PRIVS", "", unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	p.phase = "seccomp"
 	prog := []byte(defaultProgram)
 	if len(prog) == 0 || len(prog)%8 != 0 {
 		return nil, nil, fmt.Errorf("spike: malformed default seccomp program of %d bytes", len(prog))
@@ -354,6 +366,7 @@ func plan(sp *spec) (*childPlan, *program, error) {
 		unix.SECCOMP_FILTER_FLAG_TSYNC|unix.SECCOMP_FILTER_FLAG_TSYNC_ESRCH, p.ptr(unsafe.Pointer(fprog)))
 	s.want = 0
 
+	p.phase = "close_range"
 	// closeExtraFDs: close-on-exec from childFD on (they all are), execve.
 	p.sys("close_range", "", unix.SYS_CLOSE_RANGE, childFD, uintptr(^uint32(0)), unix.CLOSE_RANGE_CLOEXEC)
 	argv := make([]uintptr, len(sp.args)+1)
