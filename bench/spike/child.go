@@ -65,6 +65,10 @@ type childPlan struct {
 	// reads once the child is gone (the memory is shared).
 	times []int64
 	ts    syscall.Timespec
+	// oldMask, with -vm: the parent thread's signal mask, which it fills in
+	// just before it blocks every signal and clones; the child's plan
+	// restores it (sigSteps).
+	oldMask uint64
 }
 
 // stamp records the time in p.times[k], if profiling.
@@ -109,6 +113,20 @@ func forkChild(p *childPlan, args *cloneArgs) (pid uintptr, errno uintptr) {
 	runtimeAfterForkInChild()
 	runChild(p)
 	return // never reached: runChild ends in execve or exit
+}
+
+func rawCloneVM(args, size uintptr, p *childPlan) (pid, errno uintptr)
+
+// runChildVM is the child of rawCloneVM, on its own stack: it has no
+// goroutine of its own (the g register still names the parent's), so it
+// runs nothing of the runtime, not even AfterForkInChild: the plan itself
+// resets the signal handlers and restores the signal mask (sigSteps).
+//
+//go:nosplit
+//go:norace
+func runChildVM(p *childPlan) {
+	stamp(p, len(p.steps)+1)
+	runChild(p)
 }
 
 // runChild interprets the plan. It never returns.

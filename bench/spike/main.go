@@ -51,6 +51,7 @@ func main() {
 	n := flag.Int("n", 0, "run `N` containers in this process and print JSON (0: run one, attached)")
 	j := flag.Int("j", 1, "start `J` containers at a time, from J goroutines")
 	warm := flag.Int("warm", 1, "untimed containers before the timed ones")
+	flag.BoolVar(&useVM, "vm", false, "clone with CLONE_VM and a stack of the child's own, without CLONE_VFORK: the parent waits in read(2), not in clone3")
 	profile := flag.Bool("profile", false, "with -n: time every step of the child (a clock_gettime after each) and print where the time goes, instead of JSON")
 	flag.Parse()
 	if flag.NArg() < 2 {
@@ -146,7 +147,10 @@ type Container struct {
 	cgroup string
 }
 
-var seq atomic.Int64
+var (
+	seq   atomic.Int64
+	useVM bool // -vm
+)
 
 // start plans the container, makes its cgroup, clones the child and returns
 // once it has exec'd the command (or with the step that failed).
@@ -184,7 +188,7 @@ func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) 
 	syscall.Umask(um)
 	sp := &spec{
 		rootfs: rootfs, args: cmd, env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-		hostname: "container", stdio: stdio, errFD: pipe[1], v2Root: v2, capLast: capLast(), umask: um,
+		hostname: "container", stdio: stdio, errFD: pipe[1], v2Root: v2, capLast: capLast(), umask: um, vm: useVM,
 	}
 	cp, prog, err := plan(sp)
 	if err != nil {
@@ -210,22 +214,44 @@ func start(rootfs string, cmd []string, stdio [3]int) (c *Container, err error) 
 	if prof != nil {
 		prof.t[tClone] = now()
 	}
-	pid, errno := forkChild(cp, args)
-	runtimeAfterFork()
-	if prof != nil {
-		prof.t[tResumed] = now()
-		prof.times, prof.names = cp.times, prog.names
+	var pid, errno uintptr
+	var stack []byte
+	if useVM {
+		if raceBuild {
+			unix.Close(pipe[1])
+			return nil, errors.New("spike: -vm is not available in a race build (see race_on.go)")
+		}
+		if stack, err = unix.Mmap(-1, 0, childStack, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_STACK); err != nil {
+			unix.Close(pipe[1])
+			return nil, fmt.Errorf("spike: the child's stack: %w", err)
+		}
+		// The kernel unmaps nothing of it: the child leaves this address
+		// space at execve (or exits) before the pipe's EOF, after which
+		// the parent unmaps it.
+		defer unix.Munmap(stack)
+		args.flags &^= unix.CLONE_VFORK
+		args.stack, args.stackSize = uint64(uintptr(unsafe.Pointer(&stack[0]))), uint64(len(stack))
+		pid, errno = cloneVM(cp, args)
+	} else {
+		pid, errno = forkChild(cp, args)
+		runtimeAfterFork()
 	}
-	runtime.KeepAlive(cp)
-	runtime.KeepAlive(prog)
-	runtime.KeepAlive(args)
 	unix.Close(pipe[1])
 	if errno != 0 {
 		return nil, fmt.Errorf("spike: clone3: %w", syscall.Errno(errno))
 	}
 	c = &Container{pid: int(pid), cgroup: cg}
 	var rec [8]byte
+	// EOF once the child has exec'd: with -vm it runs until then in this
+	// address space, reading the plan, which must stay alive until here.
 	m, rerr := readFull(pipe[0], rec[:])
+	runtime.KeepAlive(cp)
+	runtime.KeepAlive(prog)
+	runtime.KeepAlive(args)
+	if prof != nil {
+		prof.t[tResumed] = now()
+		prof.times, prof.names = cp.times, prog.names
+	}
 	if m == 0 && rerr == nil { // EOF: the command was exec'd
 		return c, nil
 	}
@@ -260,6 +286,25 @@ func readFull(fd int, b []byte) (int, error) {
 		n += m
 	}
 	return n, nil
+}
+
+// childStack is the size of the -vm child's stack: the nosplit interpreter
+// needs a few hundred bytes.
+const childStack = 64 << 10
+
+// cloneVM blocks every signal on this thread (the child starts with the
+// parent's handlers, which must not run on it), clones, and restores the
+// mask. The child's plan resets its handlers and restores the mask itself.
+func cloneVM(cp *childPlan, args *cloneArgs) (pid, errno uintptr) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	all := ^uint64(0)
+	if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&all)), uintptr(unsafe.Pointer(&cp.oldMask)), 8, 0, 0); e != 0 {
+		return 0, uintptr(e)
+	}
+	pid, errno = rawCloneVM(uintptr(unsafe.Pointer(args)), unsafe.Sizeof(*args), cp)
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&cp.oldMask)), 0, 8, 0, 0)
+	return pid, errno
 }
 
 // wait reaps the container and removes its cgroup.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -167,6 +168,7 @@ type spec struct {
 	v2Root   bool   // the host's /sys/fs/cgroup is cgroup2 (else the hybrid view: tmpfs + unified)
 	capLast  int    // /proc/sys/kernel/cap_last_cap
 	umask    int    // the parent's umask, restored after the device nodes
+	vm       bool   // -vm: the child has no runtime hook, the plan resets its signals
 }
 
 // Docker's 14 default capabilities (the library's defaultCaps).
@@ -194,6 +196,10 @@ func plan(sp *spec) (*childPlan, *program, error) {
 	p := &program{fds: map[int]bool{}}
 	cp := &childPlan{errFD: uintptr(sp.errFD), dupped: -1}
 
+	if sp.vm {
+		p.phase = "signals (-vm)"
+		sigSteps(p, cp)
+	}
 	p.phase = "descriptors"
 	// Descriptors: the caller's standard streams, the error pipe at
 	// childFD, nothing else (the library's closeInherited).
@@ -463,4 +469,42 @@ func generated(p *program, root int, dest, data string) {
 	p.skipTo(check)
 	p.close(t, dest)
 	p.skipTo(at)
+}
+
+// kernelSigaction is struct sigaction as rt_sigaction(2) takes it on amd64.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+var (
+	sigOnce   sync.Once
+	sigReset  []int                // the signals whose handler is not SIG_IGN (nor SIGKILL, SIGSTOP)
+	sigDfl    = &kernelSigaction{} // SIG_DFL
+	sigDflPtr = uintptr(unsafe.Pointer(sigDfl))
+)
+
+// sigSteps is what the runtime's AfterForkInChild does, planned: every
+// signal the program handles back to SIG_DFL (ignored ones stay ignored
+// across execve), then the parent thread's signal mask (every signal is
+// blocked from before the clone until here).
+func sigSteps(p *program, cp *childPlan) {
+	sigOnce.Do(func() {
+		for sig := 1; sig <= 64; sig++ {
+			if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+				continue
+			}
+			var old kernelSigaction
+			_, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), 0, uintptr(unsafe.Pointer(&old)), 8, 0, 0)
+			if e == 0 && old.handler != 1 { // 1: SIG_IGN
+				sigReset = append(sigReset, sig)
+			}
+		}
+	})
+	for _, sig := range sigReset {
+		p.sys("rt_sigaction SIG_DFL", strconv.Itoa(sig), unix.SYS_RT_SIGACTION, uintptr(sig), sigDflPtr, 0, 8)
+	}
+	p.sys("rt_sigprocmask", "restore", unix.SYS_RT_SIGPROCMASK, unix.SIG_SETMASK, uintptr(unsafe.Pointer(&cp.oldMask)), 0, 8)
 }

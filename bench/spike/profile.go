@@ -79,7 +79,7 @@ func runProfile(rootfs string, cmd []string, stdio [3]int, n, warm int) error {
 		add("parent: pipe, plan (Go, allocations)", p.t[tPlanned]-p.t[tCgroup])
 		child0 := p.times[len(p.times)-1] + off
 		add("clone3 until the child runs", child0-p.t[tClone])
-		add("child: runtime AfterForkInChild (signal handlers reset)", p.times[0]+off-child0)
+		add("child: runtime AfterForkInChild (vfork; -vm: nothing)", p.times[0]+off-child0)
 		perPhase := map[string]int64{}
 		var phases []string
 		last := len(p.names) - 1 // execve
@@ -100,7 +100,7 @@ func runProfile(rootfs string, cmd []string, stdio [3]int, n, warm int) error {
 		for _, ph := range phases {
 			add("child: "+ph, perPhase[ph])
 		}
-		add("child: execve until the parent resumes", p.t[tResumed]-(p.times[last]+off))
+		add("child: execve until the parent reads EOF", p.t[tResumed]-(p.times[last]+off))
 		add("/bin/true runs, exits; wait4 returns", p.t[tReaped]-p.t[tResumed])
 		add("parent: rmdir the cgroup", p.t[tRemoved]-p.t[tReaped])
 		add("total", p.t[tRemoved]-p.t[tStart])

@@ -4,6 +4,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"regexp"
@@ -45,15 +46,18 @@ func runSpike(t *testing.T, rootfs string, cmd ...string) (string, int, error) {
 	return string(out), code, nil
 }
 
-const probe = `grep -E "^(Seccomp|CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs):" /proc/self/status; hostname
+const probe = `grep -E "^(Seccomp|CapEff|CapPrm|CapBnd|CapAmb|NoNewPrivs|SigBlk|SigIgn):" /proc/self/status; hostname
 for ns in mnt pid net uts ipc cgroup; do readlink /proc/self/ns/$ns; done
 cut -d" " -f5,6,9 /proc/self/mountinfo; ls -l /proc/self/fd | grep -c .; echo $$`
 
 // TestIsolation checks that the spike's container is locked down and in
 // namespaces of its own: seccomp filter mode, Docker's capabilities in every
 // set but the ambient one, no_new_privs, the hostname, PID 1, every
-// namespace differing from the test's, /proc and /sys mounted.
-func TestIsolation(t *testing.T) {
+// namespace differing from the test's, /proc and /sys mounted, no signal
+// blocked or ignored (the child blocks them all until its handlers are reset).
+func TestIsolation(t *testing.T) { bothModes(t, testIsolation) }
+
+func testIsolation(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	out, code, err := runSpike(t, rootfs, "/bin/sh", "-c", probe)
@@ -65,6 +69,7 @@ func TestIsolation(t *testing.T) {
 		"CapBnd:\t00000000a80425fb\n", "CapAmb:\t0000000000000000\n", "\ncontainer\n",
 		"/proc rw,nosuid,nodev,noexec,relatime proc\n", "/sys ro,nosuid,nodev,noexec,relatime sysfs\n", "/dev/null rw,nosuid tmpfs\n",
 		"/proc/sys ro,nosuid,nodev,noexec,relatime proc\n", "\n1\n",
+		"SigBlk:\t0000000000000000\n", "SigIgn:\t0000000000000000\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the container's output lacks %q:\n%s", want, out)
@@ -84,7 +89,9 @@ func TestIsolation(t *testing.T) {
 // TestDeviceFence checks that a device node the container makes cannot be
 // opened (nodev everywhere but on the devices it was given), while
 // /dev/null can; and that a syscall Docker's profile refuses is refused.
-func TestDeviceFence(t *testing.T) {
+func TestDeviceFence(t *testing.T) { bothModes(t, testDeviceFence) }
+
+func testDeviceFence(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	out, code, err := runSpike(t, rootfs, "/bin/sh", "-c",
@@ -103,7 +110,9 @@ func TestDeviceFence(t *testing.T) {
 // TestMatchesLibrary runs the same probe in the library's default container
 // and in the spike's: the security status, hostname, mounts (point, options,
 // file system) and the descriptors the command gets must be the same.
-func TestMatchesLibrary(t *testing.T) {
+func TestMatchesLibrary(t *testing.T) { bothModes(t, testMatchesLibrary) }
+
+func testMatchesLibrary(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	rootfs := containertest.Rootfs(t)
 	lib := containertest.Sh(t, rootfs, probe)
@@ -122,7 +131,9 @@ func TestMatchesLibrary(t *testing.T) {
 // *StepError naming it, with the errno, and leaves no cgroup, process or
 // descriptor behind. A /proc that is a symlink is refused (the strict
 // RESOLVE_NO_SYMLINKS lookup); a missing command fails execve.
-func TestStepError(t *testing.T) {
+func TestStepError(t *testing.T) { bothModes(t, testStepError) }
+
+func testStepError(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	for _, tc := range []struct {
 		name, op, path string
@@ -147,17 +158,18 @@ func TestStepError(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			before := entries(t, parent)
-			fds := entries(t, "/proc/self/fd")
-			_, _, err = runSpike(t, rootfs, tc.cmd)
+			mine := fmt.Sprintf("ctrkit-spike-%d-", os.Getpid()) // other tests on this machine make cgroups beside them
+			before := entries(t, parent, mine)
+			fds := entries(t, "/proc/self/fd", "")
+			_, code, err := runSpike(t, rootfs, tc.cmd)
 			var se *StepError
 			if !errors.As(err, &se) || se.Op != tc.op || se.Path != tc.path || !errors.Is(err, tc.errno) {
-				t.Fatalf("got %v (%#v), want a StepError %s %s: %v", err, se, tc.op, tc.path, tc.errno)
+				t.Fatalf("got %v (%#v; exit status %d), want a StepError %s %s: %v", err, se, code, tc.op, tc.path, tc.errno)
 			}
-			if after := entries(t, parent); after != before {
+			if after := entries(t, parent, mine); after != before {
 				t.Errorf("cgroups left behind in %s: %s, before %s", parent, after, before)
 			}
-			if after := entries(t, "/proc/self/fd"); after != fds {
+			if after := entries(t, "/proc/self/fd", ""); after != fds {
 				t.Errorf("descriptors left open: %s, before %s", after, fds)
 			}
 			var ws syscall.WaitStatus
@@ -168,7 +180,28 @@ func TestStepError(t *testing.T) {
 	}
 }
 
-func entries(t *testing.T, dir string) string {
+// bothModes runs test with the vfork child and with -vm's (own stack, no
+// runtime hook, signals reset by the plan).
+func bothModes(t *testing.T, test func(*testing.T)) {
+	for _, vm := range []bool{false, true} {
+		name := "vfork"
+		if vm {
+			name = "vm"
+		}
+		t.Run(name, func(t *testing.T) {
+			if vm && raceBuild {
+				t.Skip("skipping: -vm is refused in a race build (race_on.go)")
+			}
+			useVM = vm
+			defer func() { useVM = false }()
+			test(t)
+		})
+	}
+}
+
+// entries lists the names in dir that start with prefix (the directories
+// only, but in /proc/self/fd).
+func entries(t *testing.T, dir, prefix string) string {
 	t.Helper()
 	es, err := os.ReadDir(dir)
 	if err != nil {
@@ -176,7 +209,7 @@ func entries(t *testing.T, dir string) string {
 	}
 	var names []string
 	for _, e := range es {
-		if e.IsDir() || dir == "/proc/self/fd" {
+		if (e.IsDir() || dir == "/proc/self/fd") && strings.HasPrefix(e.Name(), prefix) {
 			names = append(names, e.Name())
 		}
 	}
