@@ -63,15 +63,20 @@ grep -q '^Seccomp:	2' "$work/probe.spike" && grep -q '^NoNewPrivs:	1' "$work/pro
 	grep -q '^CapEff:	00000000a80425fb' "$work/probe.spike" || { echo "compare.sh: spike not locked down" >&2; exit 1; }
 echo "isolation: the spike's container matches the library's default (status, hostname, own namespaces, $(grep -c ' ' "$work/probe.spike") mount lines)"
 
-tools=(spike ctrrun gofloor floor)
+tools=(spike spike-vm ctrrun gofloor floor)
+# cmdline TOOL [N]: the tool starting N containers in a loop (none: one, as a whole process).
 cmdline() {
+	local loop=""
+	[ -n "${2:-}" ] && loop="-n $2"
 	case $1 in
-	spike) echo "$work/spike -n $n $work/rootfs /bin/true" ;;
-	ctrrun) echo "$work/ctrrun -n $n -variant default $work/rootfs /bin/true" ;;
-	gofloor) echo "$work/gofloor -n $n $work/rootfs /bin/true" ;;
-	floor) echo "$work/floor -n $n $work/rootfs /bin/true" ;;
+	spike) echo "$work/spike $loop $work/rootfs /bin/true" ;;
+	spike-vm) echo "$work/spike -vm $loop $work/rootfs /bin/true" ;;
+	ctrrun) echo "$work/ctrrun $loop -variant default $work/rootfs /bin/true" ;;
+	gofloor) echo "$work/gofloor $loop $work/rootfs /bin/true" ;;
+	floor) echo "$work/floor $loop $work/rootfs /bin/true" ;;
 	esac
 }
+is_go_loop() { [ "$1" = spike ] || [ "$1" = spike-vm ] || [ "$1" = ctrrun ]; } # JSON and one untimed warm-up
 perf=0
 # Instructions where the CPU counts them (this paravirtualised guest has no hardware counters).
 if command -v perf >/dev/null && perf stat -x, -e instructions true 2>&1 >/dev/null | grep -q '^[0-9]'; then
@@ -82,10 +87,10 @@ for ((r = 0; r < rounds; r++)); do
 	for ((k = 0; k < ${#tools[@]}; k++)); do
 		t=${tools[$(((k + r) % ${#tools[@]}))]}
 		# shellcheck disable=SC2046
-		/usr/bin/time -o "$work/time.$t.$r" -f '%U %S %R' $(cmdline "$t") >"$work/out.$t.$r"
+		/usr/bin/time -o "$work/time.$t.$r" -f '%U %S %R' $(cmdline "$t" "$n") >"$work/out.$t.$r"
 		if [ "$perf" = 1 ]; then
 			# shellcheck disable=SC2046
-			perf stat -x, -e instructions -o "$work/perf.$t.$r" $(cmdline "$t") >/dev/null
+			perf stat -x, -e instructions -o "$work/perf.$t.$r" $(cmdline "$t" "$n") >/dev/null
 		fi
 	done
 done
@@ -97,7 +102,7 @@ printf '| tool | median ms | p25-p75 ms | x spike | x gofloor | CPU ms/ctr | min
 declare -A med
 for t in "${tools[@]}"; do
 	for ((r = 0; r < rounds; r++)); do
-		if [ "$t" = spike ] || [ "$t" = ctrrun ]; then
+		if is_go_loop "$t"; then
 			sed 's/.*"ns":\[\([^]]*\)\].*/\1/' "$work/out.$t.$r" | tr , '\n'
 		else
 			cat "$work/out.$t.$r"
@@ -107,7 +112,7 @@ for t in "${tools[@]}"; do
 done
 for t in "${tools[@]}"; do
 	c=$n
-	[ "$t" = spike ] || [ "$t" = ctrrun ] && c=$((n + 1)) # one untimed warm-up container
+	is_go_loop "$t" && c=$((n + 1)) # one untimed warm-up container
 	cpu=$(cat "$work"/time.$t.* | awk -v c="$c" '{s+=$1+$2; f+=$3; k++} END {printf "%.3f %.0f", s*1000/(c*k), f/(c*k)}')
 	ins=-
 	if [ "$perf" = 1 ]; then
@@ -120,9 +125,10 @@ done
 # Throughput two at a time.
 printf '\nthroughput two at a time (%d containers, %d rounds, alternating):\n\n| tool | containers/s (median of rounds) |\n|---|---|\n' "$n" "$rounds"
 for ((r = 0; r < rounds; r++)); do
-	for t in spike ctrrun bwrap; do
+	for t in spike spike-vm ctrrun bwrap; do
 		case $t in
 		spike) w=$("$work/spike" -n "$n" -j 2 "$work/rootfs" /bin/true | sed 's/.*"wall_ns":\([0-9]*\).*/\1/') ;;
+		spike-vm) w=$("$work/spike" -vm -n "$n" -j 2 "$work/rootfs" /bin/true | sed 's/.*"wall_ns":\([0-9]*\).*/\1/') ;;
 		ctrrun) w=$("$work/ctrrun" -n "$n" -j 2 "$work/rootfs" /bin/true | sed 's/.*"wall_ns":\([0-9]*\).*/\1/') ;;
 		bwrap)
 			command -v bwrap >/dev/null || continue
@@ -137,7 +143,7 @@ for ((r = 0; r < rounds; r++)); do
 		echo "$n $w" >>"$work/tp.$t"
 	done
 done
-for t in spike ctrrun bwrap; do
+for t in spike spike-vm ctrrun bwrap; do
 	[ -f "$work/tp.$t" ] || continue
 	awk '{print $1 * 1e9 / $2}' "$work/tp.$t" | sort -n | awk -v t="$t" '{a[NR]=$1} END {printf "| %s | %.0f |\n", t, a[int((NR+1)/2)]}'
 done
@@ -145,12 +151,13 @@ done
 # One container per process.
 if [ "$whole" -gt 0 ]; then
 	printf '\nwhole process, one container each (%d per tool per round, %d rounds):\n\n| tool | ms/process (median of rounds) | CPU ms/process | minflt/process |\n|---|---|---|---|\n' "$whole" "$rounds"
-	wtools=(spike ctrrun gofloor floor)
+	wtools=(spike spike-vm ctrrun gofloor floor)
 	for ((r = 0; r < rounds; r++)); do
 		for ((k = 0; k < ${#wtools[@]}; k++)); do
 			t=${wtools[$(((k + r) % ${#wtools[@]}))]}
 			t0=$(date +%s%N)
-			/usr/bin/time -o "$work/wtime.$t.$r" -f '%U %S %R' bash -c 'for ((i = 0; i < $1; i++)); do "$2" "$3" /bin/true || exit 1; done' _ "$whole" "$work/$t" "$work/rootfs"
+			# shellcheck disable=SC2016
+			/usr/bin/time -o "$work/wtime.$t.$r" -f '%U %S %R' bash -c 'for ((i = 0; i < $1; i++)); do $2 || exit 1; done' _ "$whole" "$(cmdline "$t")"
 			echo $((($(date +%s%N) - t0) / whole)) >>"$work/whole.$t"
 		done
 	done
@@ -166,9 +173,9 @@ echo "load average at the end: $load2"
 if [ "$do_strace" = 1 ] && command -v strace >/dev/null; then
 	printf '\nsystem calls per container (strace -f -c, 50 containers, every process of the tool):\n\n| tool | calls/ctr | errors/ctr |\n|---|---|---|\n'
 	for t in "${tools[@]}"; do
-		cl=$(cmdline "$t" | sed "s/-n $n/-n 50/")
+		cl=$(cmdline "$t" 50)
 		c=50
-		[ "$t" = spike ] || [ "$t" = ctrrun ] && c=51
+		is_go_loop "$t" && c=51
 		# shellcheck disable=SC2086
 		strace -f -c -o "$work/strace.$t" $cl >/dev/null 2>&1 || true
 		awk -v c=$c -v t="$t" '$NF=="total" {printf "| %s | %.0f | %.0f |\n", t, $(NF-2)/c, ($(NF-1) ~ /^[0-9]+$/ ? $(NF-1) : 0)/c}' "$work/strace.$t"
