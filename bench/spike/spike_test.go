@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -214,6 +215,41 @@ func entries(t *testing.T, dir, prefix string) string {
 		}
 	}
 	return strings.Join(names, " ")
+}
+
+// TestChildCallsNoRuntime disassembles the functions the child runs (in the
+// spike built without -race) and fails on any call that is not a raw system call or one of
+// them: a bounds check, a write barrier, a race hook or a stack check would
+// call into the runtime from the forked child.
+func TestChildCallsNoRuntime(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("skipping: no go command to build and disassemble the spike")
+	}
+	bin := t.TempDir() + "/spike" // the test binary has no symbol table: build the command itself
+	if out, err := exec.Command(gobin, "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	out, err := exec.Command(gobin, "tool", "objdump", "-s",
+		`^main\.(runChild|runChildVM|childFail|stamp)(\.abi0)?$`, bin).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go tool objdump: %v: %s", err, out)
+	}
+	allowed := regexp.MustCompile(`^(syscall\.RawSyscall6?|main\.(runChild|runChildVM|childFail|stamp))\(SB\)$`)
+	calls := 0
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 2 || f[len(f)-2] != "CALL" {
+			continue
+		}
+		calls++
+		if !allowed.MatchString(f[len(f)-1]) {
+			t.Errorf("the child calls %s: %s", f[len(f)-1], strings.TrimSpace(l))
+		}
+	}
+	if calls == 0 {
+		t.Fatalf("no calls found in the disassembly:\n%s", out)
+	}
 }
 
 // TestSeccompCopy checks that the spike loads the library's current default
