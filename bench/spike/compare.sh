@@ -41,7 +41,7 @@ trap 'rm -rf "$work"' EXIT
 gcc -O2 -static -o "$work/floor" "$root/bench/floor.c"
 mkdir -p "$work/rootfs/bin" "$work/rootfs/proc" "$work/rootfs/sys" "$work/rootfs/dev" "$work/rootfs/tmp" "$work/rootfs/etc"
 cp /bin/busybox "$work/rootfs/bin/busybox"
-for a in sh true cat grep readlink; do ln -s busybox "$work/rootfs/bin/$a"; done
+for a in sh true cat grep readlink sed cut hostname; do ln -s busybox "$work/rootfs/bin/$a"; done
 
 # Isolation: the spike's container against the library's.
 probe='grep -E "^(Seccomp|CapEff|CapBnd|NoNewPrivs):" /proc/self/status; hostname;
@@ -49,6 +49,7 @@ for ns in mnt pid net uts ipc cgroup; do readlink /proc/self/ns/$ns | sed "s/:.*
 cut -d" " -f5,6,9 /proc/self/mountinfo'
 "$work/spike" "$work/rootfs" /bin/sh -c "$probe" >"$work/probe.spike"
 "$work/ctrrun" "$work/rootfs" /bin/sh -c "$probe" >"$work/probe.lib"
+grep -q "^/proc rw,nosuid,nodev,noexec,relatime proc$" "$work/probe.spike" || { echo "compare.sh: the probe saw no /proc mount:" >&2; cat "$work/probe.spike" >&2; exit 1; }
 if ! diff -u "$work/probe.lib" "$work/probe.spike"; then
 	echo "compare.sh: the spike's container differs from the library's (above)" >&2
 	exit 1
@@ -61,7 +62,7 @@ for ns in mnt pid net uts ipc cgroup; do
 done
 grep -q '^Seccomp:	2' "$work/probe.spike" && grep -q '^NoNewPrivs:	1' "$work/probe.spike" &&
 	grep -q '^CapEff:	00000000a80425fb' "$work/probe.spike" || { echo "compare.sh: spike not locked down" >&2; exit 1; }
-echo "isolation: the spike's container matches the library's default (status, hostname, own namespaces, $(grep -c ' ' "$work/probe.spike") mount lines)"
+echo "isolation: the spike's container matches the library's default (status, hostname, namespaces of its own, $(grep -c '^/' "$work/probe.spike") mounts)"
 
 tools=(spike spike-vm ctrrun gofloor floor)
 # cmdline TOOL [N]: the tool starting N containers in a loop (none: one, as a whole process).
