@@ -3,6 +3,8 @@ package main
 import (
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,20 +40,17 @@ func TestPodmanNetwork(t *testing.T) {
 	bridge := strings.TrimSpace(p.ok(t, "network", "inspect", "--format", "{{.NetworkInterface}}", network))
 	// crun (1.8) refuses this machine's hybrid cgroups ("cgroups in hybrid
 	// mode not supported, drop all controllers from cgroupv2": the unified
-	// hierarchy has hugetlb), a change of the host's: its containers run
-	// with --cgroups disabled, a deviation of crun's alone.
-	for _, rt := range []struct {
-		name, path, port string
-		cgroups          []string
-	}{
-		{"ctrkit", p.runtime, "8080", []string{"--cgroup-parent", p.parent}},
-		{"crun", "crun", "8081", []string{"--cgroups", "disabled"}},
+	// hierarchy has hugetlb); changing that would change the host. So crun
+	// runs as crunV1 makes it: in a mount namespace of its own without the
+	// unified hierarchy, a deviation of crun's alone.
+	gave := map[string]string{}
+	for _, rt := range []struct{ name, path, port string }{
+		{"ctrkit", p.runtime, "8080"},
+		{"crun", crunV1(t), "8081"},
 	} {
 		t.Run(rt.name, func(t *testing.T) {
-			if rt.name == "crun" {
-				if _, err := os.Stat("/usr/bin/crun"); err != nil {
-					t.Skipf("crun is not installed (Debian package crun; .ci/run installs it): %v", err)
-				}
+			if rt.path == "" {
+				t.Skip("crun is not installed (Debian package crun; .ci/run installs it)")
 			}
 			ok := func(args ...string) string {
 				t.Helper()
@@ -59,12 +58,16 @@ func TestPodmanNetwork(t *testing.T) {
 			}
 			web := "web-" + rt.name
 			defer p.runWith(t, rt.path, "rm", "--force", "--time", "0", web)
-			ok(append(append([]string{"run", "-d"}, rt.cgroups...), "--network", network, "--name", web, "-p", "127.0.0.1:"+rt.port+":80",
+			ok(append(append([]string{"run", "-d"}, "--cgroup-parent", p.parent), "--network", network, "--name", web, "-p", "127.0.0.1:"+rt.port+":80",
 				"localhost/bb", "sh", "-c", "mkdir /www && echo hello from "+web+" >/www/index.html && exec httpd -f -p 80 -h /www")...)
-			cfgPath := strings.TrimSpace(ok("inspect", "--format", "{{.OCIConfigPath}}", web))
-			if b, err := os.ReadFile(cfgPath); err == nil {
-				os.WriteFile("/tmp/podman-spec-"+rt.name+".json", b, 0o644)
+			// What podman asks for by default and the runtime gave, to compare
+			// with crun's.
+			id := strings.TrimSpace(ok("inspect", "--format", "{{.Id}}", web))
+			pids, err := os.ReadFile(filepath.Join("/sys/fs/cgroup/pids", p.parent, "libpod-"+id, "pids.max"))
+			if err != nil {
+				t.Error(err)
 			}
+			gave[rt.name] = string(pids) + ok("exec", web, "sh", "-c", podmanDefaultsShown)
 			if got := ok("exec", web, "cat", "/proc/sys/net/ipv4/ping_group_range"); got != podmanPingGroupRange {
 				t.Errorf("%s: net.ipv4.ping_group_range %q, want podman's default %q", web, got, podmanPingGroupRange)
 			}
@@ -79,7 +82,7 @@ func TestPodmanNetwork(t *testing.T) {
 			// The client finds the server by name (aardvark-dns on the
 			// bridge's address); httpd may not listen yet.
 			want := "hello from " + web + "\n"
-			out := ok(append(append([]string{"run", "--rm"}, rt.cgroups...), "--network", network, "localhost/bb", "sh", "-c",
+			out := ok(append(append([]string{"run", "--rm"}, "--cgroup-parent", p.parent), "--network", network, "localhost/bb", "sh", "-c",
 				"cat /proc/sys/net/ipv4/ping_group_range; for i in $(seq 100); do wget -q -O- http://"+web+"/ && exit; sleep 0.1; done; cat /etc/resolv.conf; exit 1")...)
 			if out != podmanPingGroupRange+want {
 				t.Errorf("client: %q; want %q and %q", out, podmanPingGroupRange, want)
@@ -98,5 +101,45 @@ func TestPodmanNetwork(t *testing.T) {
 			}
 		})
 	}
+	// ctrkit gives what crun gives: podman's default pids limit (2048),
+	// capabilities, seccomp filter, rlimits, user, umask, sysctls.
+	if gave["ctrkit"] == "" || gave["crun"] == "" {
+		return
+	}
+	if gave["ctrkit"] != gave["crun"] {
+		t.Errorf("podman's defaults as ctrkit gave them:\n%s\nas crun gave them:\n%s", gave["ctrkit"], gave["crun"])
+	}
+	t.Logf("podman's defaults as both runtimes gave them:\n%s", gave["ctrkit"])
 	p.ok(t, "network", "rm", network)
+}
+
+// podmanDefaultsShown is a script that prints what of podman's defaults the
+// runtime applied to the container's first process.
+const podmanDefaultsShown = `grep -E "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp(_filters)?):" /proc/1/status
+grep -E "^Max (open files|processes) " /proc/1/limits
+grep -E "^Umask" /proc/1/status
+cat /proc/sys/net/ipv4/ping_group_range
+id
+test -s /proc/kcore && echo kcore readable || echo kcore masked
+`
+
+// crunV1 returns the path of a script named crun that runs Debian's crun in
+// a new mount namespace where, on a hybrid cgroup host, the unified
+// hierarchy is unmounted (crun then sees cgroup v1 alone), or "" if crun is
+// not installed.
+func crunV1(t *testing.T) string {
+	crun, err := exec.LookPath("crun")
+	if err != nil {
+		return ""
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	path := filepath.Join(dir, "crun")
+	script := `#!/bin/sh
+exec unshare --mount --propagation private sh -c 'if grep -q " /sys/fs/cgroup/unified " /proc/self/mountinfo; then umount /sys/fs/cgroup/unified || exit 1; fi; exec "$0" "$@"' ` + crun + ` "$@"
+`
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
