@@ -101,6 +101,21 @@ func TestPodmanNetwork(t *testing.T) {
 			}
 		})
 	}
+	// With --network host podman leaves its default net sysctls out (they
+	// would change the host's, here the test's namespace's): the container
+	// shares that namespace and its value.
+	t.Run("network host", func(t *testing.T) {
+		want := succeeded(t, "cat", nil)(runTool(t, p.nsenter("cat", "/proc/sys/net/ipv4/ping_group_range")))
+		out := p.ok(t, "run", "--rm", "--cgroup-parent", p.parent, "--network", "host", "localhost/bb", "sh", "-c",
+			"cat /proc/sys/net/ipv4/ping_group_range; readlink /proc/self/ns/net")
+		ns, err := os.Readlink("/proc/" + p.holder + "/ns/net")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out != want+ns+"\n" {
+			t.Fatalf("--network host: %q; want %q and podman's network namespace %s", out, want, ns)
+		}
+	})
 	// ctrkit gives what crun gives: podman's default pids limit (2048),
 	// capabilities, seccomp filter, rlimits, user, umask, sysctls.
 	if gave["ctrkit"] == "" || gave["crun"] == "" {
