@@ -35,7 +35,9 @@
 // lock file and unpacks to a temporary name that it renames when the layer
 // is complete, so a half-unpacked layer is never used (a process killed
 // midway leaves a temporary directory, which the next one to unpack the
-// layer removes). Nothing is removed from the cache by this package: remove
+// layer removes). Before the rename the file system is synced (syncfs(2)),
+// and the cache directory after it, so a layer that has its name after a
+// crash has its content too. Nothing is removed from the cache by this package: remove
 // the directory (or a layer's) when no container runs from it.
 //
 // # Unpacking a hostile layer
@@ -52,8 +54,12 @@
 // (".wh.NAME") become overlayfs whiteouts (0:0 character devices) and opaque
 // markers (".wh..wh..opq") the opaque xattr: user.overlay.opaque (for an
 // overlay in a user namespace, mounted with userxattr) and, as root,
-// trusted.overlay.opaque. Other xattrs in the stream (file capabilities,
-// SELinux labels) are dropped. Device nodes are made only for a root caller
+// trusted.overlay.opaque. Extended attributes (PAX SCHILY.xattr.* records)
+// of files and directories are kept by namespace: user.* always, trusted.*
+// as root, a file capability (security.capability) only for a root caller
+// that asks with WithSetuid; the overlay's own (user.overlay.*,
+// trusted.overlay.*) and all others (SELinux labels, ACLs) are dropped, as
+// are those of symbolic links and nodes. Device nodes are made only for a root caller
 // that asks with WithDevices (other layers skip them), setuid and setgid bits
 // of files are kept only for a root caller that asks with WithSetuid (setgid
 // directories keep theirs). As root, files get the owners the stream names;
@@ -156,9 +162,11 @@ func WithDevices() Option {
 	})
 }
 
-// WithSetuid keeps the setuid and setgid bits of the layers' files (root
-// only: Load fails for another caller). Without it they are cleared, so no
-// file of the cache runs with its owner's privileges on the host.
+// WithSetuid keeps the setuid and setgid bits and the file capabilities
+// (security.capability xattrs) of the layers' files (root only: Load fails
+// for another caller). Without it the bits are cleared and the capabilities
+// dropped, so no file of the cache runs with more privileges than its
+// caller's on the host.
 func WithSetuid() Option {
 	return optionFunc(func(o *options) error {
 		if os.Geteuid() != 0 {
