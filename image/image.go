@@ -37,8 +37,9 @@
 // midway leaves a temporary directory, which the next one to unpack the
 // layer removes). Before the rename the file system is synced (syncfs(2)),
 // and the cache directory after it, so a layer that has its name after a
-// crash has its content too. Nothing is removed from the cache by this package: remove
-// the directory (or a layer's) when no container runs from it.
+// crash has its content too. An Image holds a shared flock on each of its
+// layers' lock files until its Close; Prune removes the layers that no open
+// Image holds and none is unpacking.
 //
 // # Unpacking a hostile layer
 //
@@ -80,6 +81,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/ctrkit/container"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -225,6 +227,27 @@ type Image struct {
 
 	uid, gid uint32 // Config.User resolved in the image
 	userSet  bool
+
+	mu     sync.Mutex
+	locks  []*os.File // the layers' lock files, each with a shared flock
+	closed bool
+}
+
+// Close releases the image's layers: Prune may remove them once no other
+// Image (in any process) holds them. Close it after the Wait of the last
+// container that runs it; New fails after Close. A process that exits
+// releases its images, and with them their layers.
+func (img *Image) Close() error {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	var errs []error
+	for _, f := range img.locks {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	img.locks, img.closed = nil, true
+	return errors.Join(errs...)
 }
 
 // Load reads the image src and unpacks its layers into the cache. src is an
@@ -516,11 +539,11 @@ func (o *options) load(ctx context.Context, img v1.Image) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image: layers: %w", err)
 	}
-	dirs, err := o.unpackAll(ctx, layers, cf.RootFS.DiffIDs) // unpack.go
+	dirs, locks, err := o.unpackAll(ctx, layers, cf.RootFS.DiffIDs) // unpack.go
 	if err != nil {
 		return nil, err
 	}
-	out := &Image{Digest: digest, Layers: dirs, Config: cf.Config}
+	out := &Image{Digest: digest, Layers: dirs, Config: cf.Config, locks: locks}
 	var env []string
 	for _, kv := range out.Config.Env {
 		if k, _, ok := strings.Cut(kv, "="); ok && k != "" && !strings.ContainsRune(kv, 0) {
@@ -531,6 +554,7 @@ func (o *options) load(ctx context.Context, img v1.Image) (*Image, error) {
 	if u := out.Config.User; u != "" {
 		uid, gid, err := resolveUser(dirs, u)
 		if err != nil {
+			out.Close()
 			return nil, fmt.Errorf("image: user %q: %w", u, err)
 		}
 		out.uid, out.gid, out.userSet = uid, gid, true
@@ -578,5 +602,11 @@ func (img *Image) Args(cmd []string) []string {
 // New returns a container that runs the image: container.New with the
 // image's Rootfs, Args(cmd), and Options followed by opts.
 func (img *Image) New(cmd []string, opts ...container.Option) (*container.Container, error) {
+	img.mu.Lock()
+	closed := img.closed
+	img.mu.Unlock()
+	if closed {
+		return nil, errors.New("image: New after Close: the layers may be pruned")
+	}
 	return container.New(img.Rootfs(), img.Args(cmd), append(img.Options(), opts...)...)
 }

@@ -221,12 +221,12 @@ func TestDiffIDChecked(t *testing.T) {
 	}
 	claimed := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
 	o := &options{cache: t.TempDir()}
-	_, err = o.unpackAll(context.Background(), []v1.Layer{lyingLayer{real, claimed}}, nil)
+	_, _, err = o.unpackAll(context.Background(), []v1.Layer{lyingLayer{real, claimed}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "not its diff id") {
 		t.Fatalf("unpack: %v, want a digest mismatch", err)
 	}
 	// The same lie told by an image's configuration.
-	if _, err := o.unpackAll(context.Background(), []v1.Layer{real}, []v1.Hash{claimed}); err == nil || !strings.Contains(err.Error(), "not its diff id") {
+	if _, _, err := o.unpackAll(context.Background(), []v1.Layer{real}, []v1.Hash{claimed}); err == nil || !strings.Contains(err.Error(), "not its diff id") {
 		t.Fatalf("unpack: %v, want a digest mismatch", err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(o.cache, o.flavour()))

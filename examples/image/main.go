@@ -60,6 +60,7 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "image:", err)
 		return 1
 	}
+	defer im.Close()
 	c, err := im.New(cmd, container.WithHostname(*hostname))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "image:", err)
