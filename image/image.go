@@ -257,7 +257,9 @@ func (img *Image) Close() error {
 // name@sha256:..., docker.io's names as docker takes them). A path that does
 // not exist is an error, not a reference: name a relative layout or tarball
 // with ./ first. From an index, the image for the platform is taken
-// (WithPlatform).
+// (WithPlatform). The Image holds its layers (one open file each) until
+// Close. Load it once and start any number of containers from it: a start
+// then costs the overlay's mount alone (see bench/README.md).
 func Load(ctx context.Context, src string, opts ...Option) (*Image, error) {
 	o, err := newOptions(opts)
 	if err != nil {
@@ -272,7 +274,7 @@ func Load(ctx context.Context, src string, opts ...Option) (*Image, error) {
 }
 
 // FromImage unpacks img, from any source go-containerregistry reads (or
-// builds: package mutate), into the cache.
+// builds: package mutate), into the cache. Close the Image as Load's.
 func FromImage(ctx context.Context, img v1.Image, opts ...Option) (*Image, error) {
 	o, err := newOptions(opts)
 	if err != nil {
