@@ -88,18 +88,23 @@ func BenchmarkImage(b *testing.B) {
 	writeLayout(b, src, fiveLayers(b), nil)
 	ctx := context.Background()
 	b.Run("first-start", func(b *testing.B) {
-		for i := 0; b.Loop(); i++ {
+		i := 0
+		loop(b, func() {
+			i++
 			cache := filepath.Join(b.TempDir(), fmt.Sprint(i))
 			img, err := image.Load(ctx, src, image.WithCache(cache))
 			if err != nil {
 				b.Fatal(err)
 			}
 			runImage(b, img)
-		}
+			img.Close()
+		})
 	})
 	cache := b.TempDir()
-	if _, err := image.Load(ctx, src, image.WithCache(cache)); err != nil {
+	if img, err := image.Load(ctx, src, image.WithCache(cache)); err != nil {
 		b.Fatal(err)
+	} else {
+		img.Close()
 	}
 	b.Run("warm-start", func(b *testing.B) {
 		loop(b, func() {
@@ -108,19 +113,23 @@ func BenchmarkImage(b *testing.B) {
 				b.Fatal(err)
 			}
 			runImage(b, img)
+			img.Close()
 		})
 	})
 	b.Run("warm-load", func(b *testing.B) {
 		loop(b, func() {
-			if _, err := image.Load(ctx, src, image.WithCache(cache)); err != nil {
+			img, err := image.Load(ctx, src, image.WithCache(cache))
+			if err != nil {
 				b.Fatal(err)
 			}
+			img.Close()
 		})
 	})
 	img, err := image.Load(ctx, src, image.WithCache(cache))
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer img.Close()
 	b.Run("warm-run", func(b *testing.B) {
 		loop(b, func() { runImage(b, img) })
 	})
