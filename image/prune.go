@@ -108,8 +108,12 @@ func pruneLayer(dir, key string) (bool, error) {
 	if err := unix.Fstat(int(lock.Fd()), &have); err != nil {
 		return false, err
 	}
-	if err := unix.Stat(lockPath, &want); err != nil || have.Ino != want.Ino || have.Dev != want.Dev {
+	err = unix.Stat(lockPath, &want)
+	if errors.Is(err, unix.ENOENT) || err == nil && (have.Ino != want.Ino || have.Dev != want.Dev) {
 		return false, nil // another Prune removed it meanwhile
+	}
+	if err != nil {
+		return false, err
 	}
 	dst := filepath.Join(dir, key)
 	gone := false

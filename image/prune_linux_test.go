@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -187,4 +188,71 @@ func TestPruneSkipsUnpacking(t *testing.T) {
 	if removed, err := image.Prune(image.WithCache(cache)); err != nil || len(removed) != 0 {
 		t.Errorf("Prune of an open image: removed %v, %v", removed, err)
 	}
+}
+
+// TestPruneConcurrent: Loads, Closes and Prunes at once, from many
+// goroutines (each with files and locks of its own, as processes have):
+// every layer an open Image holds stays whole until its Close, and the
+// Prunes fail nothing.
+func TestPruneConcurrent(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	cache := t.TempDir()
+	img, err := mutate.AppendLayers(empty.Image,
+		layerOf(t, tarBytes(t, []entry{{name: "a/f", body: "a"}})),
+		layerOf(t, tarBytes(t, []entry{{name: "b/f", body: "b"}})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	pruned := make(chan int)
+	for range 2 {
+		go func() {
+			n := 0
+			defer func() { pruned <- n }()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				removed, err := image.Prune(image.WithCache(cache))
+				if err != nil {
+					t.Errorf("Prune: %v", err)
+				}
+				n += len(removed)
+			}
+		}()
+	}
+	errs := make(chan error, 4*(10*2+1))
+	for range 4 {
+		go func() {
+			for range 10 {
+				i, err := image.FromImage(context.Background(), img, image.WithCache(cache))
+				if err != nil {
+					errs <- err
+					return
+				}
+				for j, l := range i.Layers {
+					if b, err := os.ReadFile(filepath.Join(l, string(rune('a'+j)), "f")); err != nil || len(b) != 1 {
+						errs <- fmt.Errorf("layer %s of an open image: %q, %v", l, b, err)
+					}
+				}
+				i.Close()
+			}
+			errs <- nil
+		}()
+	}
+	for done := 0; done < 4; {
+		if err := <-errs; err != nil {
+			t.Error(err)
+			if !strings.HasPrefix(err.Error(), "layer ") {
+				done++ // FromImage failed: that goroutine ended
+			}
+		} else {
+			done++
+		}
+	}
+	close(stop)
+	total := <-pruned + <-pruned
+	t.Logf("%d layers pruned meanwhile", total)
 }

@@ -229,10 +229,11 @@ func relock(ctx context.Context, f *os.File, path string, how int) error {
 	if err := unix.Fstat(int(f.Fd()), &have); err != nil {
 		return err
 	}
-	if err := unix.Stat(path, &want); err != nil || have.Ino != want.Ino || have.Dev != want.Dev {
+	err := unix.Stat(path, &want)
+	if errors.Is(err, unix.ENOENT) || err == nil && (have.Ino != want.Ino || have.Dev != want.Dev) {
 		return errLockGone
 	}
-	return nil
+	return err
 }
 
 // fsyncDir writes dir's entries (a rename into it) to disk.
