@@ -20,6 +20,7 @@ func ExampleLoad() {
 		fmt.Fprintln(os.Stderr, err)
 		return
 	}
+	defer img.Close() // after the container's Wait: Prune may remove its layers then
 	c, err := img.New(nil, container.WithHostname("app"), container.WithEnv("LOG_LEVEL=debug"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -42,6 +42,7 @@ func TestServerFromImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { img.Close() }) // after the containers' cleanup
 	n, err := container.NewNetwork("web", netip.MustParsePrefix("169.254.77.0/24"))
 	if err != nil {
 		t.Fatal(err)

@@ -35,8 +35,11 @@
 // lock file and unpacks to a temporary name that it renames when the layer
 // is complete, so a half-unpacked layer is never used (a process killed
 // midway leaves a temporary directory, which the next one to unpack the
-// layer removes). Nothing is removed from the cache by this package: remove
-// the directory (or a layer's) when no container runs from it.
+// layer removes). Before the rename the file system is synced (syncfs(2)),
+// and the cache directory after it, so a layer that has its name after a
+// crash has its content too. An Image holds a shared flock on each of its
+// layers' lock files until its Close; Prune removes the layers that no open
+// Image holds and none is unpacking.
 //
 // # Unpacking a hostile layer
 //
@@ -52,8 +55,12 @@
 // (".wh.NAME") become overlayfs whiteouts (0:0 character devices) and opaque
 // markers (".wh..wh..opq") the opaque xattr: user.overlay.opaque (for an
 // overlay in a user namespace, mounted with userxattr) and, as root,
-// trusted.overlay.opaque. Other xattrs in the stream (file capabilities,
-// SELinux labels) are dropped. Device nodes are made only for a root caller
+// trusted.overlay.opaque. Extended attributes (PAX SCHILY.xattr.* records)
+// of files and directories are kept by namespace: user.* always, trusted.*
+// as root, a file capability (security.capability) only for a root caller
+// that asks with WithSetuid; the overlay's own (user.overlay.*,
+// trusted.overlay.*) and all others (SELinux labels, ACLs) are dropped, as
+// are those of symbolic links and nodes. Device nodes are made only for a root caller
 // that asks with WithDevices (other layers skip them), setuid and setgid bits
 // of files are kept only for a root caller that asks with WithSetuid (setgid
 // directories keep theirs). As root, files get the owners the stream names;
@@ -74,6 +81,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"github.com/ctrkit/container"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -156,9 +164,11 @@ func WithDevices() Option {
 	})
 }
 
-// WithSetuid keeps the setuid and setgid bits of the layers' files (root
-// only: Load fails for another caller). Without it they are cleared, so no
-// file of the cache runs with its owner's privileges on the host.
+// WithSetuid keeps the setuid and setgid bits and the file capabilities
+// (security.capability xattrs) of the layers' files (root only: Load fails
+// for another caller). Without it the bits are cleared and the capabilities
+// dropped, so no file of the cache runs with more privileges than its
+// caller's on the host.
 func WithSetuid() Option {
 	return optionFunc(func(o *options) error {
 		if os.Geteuid() != 0 {
@@ -217,6 +227,27 @@ type Image struct {
 
 	uid, gid uint32 // Config.User resolved in the image
 	userSet  bool
+
+	mu     sync.Mutex
+	locks  []*os.File // the layers' lock files, each with a shared flock
+	closed bool
+}
+
+// Close releases the image's layers: Prune may remove them once no other
+// Image (in any process) holds them. Close it after the Wait of the last
+// container that runs it; New fails after Close. A process that exits
+// releases its images, and with them their layers.
+func (img *Image) Close() error {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	var errs []error
+	for _, f := range img.locks {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	img.locks, img.closed = nil, true
+	return errors.Join(errs...)
 }
 
 // Load reads the image src and unpacks its layers into the cache. src is an
@@ -226,7 +257,9 @@ type Image struct {
 // name@sha256:..., docker.io's names as docker takes them). A path that does
 // not exist is an error, not a reference: name a relative layout or tarball
 // with ./ first. From an index, the image for the platform is taken
-// (WithPlatform).
+// (WithPlatform). The Image holds its layers (one open file each) until
+// Close. Load it once and start any number of containers from it: a start
+// then costs the overlay's mount alone (see bench/README.md).
 func Load(ctx context.Context, src string, opts ...Option) (*Image, error) {
 	o, err := newOptions(opts)
 	if err != nil {
@@ -241,7 +274,7 @@ func Load(ctx context.Context, src string, opts ...Option) (*Image, error) {
 }
 
 // FromImage unpacks img, from any source go-containerregistry reads (or
-// builds: package mutate), into the cache.
+// builds: package mutate), into the cache. Close the Image as Load's.
 func FromImage(ctx context.Context, img v1.Image, opts ...Option) (*Image, error) {
 	o, err := newOptions(opts)
 	if err != nil {
@@ -508,11 +541,11 @@ func (o *options) load(ctx context.Context, img v1.Image) (*Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image: layers: %w", err)
 	}
-	dirs, err := o.unpackAll(ctx, layers, cf.RootFS.DiffIDs) // unpack.go
+	dirs, locks, err := o.unpackAll(ctx, layers, cf.RootFS.DiffIDs) // unpack.go
 	if err != nil {
 		return nil, err
 	}
-	out := &Image{Digest: digest, Layers: dirs, Config: cf.Config}
+	out := &Image{Digest: digest, Layers: dirs, Config: cf.Config, locks: locks}
 	var env []string
 	for _, kv := range out.Config.Env {
 		if k, _, ok := strings.Cut(kv, "="); ok && k != "" && !strings.ContainsRune(kv, 0) {
@@ -523,6 +556,7 @@ func (o *options) load(ctx context.Context, img v1.Image) (*Image, error) {
 	if u := out.Config.User; u != "" {
 		uid, gid, err := resolveUser(dirs, u)
 		if err != nil {
+			out.Close()
 			return nil, fmt.Errorf("image: user %q: %w", u, err)
 		}
 		out.uid, out.gid, out.userSet = uid, gid, true
@@ -570,5 +604,11 @@ func (img *Image) Args(cmd []string) []string {
 // New returns a container that runs the image: container.New with the
 // image's Rootfs, Args(cmd), and Options followed by opts.
 func (img *Image) New(cmd []string, opts ...container.Option) (*container.Container, error) {
+	img.mu.Lock()
+	closed := img.closed
+	img.mu.Unlock()
+	if closed {
+		return nil, errors.New("image: New after Close: the layers may be pruned")
+	}
 	return container.New(img.Rootfs(), img.Args(cmd), append(img.Options(), opts...)...)
 }

@@ -485,6 +485,13 @@ func TestRootlessImageChild(t *testing.T) {
 	if _, err := image.Load(context.Background(), ref, image.WithCache(cache), image.WithDevices()); err == nil {
 		t.Error("WithDevices: no error for a caller that is not root")
 	}
+	// Prune removes the caller's own layers (their read-only directories
+	// too) once the image is closed.
+	img.Close()
+	removed, err := image.Prune(image.WithCache(cache))
+	if err != nil || len(removed) != len(img.Layers) {
+		t.Errorf("Prune: removed %v, %v; want the %d layers", removed, err, len(img.Layers))
+	}
 	os.RemoveAll(cache) // t.TempDir's removal would fail on the layers' read-only directories
 	if err := removeAll(cache); err != nil {
 		t.Fatal(err)

@@ -221,12 +221,12 @@ func TestDiffIDChecked(t *testing.T) {
 	}
 	claimed := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("ab", 32)}
 	o := &options{cache: t.TempDir()}
-	_, err = o.unpackAll(context.Background(), []v1.Layer{lyingLayer{real, claimed}}, nil)
+	_, _, err = o.unpackAll(context.Background(), []v1.Layer{lyingLayer{real, claimed}}, nil)
 	if err == nil || !strings.Contains(err.Error(), "not its diff id") {
 		t.Fatalf("unpack: %v, want a digest mismatch", err)
 	}
 	// The same lie told by an image's configuration.
-	if _, err := o.unpackAll(context.Background(), []v1.Layer{real}, []v1.Hash{claimed}); err == nil || !strings.Contains(err.Error(), "not its diff id") {
+	if _, _, err := o.unpackAll(context.Background(), []v1.Layer{real}, []v1.Hash{claimed}); err == nil || !strings.Contains(err.Error(), "not its diff id") {
 		t.Fatalf("unpack: %v, want a digest mismatch", err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(o.cache, o.flavour()))
@@ -246,6 +246,101 @@ func TestCleanName(t *testing.T) {
 	for _, in := range []string{"..", "../a", "a/../..", "/../a"} {
 		if _, err := cleanName(in); err == nil {
 			t.Errorf("cleanName(%q): no error", in)
+		}
+	}
+}
+
+// TestUntarXattrs: a layer's PAX xattr records become the files' extended
+// attributes by the package's rule: user.* always, trusted.* as root, a
+// file capability (security.capability) as root with WithSetuid only, the
+// overlay's own and every other namespace never.
+func TestUntarXattrs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipping: needs root")
+	}
+	// VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, CAP_NET_RAW permitted.
+	capNetRaw := string([]byte{1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0})
+	recs := map[string]string{
+		"SCHILY.xattr.user.mime":               "text/plain",
+		"SCHILY.xattr.trusted.t":               "t",
+		"SCHILY.xattr.security.capability":     capNetRaw,
+		"SCHILY.xattr.security.selinux":        "system_u:object_r:bin_t:s0",
+		"SCHILY.xattr.user.overlay.redirect":   "/elsewhere",
+		"SCHILY.xattr.trusted.overlay.opaque":  "y",
+		"SCHILY.xattr.system.posix_acl_access": "\x02\x00\x00\x00",
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	for _, h := range []*tar.Header{
+		{Name: "d/", Typeflag: tar.TypeDir, Mode: 0o755, PAXRecords: map[string]string{"SCHILY.xattr.user.dir": "yes"}, Format: tar.FormatPAX},
+		{Name: "d/ping", Typeflag: tar.TypeReg, Mode: 0o755, Size: 2, PAXRecords: recs, Format: tar.FormatPAX},
+	} {
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			io.WriteString(tw, "#!")
+		}
+	}
+	tw.Close()
+	get := func(p, name string) (string, bool) {
+		v := make([]byte, 256)
+		n, err := unix.Lgetxattr(p, name, v)
+		if err != nil {
+			if !errors.Is(err, unix.ENODATA) {
+				t.Errorf("getxattr %s %s: %v", p, name, err)
+			}
+			return "", false
+		}
+		return string(v[:n]), true
+	}
+	for _, setuid := range []bool{false, true} {
+		dir := t.TempDir()
+		if err := untarBytes(t, &options{setuid: setuid}, dir, b.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, "d/ping")
+		if v, _ := get(f, "user.mime"); v != "text/plain" {
+			t.Errorf("user.mime = %q", v)
+		}
+		if v, _ := get(f, "trusted.t"); v != "t" {
+			t.Errorf("trusted.t = %q", v)
+		}
+		if v, _ := get(filepath.Join(dir, "d"), "user.dir"); v != "yes" {
+			t.Errorf("directory's user.dir = %q", v)
+		}
+		if v, ok := get(f, "security.capability"); ok != setuid || ok && v != capNetRaw {
+			t.Errorf("WithSetuid %v: security.capability %q, present %v", setuid, v, ok)
+		}
+		for _, n := range []string{"security.selinux", "user.overlay.redirect", "trusted.overlay.opaque", "system.posix_acl_access"} {
+			if v, ok := get(f, n); ok && !(n == "security.selinux" && v != recs["SCHILY.xattr."+n]) {
+				t.Errorf("%s kept: %q", n, v)
+			}
+		}
+	}
+}
+
+// TestKeepXattr is the rule for a caller that is not root: user.* only.
+func TestKeepXattr(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		root, setuid, want bool
+	}{
+		{"user.a", false, false, true},
+		{"user.", false, false, false},
+		{"user.overlay.opaque", true, true, false},
+		{"trusted.a", false, false, false},
+		{"trusted.a", true, false, true},
+		{"trusted.overlay.redirect", true, true, false},
+		{"security.capability", false, true, false},
+		{"security.capability", true, false, false},
+		{"security.capability", true, true, true},
+		{"security.selinux", true, true, false},
+		{"system.posix_acl_access", true, true, false},
+	} {
+		u := &untarrer{asRoot: tc.root, setuid: tc.setuid}
+		if got := u.keepXattr(tc.name); got != tc.want {
+			t.Errorf("root %v setuid %v: keepXattr(%q) = %v, want %v", tc.root, tc.setuid, tc.name, got, tc.want)
 		}
 	}
 }

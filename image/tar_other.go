@@ -13,3 +13,7 @@ import (
 func (o *options) untar(ctx context.Context, dir string, r io.Reader) error {
 	return fmt.Errorf("unpacking layers: %w", errors.ErrUnsupported)
 }
+
+func syncfs(dir string) error {
+	return fmt.Errorf("syncfs %s: %w", dir, errors.ErrUnsupported)
+}

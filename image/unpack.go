@@ -48,25 +48,26 @@ func (o *options) flavour() string {
 // layer of some sources (an OCI layout) knows its diff id only by
 // decompressing itself, which would cost a cached layer as much as
 // unpacking it.
-func (o *options) unpackAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) ([]string, error) {
+func (o *options) unpackAll(ctx context.Context, layers []v1.Layer, diffIDs []v1.Hash) ([]string, []*os.File, error) {
 	dir := filepath.Join(o.cache, o.flavour())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("image: cache: %w", err)
+		return nil, nil, fmt.Errorf("image: cache: %w", err)
 	}
 	// The container's init reads the layers, maybe as another user (a
 	// mapped root): the cache must be searchable.
 	if err := os.Chmod(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("image: cache: %w", err)
+		return nil, nil, fmt.Errorf("image: cache: %w", err)
 	}
 	if len(layers) == 0 {
 		empty := filepath.Join(dir, "empty")
 		if err := os.Mkdir(empty, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("image: cache: %w", err)
+			return nil, nil, fmt.Errorf("image: cache: %w", err)
 		}
-		return []string{empty}, nil
+		return []string{empty}, nil, nil
 	}
 	p := &progress{f: o.progress, Progress: Progress{Layers: len(layers)}}
 	dirs := make([]string, len(layers))
+	locks := make([]*os.File, len(layers))
 	errs := make([]error, len(layers))
 	sem := make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
 	var wg sync.WaitGroup
@@ -80,12 +81,13 @@ func (o *options) unpackAll(ctx context.Context, layers []v1.Layer, diffIDs []v1
 			if len(diffIDs) == len(layers) {
 				diff = diffIDs[i]
 			}
-			dirs[i], errs[i] = o.layer(ctx, dir, l, diff, p)
+			dirs[i], locks[i], errs[i] = o.layer(ctx, dir, l, diff, p)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		closeAll(locks)
+		return nil, nil, err
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -98,69 +100,162 @@ func (o *options) unpackAll(ctx context.Context, layers []v1.Layer, diffIDs []v1
 	for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 		out[i], out[j] = out[j], out[i]
 	}
-	return out, nil
+	return out, locks, nil
+}
+
+func closeAll(fs []*os.File) {
+	for _, f := range fs {
+		if f != nil {
+			f.Close()
+		}
+	}
 }
 
 // layer returns the directory of layer l in the cache directory dir,
-// unpacking it first unless it is there: under an exclusive flock of its
-// lock file, into a temporary directory renamed when complete.
-func (o *options) layer(ctx context.Context, dir string, l v1.Layer, diff v1.Hash, p *progress) (string, error) {
+// unpacking it first unless it is there, and the layer's lock file, which
+// holds a shared flock(2) for as long as the caller uses the layer (Prune
+// removes no layer whose lock another holds). The unpacking is done under
+// an exclusive lock, into a temporary directory renamed when complete.
+func (o *options) layer(ctx context.Context, dir string, l v1.Layer, diff v1.Hash, p *progress) (string, *os.File, error) {
 	if diff == (v1.Hash{}) {
 		var err error
 		if diff, err = l.DiffID(); err != nil {
-			return "", fmt.Errorf("image: layer diff id: %w", err)
+			return "", nil, fmt.Errorf("image: layer diff id: %w", err)
 		}
 	}
 	if diff.Algorithm != "sha256" || len(diff.Hex) != 64 || strings.Trim(diff.Hex, "0123456789abcdef") != "" {
-		return "", fmt.Errorf("image: layer diff id %q: want sha256 and 64 hex digits", diff)
+		return "", nil, fmt.Errorf("image: layer diff id %q: want sha256 and 64 hex digits", diff)
 	}
 	key := "sha256-" + diff.Hex
 	dst := filepath.Join(dir, key)
-	if _, err := os.Lstat(dst); err == nil {
-		p.done(true)
-		return dst, nil
+	lockPath := filepath.Join(dir, "."+key+".lock")
+	unpacked := false
+	for {
+		lock, err := openLock(ctx, lockPath, unix.LOCK_SH)
+		if errors.Is(err, errLockGone) {
+			continue
+		}
+		if err != nil {
+			return "", nil, fmt.Errorf("image: lock layer %s: %w", diff, err)
+		}
+		if _, err := os.Lstat(dst); err == nil {
+			p.done(!unpacked)
+			return dst, lock, nil
+		}
+		// Exclusive to unpack. flock converts a lock by releasing it
+		// first: what held in between is checked again after.
+		err = relock(ctx, lock, lockPath, unix.LOCK_EX)
+		if err == nil {
+			if _, serr := os.Lstat(dst); serr != nil { // no other one unpacked it meanwhile
+				if uerr := o.unpackTo(ctx, dir, key, dst, l, diff, p); uerr != nil {
+					lock.Close()
+					return "", nil, uerr
+				}
+				unpacked = true
+			}
+			err = relock(ctx, lock, lockPath, unix.LOCK_SH)
+		}
+		if err == nil {
+			if _, serr := os.Lstat(dst); serr == nil {
+				p.done(!unpacked)
+				return dst, lock, nil
+			}
+			// Pruned between the two locks: again.
+		}
+		lock.Close() // releases the lock
+		if err != nil && !errors.Is(err, errLockGone) {
+			return "", nil, fmt.Errorf("image: lock layer %s: %w", diff, err)
+		}
 	}
-	lock, err := os.OpenFile(filepath.Join(dir, "."+key+".lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return "", fmt.Errorf("image: cache: %w", err)
-	}
-	defer lock.Close() // releases the lock
-	if err := flock(ctx, lock); err != nil {
-		return "", fmt.Errorf("image: lock layer %s: %w", diff, err)
-	}
-	if _, err := os.Lstat(dst); err == nil { // another one unpacked it meanwhile
-		p.done(true)
-		return dst, nil
-	}
-	// Temporary directories of this layer are left by an unpacker that died:
-	// with the lock held, no live one uses them.
+}
+
+// unpackTo unpacks l into dst, with the layer's exclusive lock held.
+func (o *options) unpackTo(ctx context.Context, dir, key, dst string, l v1.Layer, diff v1.Hash, p *progress) error {
+	// Temporary directories of this layer are left by an unpacker that died
+	// or a Prune: with the lock held, no live one uses them.
 	stale, _ := filepath.Glob(filepath.Join(dir, ".tmp-"+key+"-*"))
 	for _, s := range stale {
 		removeTree(s)
 	}
 	tmp, err := os.MkdirTemp(dir, ".tmp-"+key+"-")
 	if err != nil {
-		return "", fmt.Errorf("image: cache: %w", err)
+		return fmt.Errorf("image: cache: %w", err)
 	}
 	if err := o.unpackLayer(ctx, tmp, l, diff, p); err != nil {
 		removeTree(tmp)
-		return "", err
+		return err
+	}
+	if err := syncfs(tmp); err != nil {
+		removeTree(tmp)
+		return fmt.Errorf("image: cache: %w", err)
 	}
 	if err := os.Rename(tmp, dst); err != nil {
 		removeTree(tmp)
-		return "", fmt.Errorf("image: cache: %w", err)
+		return fmt.Errorf("image: cache: %w", err)
 	}
-	p.done(false)
-	return dst, nil
+	if err := fsyncDir(dir); err != nil {
+		return fmt.Errorf("image: cache: %w", err)
+	}
+	return nil
 }
 
-// flock takes an exclusive lock on f, giving up when ctx is done.
-func flock(ctx context.Context, f *os.File) error {
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err == nil || !errors.Is(err, unix.EWOULDBLOCK) {
+// errLockGone: the lock file was removed (by Prune) between its opening
+// and its locking; the lock is on a file no one else will lock.
+var errLockGone = errors.New("lock file removed")
+
+// openLock opens (making it if missing) the lock file at path and locks it
+// (how: unix.LOCK_SH or LOCK_EX), giving up when ctx is done.
+func openLock(ctx context.Context, path string, how int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := relock(ctx, f, path, how); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// relock takes (or converts to) the lock how on f and checks that f is
+// still the file at path: Prune removes a lock file with its layer, under
+// the exclusive lock, so one locked after that is no one's lock
+// (errLockGone).
+func relock(ctx context.Context, f *os.File, path string, how int) error {
+	if err := flock(ctx, f, how); err != nil {
+		return err
+	}
+	var have, want unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &have); err != nil {
+		return err
+	}
+	err := unix.Stat(path, &want)
+	if errors.Is(err, unix.ENOENT) || err == nil && (have.Ino != want.Ino || have.Dev != want.Dev) {
+		return errLockGone
+	}
+	return err
+}
+
+// fsyncDir writes dir's entries (a rename into it) to disk.
+func fsyncDir(dir string) error {
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := unix.Fsync(fd); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// flock takes the lock how on f, giving up when ctx is done.
+func flock(ctx context.Context, f *os.File, how int) error {
+	if err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB); err == nil || !errors.Is(err, unix.EWOULDBLOCK) {
 		return err
 	}
 	done := make(chan error, 1)
-	go func() { done <- unix.Flock(int(f.Fd()), unix.LOCK_EX) }()
+	go func() { done <- unix.Flock(int(f.Fd()), how) }()
 	select {
 	case err := <-done:
 		return err
