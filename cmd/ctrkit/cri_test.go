@@ -466,8 +466,33 @@ type criContainer struct {
 	Metadata map[string]any    `json:"metadata"`
 	Image    map[string]string `json:"image"`
 	Command  []string          `json:"command"`
+	Envs     []map[string]any  `json:"envs,omitempty"`
+	Mounts   []map[string]any  `json:"mounts,omitempty"`
 	LogPath  string            `json:"log_path"`
 	Linux    map[string]any    `json:"linux,omitempty"`
+}
+
+// The CRI's enums, as numbers in crictl's JSON.
+const (
+	criNamespacePod       = 0 // NamespaceMode POD
+	criNamespaceContainer = 1 // NamespaceMode CONTAINER
+	criSeccompDefault     = 0 // SecurityProfile RuntimeDefault
+	criSeccompUnconfined  = 1 // SecurityProfile Unconfined
+)
+
+// kubeletSecurity is the container security context kubelet sends for a
+// pod that asks for nothing (kubelet's default masked and read-only paths,
+// its own PID namespace per container), with the seccomp profile type
+// seccomp: Unconfined is kubelet's default, RuntimeDefault that of
+// --seccomp-default and of the restricted pod security standard.
+func kubeletSecurity(seccomp int) map[string]any {
+	return map[string]any{
+		"namespace_options": map[string]any{"network": criNamespacePod, "pid": criNamespaceContainer, "ipc": criNamespacePod},
+		"seccomp":           map[string]any{"profile_type": seccomp},
+		"masked_paths": []string{"/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+			"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"},
+		"readonly_paths": []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+	}
 }
 
 // TestCRI does what kubelet does with containerd's CRI and the ctrkit
@@ -481,23 +506,51 @@ func TestCRI(t *testing.T) {
 		Metadata:     map[string]any{"name": "web", "namespace": "ctrkit", "uid": "ctrkit-web-1", "attempt": 0},
 		Hostname:     "web",
 		LogDirectory: filepath.Join(c.dir, "logs"),
-		Linux:        map[string]any{"cgroup_parent": podParent},
+		Linux: map[string]any{"cgroup_parent": podParent, "security_context": map[string]any{
+			"namespace_options": map[string]any{"network": criNamespacePod, "pid": criNamespaceContainer, "ipc": criNamespacePod},
+			"seccomp":           map[string]any{"profile_type": criSeccompUnconfined},
+		}},
 	})
+	// What kubelet mounts in every container: a termination log file on
+	// /dev/termination-log and the service account's token directory, read
+	// only.
+	termLog := filepath.Join(c.dir, "termination-log")
+	token := filepath.Join(c.dir, "serviceaccount")
+	if err := os.WriteFile(termLog, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(token, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(token, "token"), []byte("ctrkit-token"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	kubeletMounts := []map[string]any{
+		{"container_path": "/dev/termination-log", "host_path": termLog},
+		{"container_path": "/var/run/secrets/kubernetes.io/serviceaccount", "host_path": token, "readonly": true},
+	}
 	server := c.writeJSON("server.json", criContainer{
 		Metadata: map[string]any{"name": "server"},
 		Image:    map[string]string{"image": criImage},
 		Command: []string{"sh", "-c", "mkdir -p /tmp/www && echo hello-from-ctrkit >/tmp/www/index.html && " +
 			"echo server-up && exec httpd -f -v -p 8080 -h /tmp/www"},
+		Envs:    []map[string]any{{"key": "KUBERNETES_SERVICE_HOST", "value": "169.254.4.1"}},
+		Mounts:  kubeletMounts,
 		LogPath: "server.log",
+		// A burstable pod's container with a CPU request of 100m, limits
+		// of 500m and 64 MiB, and its oom_score_adj.
 		Linux: map[string]any{"resources": map[string]any{
-			"memory_limit_in_bytes": 64 << 20, "cpu_period": 100000, "cpu_quota": 50000}},
+			"memory_limit_in_bytes": 64 << 20, "cpu_period": 100000, "cpu_quota": 50000, "cpu_shares": 102, "oom_score_adj": 968},
+			"security_context": kubeletSecurity(criSeccompDefault)},
 	})
 	client := c.writeJSON("client.json", criContainer{
 		Metadata: map[string]any{"name": "client"},
 		Image:    map[string]string{"image": criImage},
 		Command: []string{"sh", "-c", "for i in $(seq 100); do wget -q -O- http://127.0.0.1:8080/ && break; sleep 0.1; done; " +
 			"exec sleep 1000"},
+		Mounts:  kubeletMounts,
 		LogPath: "client.log",
+		Linux:   map[string]any{"security_context": kubeletSecurity(criSeccompUnconfined)},
 	})
 
 	podID := c.ok("runp", "--runtime", "ctrkit", pod)
@@ -556,13 +609,39 @@ func TestCRI(t *testing.T) {
 		if out := c.ok("exec", "-s", clientID, "wget", "-q", "-O-", "http://127.0.0.1:8080/"); out != "hello-from-ctrkit" {
 			t.Errorf("exec wget: %q", out)
 		}
-		out := c.ok("exec", "-s", serverID, "sh", "-c", "echo $$; hostname")
-		if f := strings.Fields(out); len(f) != 2 || f[0] == "1" || f[1] != "web" {
-			t.Errorf("exec echo $$; hostname: %q, want a pid other than 1 and the pod's hostname", out)
+		out := c.ok("exec", "-s", serverID, "sh", "-c", "echo $$ $KUBERNETES_SERVICE_HOST; hostname")
+		if f := strings.Fields(out); len(f) != 3 || f[0] == "1" || f[1] != "169.254.4.1" || f[2] != "web" {
+			t.Errorf("exec echo $$ $KUBERNETES_SERVICE_HOST; hostname: %q, want a pid other than 1, the variable and the pod's hostname", out)
 		}
 		// crictl exits 1 and names the command's exit status.
 		if _, errOut, code := c.run("exec", "-s", serverID, "sh", "-c", "exit 3"); code == 0 || !strings.Contains(errOut, "exited with 3") {
 			t.Errorf("exec sh -c 'exit 3': exit %d: %s", code, errOut)
+		}
+	})
+	t.Run("kubelet's mounts, masked and read-only paths, seccomp", func(t *testing.T) {
+		// /proc/timer_list is masked (it has text on the host), /proc/sys
+		// read only.
+		script := `exec 2>&1
+cat /var/run/secrets/kubernetes.io/serviceaccount/token; echo
+touch /var/run/secrets/kubernetes.io/serviceaccount/x
+echo done >/dev/termination-log
+wc -c </proc/timer_list
+echo x >/proc/sys/kernel/domainname
+grep Seccomp: /proc/self/status`
+		for id, seccomp := range map[string]string{serverID: "2", clientID: "0"} {
+			out, errOut, code := c.run("exec", "-s", id, "sh", "-c", script)
+			want := "ctrkit-token\n" +
+				"touch: /var/run/secrets/kubernetes.io/serviceaccount/x: Read-only file system\n" +
+				"0\n" +
+				"sh: can't create /proc/sys/kernel/domainname: Read-only file system\n" +
+				"Seccomp:\t" + seccomp
+			if strings.TrimSpace(out) != want { // crictl ends what it prints with blank lines
+				t.Errorf("container %s: exit %d, stderr %q, stdout:\n%s\nwant:\n%s", id, code, errOut, out, want)
+			}
+			if got := readTrim(t, termLog); got != "done" {
+				t.Errorf("termination log: %q", got)
+			}
+			os.WriteFile(termLog, nil, 0o644)
 		}
 	})
 	t.Run("resources in the cgroup", func(t *testing.T) {
@@ -572,9 +651,16 @@ func TestCRI(t *testing.T) {
 			} `json:"info"`
 		}
 		c.inspect("inspect", serverID, &info)
-		files := map[string]string{"memory.limit_in_bytes": "67108864", "cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000"}
+		files := map[string]string{"memory.limit_in_bytes": "67108864", "cpu.cfs_quota_us": "50000", "cpu.cfs_period_us": "100000",
+			"cpu.shares": "102"}
+		if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
+			files["memory.memsw.limit_in_bytes"] = "67108864" // the CRI sets swap = limit where it can
+		}
 		if c.v2 {
 			files = map[string]string{"memory.max": "67108864", "cpu.max": "50000 100000"}
+		}
+		if got := readTrim(t, fmt.Sprintf("/proc/%d/oom_score_adj", info.Info.Pid)); got != "968" {
+			t.Errorf("oom_score_adj %s, want 968", got)
 		}
 		for file, want := range files {
 			controller, dir := "", "/sys/fs/cgroup"
@@ -614,4 +700,3 @@ func TestCRI(t *testing.T) {
 		t.Errorf("processes left in the pod's network namespace: %v", ps)
 	}
 }
-
