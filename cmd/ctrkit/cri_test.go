@@ -69,7 +69,7 @@ func newCRI(t *testing.T) *criDaemon {
 	if crictl == "" {
 		p, err := exec.LookPath("crictl")
 		if err != nil {
-			skipOrFail(t, "crictl is not installed (.ci/run builds it: go install sigs.k8s.io/cri-tools/cmd/crictl@v1.34.0; or set %s): %v", crictlEnv, err)
+			skipOrFail(t, "crictl is not installed (.ci/run builds it: go install sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0; or set %s): %v", crictlEnv, err)
 		}
 		crictl = p
 	} else if _, err := os.Stat(crictl); err != nil {
