@@ -46,10 +46,10 @@ const crictlEnv = "CTRKIT_CRICTL"
 // configured in a private directory (host-local IPAM data there too).
 // containerd, its shims, the CNI plugins and the pods run in a private
 // network namespace (loopback up) and a private mount namespace with tmpfs
-// on /run (the shims' sockets, the runtime state, the pods' network
-// namespace mounts) and on /var/lib/cni (libcni's cache): nothing changes
-// in the host's network or mount table. crictl talks to the socket from
-// outside.
+// on /run (the shims' sockets, the pods' network namespace mounts) and on
+// /var/lib (libcni's cache, /var/lib/cni; containerd's directories are the
+// test's): nothing changes in the host's network, mount table or file
+// system. crictl talks to the socket from outside.
 type criDaemon struct {
 	t      *testing.T
 	dir    string
@@ -138,21 +138,12 @@ state = "%[1]s/state"
 			t.Fatal(err)
 		}
 	}
-	// libcni caches results in /var/lib/cni: a tmpfs there in the private
-	// mount namespace needs the directory.
-	madeCNIDir := false
-	if _, err := os.Stat("/var/lib/cni"); os.IsNotExist(err) {
-		if err := os.Mkdir("/var/lib/cni", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		madeCNIDir = true
-	}
 	log, err := os.Create(filepath.Join(dir, "daemon.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	daemon := exec.Command("unshare", "--net", "--mount", "--propagation", "private", "sh", "-c",
-		`mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs -o mode=0755 tmpfs /var/lib/cni && ip link set lo up && exec "$@"`,
+		`mount -t tmpfs -o mode=0755 tmpfs /run && mount -t tmpfs -o mode=0755 tmpfs /var/lib && mkdir /var/lib/cni && ip link set lo up && exec "$@"`,
 		"sh", "containerd", "--config", filepath.Join(dir, "config.toml"))
 	daemon.Stdout, daemon.Stderr = log, log
 	daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -165,11 +156,6 @@ state = "%[1]s/state"
 	t.Cleanup(func() {
 		c.stop(daemon.Process.Pid, done)
 		log.Close()
-		if madeCNIDir {
-			if err := os.Remove("/var/lib/cni"); err != nil {
-				t.Errorf("remove /var/lib/cni: %v", err)
-			}
-		}
 		if after, _ := containertest.HostMounts(); after != before {
 			t.Errorf("the host's mount table changed:\nbefore:\n%s\nafter:\n%s", before, after)
 		}
@@ -698,5 +684,15 @@ grep Seccomp: /proc/self/status`
 	}
 	if ps := processesInNet(podNetns); len(ps) > 0 {
 		t.Errorf("processes left in the pod's network namespace: %v", ps)
+	}
+	// host-local keeps a file per address it leased: the pod's is gone.
+	ents, err := os.ReadDir(filepath.Join(c.dir, "ipam", "ctrkit-cri"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if e.Name() != "lock" && !strings.HasPrefix(e.Name(), "last_reserved_ip") {
+			t.Errorf("address %s still leased after rmp", e.Name())
+		}
 	}
 }
