@@ -663,6 +663,27 @@ grep Seccomp: /proc/self/status`
 			}
 		}
 	})
+	t.Run("an unsupported field fails start, naming it", func(t *testing.T) {
+		// linux.resources.unified (cgroup v2 files by name, which kubelet
+		// sends on cgroup v2 hosts only) is a field ctrkit refuses: the
+		// runtime's error reaches crictl.
+		bad := c.writeJSON("bad.json", criContainer{
+			Metadata: map[string]any{"name": "bad"},
+			Image:    map[string]string{"image": criImage},
+			Command:  []string{"true"},
+			LogPath:  "bad.log",
+			Linux:    map[string]any{"resources": map[string]any{"unified": map[string]string{"memory.high": "max"}}},
+		})
+		id := c.ok("create", podID, bad, pod)
+		defer c.run("rm", "-f", id)
+		if _, errOut, code := c.run("start", id); code == 0 || !strings.Contains(errOut, "linux.resources.unified") {
+			t.Errorf("start with linux.resources.unified: exit %d, %q; want a failure naming the field", code, errOut)
+		}
+		c.ok("rm", id)
+		if _, err := os.Stat(filepath.Join(c.state(), id)); err == nil {
+			t.Errorf("ctrkit's state of the failed container left behind")
+		}
+	})
 
 	for _, id := range []string{clientID, serverID} {
 		c.ok("stop", id)
