@@ -112,6 +112,8 @@ state = "%[1]s/state"
   address = ""
 [plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = %[3]q
+  # A root without CAP_SYS_RESOURCE (this machine's) cannot lower
+  # oom_score_adj below its own: the CRI then raises what it asks to that.
   restrict_oom_score_adj = true
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
