@@ -29,7 +29,7 @@ func newContainerd(t *testing.T) *ctrd {
 	containertest.SkipUnlessRoot(t)
 	for _, tool := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "unshare"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (Debian package containerd; .ci/run installs it): %v", tool, err)
+			skipOrFail(t, "%s is not installed (Debian package containerd; .ci/run installs it): %v", tool, err)
 		}
 	}
 	// The 1.6 shim makes its socket under /run/containerd/s, whatever the
