@@ -264,7 +264,12 @@ func (l *limitsConfig) v2Controllers() []string {
 	if l.pids > 0 {
 		cs = append(cs, "pids")
 	}
-	return append(cs, l.res.v2Controllers()...)
+	for _, c := range l.res.v2Controllers() {
+		if !slices.Contains(cs, c) { // Unified may name a limit's controller too
+			cs = append(cs, c)
+		}
+	}
+	return cs
 }
 
 // pidsMax is the pids.max value while the init runs, with reserve the tasks

@@ -2,10 +2,13 @@ package container
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ctrkit/container/internal/lifecycle"
 )
 
 // The cgroup controls beyond the four limit options (WithResources): the
@@ -84,6 +87,13 @@ type Resources struct {
 	// interface: net_prio.ifpriomap, cgroup v1 only. The kernel looks the
 	// interface names up in the host's initial network namespace.
 	NetPriorities []NetPriority
+	// Unified writes cgroup v2 files of the container's cgroup as given,
+	// file name to value ("memory.oom.group": "1"), after every other
+	// control, so that a file named here wins (runc's linux.resources.unified,
+	// which kubelet sends on v2 hosts). A name is a file of the cgroup's own
+	// directory: "controller.file" (that controller is enabled for it) or a
+	// "cgroup." core file. cgroup v2 only: on a v1 or hybrid host Start fails.
+	Unified map[string]string
 }
 
 // BlockIODevice sets the block I/O weights and throttles of the container
@@ -129,6 +139,7 @@ func WithResources(r Resources) Option {
 		r.BlockIODevices = slices.Clone(r.BlockIODevices)
 		r.HugepageLimits = slices.Clone(r.HugepageLimits)
 		r.NetPriorities = slices.Clone(r.NetPriorities)
+		r.Unified = maps.Clone(r.Unified)
 		if r.MemorySwappiness != nil {
 			v := *r.MemorySwappiness
 			r.MemorySwappiness = &v
@@ -210,7 +221,46 @@ func (r *Resources) check() error {
 			return fmt.Errorf("NetPriorities %q: not an interface name", p.Interface)
 		}
 	}
+	for name, value := range r.Unified {
+		ctrl, file, ok := strings.Cut(name, ".")
+		if !ok || ctrl == "" || file == "" || !unifiedName(name) {
+			return fmt.Errorf("Unified %q: not a cgroup v2 file name (controller.file, such as memory.oom.group)", name)
+		}
+		if strings.ContainsRune(value, 0) {
+			return fmt.Errorf("Unified %q: the value holds a NUL byte", name)
+		}
+		if name == "cgroup.procs" || name == "cgroup.threads" || name == "cgroup.subtree_control" || name == "cgroup.kill" || name == "cgroup.freeze" {
+			return fmt.Errorf("Unified %q: the runtime manages this file itself", name)
+		}
+	}
 	return nil
+}
+
+// resourceErr marks err, a control of Resources that this host cannot
+// apply, with the name of its field, for the OCI runtime to name the spec's.
+func resourceErr(field string, err error) error {
+	return &lifecycle.ResourceError{Field: field, Err: err}
+}
+
+// unifiedName reports whether name looks like a cgroup v2 file name: lower
+// case letters, digits, '_' and '.', no '/'.
+func unifiedName(name string) bool {
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// unifiedController is the v2 controller a Unified file belongs to, "" for
+// a core ("cgroup.") file.
+func unifiedController(name string) string {
+	ctrl, _, _ := strings.Cut(name, ".")
+	if ctrl == "cgroup" {
+		return ""
+	}
+	return ctrl
 }
 
 // memory, cpuset, blkio... report which controllers r needs.
@@ -226,7 +276,7 @@ func (r *Resources) blkio() bool {
 }
 func (r *Resources) any() bool {
 	return r.memory() || r.cpu() || r.cpuset() || r.blkio() || len(r.HugepageLimits) > 0 ||
-		r.NetClassID > 0 || len(r.NetPriorities) > 0
+		r.NetClassID > 0 || len(r.NetPriorities) > 0 || len(r.Unified) > 0
 }
 
 // hugepageSizeName names a huge page size of kB kibibytes the way the kernel's
@@ -257,7 +307,7 @@ func (r *Resources) checkHugepages(h cgroupHost) error {
 			if len(h.hugepageSizes) > 0 {
 				have = strings.Join(h.hugepageSizes, ", ")
 			}
-			return fmt.Errorf("HugepageLimits %s: this host has no huge pages of that size (it has %s)", l.PageSize, have)
+			return resourceErr("HugepageLimits", fmt.Errorf("HugepageLimits %s: this host has no huge pages of that size (it has %s)", l.PageSize, have))
 		}
 	}
 	return nil
@@ -266,7 +316,10 @@ func (r *Resources) checkHugepages(h cgroupHost) error {
 // v1Files renders r into cgroup v1 files, after the limit options' files.
 func (r *Resources) v1Files(h cgroupHost) ([]cgroupFile, error) {
 	if r.MemoryHigh > 0 {
-		return nil, fmt.Errorf("MemoryHigh: memory.high is cgroup v2 only; cgroup v1 has no memory throttle")
+		return nil, resourceErr("MemoryHigh", fmt.Errorf("MemoryHigh: memory.high is cgroup v2 only; cgroup v1 has no memory throttle"))
+	}
+	if len(r.Unified) > 0 {
+		return nil, resourceErr("Unified", fmt.Errorf("Unified %s: cgroup v2 files, and this host's controllers are in cgroup v1 hierarchies (a hybrid host's unified hierarchy has none)", strings.Join(slices.Sorted(maps.Keys(r.Unified)), ", ")))
 	}
 	var fs []cgroupFile
 	add := func(ctrl, name, value string) { fs = append(fs, cgroupFile{ctrl, name, value}) }
@@ -284,7 +337,7 @@ func (r *Resources) v1Files(h cgroupHost) ([]cgroupFile, error) {
 	}
 	if r.RealtimeRuntime != 0 || r.RealtimePeriod > 0 {
 		if !h.realtime {
-			return nil, fmt.Errorf("RealtimeRuntime/RealtimePeriod: this kernel has no cpu.rt_runtime_us (it is built without CONFIG_RT_GROUP_SCHED)")
+			return nil, resourceErr("RealtimeRuntime", fmt.Errorf("RealtimeRuntime/RealtimePeriod: this kernel has no cpu.rt_runtime_us (it is built without CONFIG_RT_GROUP_SCHED)"))
 		}
 		if r.RealtimePeriod > 0 {
 			add("cpu", "cpu.rt_period_us", strconv.FormatUint(r.RealtimePeriod, 10))
@@ -318,10 +371,10 @@ func (r *Resources) v1Files(h cgroupHost) ([]cgroupFile, error) {
 			leaf = leaf || d.LeafWeight > 0
 		}
 		if weighted && h.blkioWeight == "" {
-			return nil, fmt.Errorf("BlockIOWeight: this kernel has neither blkio.weight (CFQ) nor blkio.bfq.weight (BFQ)")
+			return nil, resourceErr("BlockIOWeight", fmt.Errorf("BlockIOWeight: this kernel has neither blkio.weight (CFQ) nor blkio.bfq.weight (BFQ)"))
 		}
 		if leaf && !h.blkioLeaf {
-			return nil, fmt.Errorf("BlockIOLeafWeight: this kernel has no blkio.leaf_weight (only the CFQ I/O scheduler had leaf weights; it is gone since Linux 5.0)")
+			return nil, resourceErr("BlockIOLeafWeight", fmt.Errorf("BlockIOLeafWeight: this kernel has no blkio.leaf_weight (only the CFQ I/O scheduler had leaf weights; it is gone since Linux 5.0)"))
 		}
 		if r.BlockIOWeight > 0 {
 			add("blkio", h.blkioWeight, strconv.FormatUint(uint64(r.BlockIOWeight), 10))
@@ -367,17 +420,17 @@ func (r *Resources) v1Files(h cgroupHost) ([]cgroupFile, error) {
 func (r *Resources) v2Files(h cgroupHost, memoryLimit int64) ([]cgroupFile, error) {
 	switch {
 	case r.MemorySwappiness != nil:
-		return nil, fmt.Errorf("MemorySwappiness: memory.swappiness is cgroup v1 only; cgroup v2 has no per-cgroup swappiness")
+		return nil, resourceErr("MemorySwappiness", fmt.Errorf("MemorySwappiness: memory.swappiness is cgroup v1 only; cgroup v2 has no per-cgroup swappiness"))
 	case r.DisableOOMKiller:
-		return nil, fmt.Errorf("DisableOOMKiller: memory.oom_control is cgroup v1 only; cgroup v2 cannot disable the OOM killer")
+		return nil, resourceErr("DisableOOMKiller", fmt.Errorf("DisableOOMKiller: memory.oom_control is cgroup v1 only; cgroup v2 cannot disable the OOM killer"))
 	case r.KernelTCPMemory > 0 && (memoryLimit == 0 || memoryLimit > r.KernelTCPMemory):
-		return nil, fmt.Errorf("KernelTCPMemory %d: cgroup v2 has no TCP memory limit of its own (socket memory is charged to memory.max), so it needs a memory limit of at most that", r.KernelTCPMemory)
+		return nil, resourceErr("KernelTCPMemory", fmt.Errorf("KernelTCPMemory %d: cgroup v2 has no TCP memory limit of its own (socket memory is charged to memory.max), so it needs a memory limit of at most that", r.KernelTCPMemory))
 	case r.RealtimeRuntime != 0 || r.RealtimePeriod > 0:
-		return nil, fmt.Errorf("RealtimeRuntime/RealtimePeriod: cpu.rt_* are cgroup v1 only; cgroup v2 has no real-time group scheduling")
+		return nil, resourceErr("RealtimeRuntime", fmt.Errorf("RealtimeRuntime/RealtimePeriod: cpu.rt_* are cgroup v1 only; cgroup v2 has no real-time group scheduling"))
 	case r.BlockIOLeafWeight > 0:
-		return nil, fmt.Errorf("BlockIOLeafWeight: cgroup v2 has no leaf weights")
+		return nil, resourceErr("BlockIOLeafWeight", fmt.Errorf("BlockIOLeafWeight: cgroup v2 has no leaf weights"))
 	case r.NetClassID > 0 || len(r.NetPriorities) > 0:
-		return nil, fmt.Errorf("NetClassID/NetPriorities: net_cls and net_prio are cgroup v1 controllers; cgroup v2 has none (it classifies packets with eBPF)")
+		return nil, resourceErr("NetClassID", fmt.Errorf("NetClassID/NetPriorities: net_cls and net_prio are cgroup v1 controllers; cgroup v2 has none (it classifies packets with eBPF)"))
 	}
 	var fs []cgroupFile
 	add := func(ctrl, name, value string) { fs = append(fs, cgroupFile{ctrl, name, value}) }
@@ -402,15 +455,15 @@ func (r *Resources) v2Files(h cgroupHost, memoryLimit int64) ([]cgroupFile, erro
 		}
 		for _, d := range r.BlockIODevices {
 			if d.LeafWeight > 0 {
-				return nil, fmt.Errorf("BlockIODevices %s LeafWeight: cgroup v2 has no leaf weights", devNum(d))
+				return nil, resourceErr("BlockIODevices", fmt.Errorf("BlockIODevices %s LeafWeight: cgroup v2 has no leaf weights", devNum(d)))
 			}
 			if d.Weight > 0 && h.blkioWeight == "" {
-				return nil, fmt.Errorf("BlockIODevices %s Weight: this kernel has neither io.weight nor io.bfq.weight", devNum(d))
+				return nil, resourceErr("BlockIODevices", fmt.Errorf("BlockIODevices %s Weight: this kernel has neither io.weight nor io.bfq.weight", devNum(d)))
 			}
 		}
 		if r.BlockIOWeight > 0 {
 			if h.blkioWeight == "" {
-				return nil, fmt.Errorf("BlockIOWeight: this kernel has neither io.weight nor io.bfq.weight")
+				return nil, resourceErr("BlockIOWeight", fmt.Errorf("BlockIOWeight: this kernel has neither io.weight nor io.bfq.weight"))
 			}
 			add("io", h.blkioWeight, "default "+weight(r.BlockIOWeight))
 		}
@@ -437,6 +490,9 @@ func (r *Resources) v2Files(h cgroupHost, memoryLimit int64) ([]cgroupFile, erro
 	}
 	for _, l := range r.HugepageLimits {
 		add("hugetlb", "hugetlb."+l.PageSize+".max", strconv.FormatUint(l.Bytes, 10))
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Unified)) {
+		add(unifiedController(name), name, r.Unified[name])
 	}
 	return fs, nil
 }
@@ -475,6 +531,11 @@ func (r *Resources) v2Controllers() []string {
 	}
 	if len(r.HugepageLimits) > 0 {
 		cs = append(cs, "hugetlb")
+	}
+	for _, name := range slices.Sorted(maps.Keys(r.Unified)) {
+		if c := unifiedController(name); c != "" && !slices.Contains(cs, c) {
+			cs = append(cs, c)
+		}
 	}
 	return cs
 }

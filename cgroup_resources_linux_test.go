@@ -434,3 +434,18 @@ func testUpdateCgroupResourcesV2(t *testing.T) {
 	c.Signal(syscall.SIGKILL)
 	exitError(t, waitTimeout(t, c, 10*time.Second))
 }
+
+// TestResourcesUnified: Resources.Unified's files land in the container's v2
+// cgroup, after (and over) the other controls; a v1 or hybrid host refuses
+// them, naming the field.
+func TestResourcesUnified(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	u := map[string]string{"memory.oom.group": "1", "memory.high": "33554432", "pids.max": "9"}
+	if !unifiedHost() {
+		wantStartError(t, "Unified memory.high, memory.oom.group, pids.max: cgroup v2 files", WithResources(Resources{Unified: u}))
+		return
+	}
+	c, dirs := startSleeping(t, WithMemory(64<<20), WithPids(50), WithResources(Resources{MemoryHigh: 48 << 20, Unified: u}))
+	checkCgroupValues(t, dirs[""], map[string]string{"memory.max": "67108864", "memory.oom.group": "1", "memory.high": "33554432", "pids.max": "9"})
+	stop(t, c, dirs)
+}

@@ -33,6 +33,11 @@ func TestResourcesOptionErrors(t *testing.T) {
 		{"page size", Resources{HugepageLimits: []HugepageLimit{{PageSize: "2M", Bytes: 1}}}, `HugepageLimits "2M"`},
 		{"page size twice", Resources{HugepageLimits: []HugepageLimit{{"2MB", 1}, {"2MB", 2}}}, "given twice"},
 		{"interface", Resources{NetPriorities: []NetPriority{{"eth 0", 1}}}, `NetPriorities "eth 0"`},
+		{"unified path", Resources{Unified: map[string]string{"../memory.max": "1"}}, `Unified "../memory.max"`},
+		{"unified no controller", Resources{Unified: map[string]string{"oomgroup": "1"}}, `Unified "oomgroup"`},
+		{"unified upper case", Resources{Unified: map[string]string{"Memory.max": "1"}}, `Unified "Memory.max"`},
+		{"unified procs", Resources{Unified: map[string]string{"cgroup.procs": "1"}}, "manages this file itself"},
+		{"unified NUL", Resources{Unified: map[string]string{"memory.high": "1\x00"}}, "NUL"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := testConfig(t, WithResources(tc.r))
@@ -89,6 +94,18 @@ func TestResourcesFiles(t *testing.T) {
 			},
 			v2Err:  "MemorySwappiness: memory.swappiness is cgroup v1 only",
 			v1Ctrl: []string{"memory", "freezer"}, v2Ctrl: []string{"memory"},
+		},
+		{
+			name: "unified: v2 only, last, controllers enabled",
+			l:    limitsConfig{memory: 64 << 20, res: Resources{Unified: map[string]string{"memory.oom.group": "1", "pids.max": "7", "cgroup.max.depth": "2"}}},
+			v2: []cgroupFile{
+				{"memory", "memory.max", "67108864"},
+				{"", "cgroup.max.depth", "2"},
+				{"memory", "memory.oom.group", "1"},
+				{"pids", "pids.max", "7"},
+			},
+			v1Err:  "Unified cgroup.max.depth, memory.oom.group, pids.max: cgroup v2 files",
+			v1Ctrl: []string{"memory", "freezer"}, v2Ctrl: []string{"memory", "pids"},
 		},
 		{
 			name: "reservation alone", l: limitsConfig{res: Resources{MemoryReservation: 1 << 20}},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/internal/devices"
+	"github.com/ctrkit/container/internal/lifecycle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -65,6 +66,37 @@ func (e *FieldError) Unwrap() error { return e.Err }
 // ErrUnsupported is wrapped by a [FieldError] for a field the library cannot
 // honour.
 var ErrUnsupported = errors.New("not supported by this runtime")
+
+// resourceFields names the spec field of each container.Resources field.
+var resourceFields = map[string]string{
+	"MemoryReservation": "linux.resources.memory.reservation",
+	"MemoryHigh":        "linux.resources.unified",
+	"MemorySwappiness":  "linux.resources.memory.swappiness",
+	"DisableOOMKiller":  "linux.resources.memory.disableOOMKiller",
+	"KernelTCPMemory":   "linux.resources.memory.kernelTCP",
+	"CPUPeriod":         "linux.resources.cpu.period",
+	"RealtimeRuntime":   "linux.resources.cpu.realtimeRuntime",
+	"BlockIOWeight":     "linux.resources.blockIO.weight",
+	"BlockIOLeafWeight": "linux.resources.blockIO.leafWeight",
+	"BlockIODevices":    "linux.resources.blockIO",
+	"HugepageLimits":    "linux.resources.hugepageLimits",
+	"NetClassID":        "linux.resources.network",
+	"Unified":           "linux.resources.unified",
+}
+
+// ResourceFieldError returns err, a failed container Start or UpdateCgroup,
+// as a [*FieldError] naming the spec's field when a control of
+// linux.resources caused it (one this host cannot apply, such as
+// linux.resources.unified on a cgroup v1 host); otherwise err.
+func ResourceFieldError(err error) error {
+	var re *lifecycle.ResourceError
+	if errors.As(err, &re) {
+		if f, ok := resourceFields[re.Field]; ok {
+			return &FieldError{Field: f, Err: err}
+		}
+	}
+	return err
+}
 
 func unsupported(field string) error { return &FieldError{Field: field, Err: ErrUnsupported} }
 
@@ -613,12 +645,10 @@ func resourceLimitsOf(r *specs.LinuxResources) (resourceLimits, error) {
 			l.res.NetPriorities = append(l.res.NetPriorities, container.NetPriority{Interface: p.Name, Priority: p.Priority})
 		}
 	}
-	switch {
-	case len(r.Rdma) > 0:
+	if len(r.Rdma) > 0 {
 		return l, unsupported("linux.resources.rdma")
-	case len(r.Unified) > 0:
-		return l, unsupported("linux.resources.unified")
 	}
+	l.res.Unified = r.Unified
 	return l, nil
 }
 

@@ -310,7 +310,9 @@ func TestFromSpec(t *testing.T) {
 		{"rdma", func(s *specs.Spec) {
 			s.Linux.Resources = &specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"mlx": {}}}
 		}, "linux.resources.rdma", nil},
-		{"unified", func(s *specs.Spec) { s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"a": "b"}} }, "linux.resources.unified", nil},
+		{"unified", func(s *specs.Spec) {
+			s.Linux.Resources = &specs.LinuxResources{Unified: map[string]string{"memory.oom.group": "1"}}
+		}, "", nil},
 		// hooks
 		{"hooks", func(s *specs.Spec) {
 			h := []specs.Hook{{Path: "/bin/true"}}
@@ -481,7 +483,8 @@ func TestResourceLimits(t *testing.T) {
 			want: resourceLimits{res: container.Resources{NetClassID: 0x100001,
 				NetPriorities: []container.NetPriority{{Interface: "lo", Priority: 10}, {Interface: "eth0", Priority: 30}}}}},
 		{name: "rdma", r: specs.LinuxResources{Rdma: map[string]specs.LinuxRdma{"x": {}}}, field: "linux.resources.rdma"},
-		{name: "unified", r: specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}}, field: "linux.resources.unified"},
+		{name: "unified", r: specs.LinuxResources{Unified: map[string]string{"memory.high": "1"}},
+			want: resourceLimits{res: container.Resources{Unified: map[string]string{"memory.high": "1"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := resourceLimitsOf(&tc.r)

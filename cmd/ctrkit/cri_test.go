@@ -665,10 +665,11 @@ grep Seccomp: /proc/self/status`
 			}
 		}
 	})
-	t.Run("an unsupported field fails start, naming it", func(t *testing.T) {
+	t.Run("a field this host cannot honour fails start, naming it", func(t *testing.T) {
 		// linux.resources.unified (cgroup v2 files by name, which kubelet
-		// sends on cgroup v2 hosts only) is a field ctrkit refuses: the
-		// runtime's error reaches crictl.
+		// sends on cgroup v2 hosts only) cannot apply on this v1 hybrid
+		// host: the runtime's error, naming the field, reaches crictl. (On
+		// a v2 host ctrkit writes the files: TestResourcesUnified.)
 		bad := c.writeJSON("bad.json", criContainer{
 			Metadata: map[string]any{"name": "bad"},
 			Image:    map[string]string{"image": criImage},

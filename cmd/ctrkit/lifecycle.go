@@ -250,7 +250,7 @@ func startError(err error) error {
 	case errors.As(err, &setup) && setup.Op == "setrlimit":
 		return &oci.FieldError{Field: "process.rlimits", Err: err}
 	}
-	return err
+	return oci.ResourceFieldError(err)
 }
 
 func hasMountNS(spec *specs.Spec) bool {

@@ -81,3 +81,15 @@ func (d DeviceRule) String() string {
 	}
 	return s
 }
+
+// ResourceError is a control of container.Resources that the host cannot
+// apply (a v1-only file on cgroup v2, a kernel without the file), marked
+// with the Resources field it came from, so that the OCI runtime can name
+// the spec's field.
+type ResourceError struct {
+	Field string // the field of container.Resources: "Unified", "MemorySwappiness", ...
+	Err   error
+}
+
+func (e *ResourceError) Error() string { return e.Err.Error() }
+func (e *ResourceError) Unwrap() error { return e.Err }
