@@ -39,6 +39,9 @@ const (
 	// msgMounted (init → parent, answered with msgGo): the file systems are
 	// mounted, pivot_root is next; sent only with WithBeforePivot.
 	msgMounted msgType = 'm'
+	// msgTrace (init → parent, WithLogger): the init's steps and their
+	// durations (encodeTrace), right before its last message.
+	msgTrace msgType = 'r'
 )
 
 const maxMsg = 16 << 20
@@ -69,6 +72,7 @@ type initConfig struct {
 	Net            netInit
 	Landlock       landlockInit // landlock.go: WithLandlock, planned by Start for the kernel's ABI
 	Overlay        *overlayInit // WithOverlay (overlay.go)
+	Trace          bool         // WithLogger at debug level: measure the steps, send them before the last message (trace_linux.go)
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
