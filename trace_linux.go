@@ -184,8 +184,7 @@ type initTracer struct {
 	sent  bool
 	start int64 // CLOCK_MONOTONIC ns at the hook
 	last  time.Time
-	n     int
-	recs  [numSteps]traceRecord
+	recs  []traceRecord // allocated by begin: off, the tracer is a few words of the init's memory
 }
 
 // hookTime is when the init's hook ran (time.Now: the vDSO, no system call).
@@ -196,6 +195,7 @@ var hookTime time.Time
 func (t *initTracer) begin(cfg *initConfig) {
 	t.cfg = cfg
 	t.on = true
+	t.recs = make([]traceRecord, 0, numSteps)
 	t.last = hookTime
 	t.start = monotonic() - int64(time.Since(hookTime))
 }
@@ -210,9 +210,8 @@ func (t *initTracer) step(s traceStep, err error) error {
 
 func (t *initTracer) record(s traceStep, err error) {
 	now := time.Now()
-	if t.n < len(t.recs) && (err != nil || initStepApplies(t.cfg, s)) {
-		t.recs[t.n] = traceRecord{step: s, failed: err != nil, dur: int64(now.Sub(t.last))}
-		t.n++
+	if err != nil || initStepApplies(t.cfg, s) {
+		t.recs = append(t.recs, traceRecord{step: s, failed: err != nil, dur: int64(now.Sub(t.last))})
 	}
 	t.last = now
 }
@@ -224,7 +223,7 @@ func (t *initTracer) send(ch *os.File) {
 		return
 	}
 	t.sent = true
-	writeFrame(ch, msgTrace, encodeTrace(t.start, t.recs[:t.n])) // the parent reports a trace it missed as none
+	writeFrame(ch, msgTrace, encodeTrace(t.start, t.recs)) // the parent reports a trace it missed as none
 }
 
 // readFile is readMsg for startTrace.read.
