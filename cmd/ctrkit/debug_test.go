@@ -80,3 +80,51 @@ func TestDebugToStderr(t *testing.T) {
 		}
 	}
 }
+
+// TestDebugCreate: ctrkit --debug create, whose init parks on the exec FIFO,
+// logs the steps up to there (the init's trace comes before it parks), and
+// a failing create (a command missing in the rootfs) logs the failed step.
+func TestDebugCreate(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	id := "debug-create"
+	_, errOut, code := c.run("--debug", "create", "--bundle", bundle(t, "/bin/true"), id)
+	if code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errOut)
+	}
+	c.ok("delete", "--force", id)
+	for _, want := range []string{"where=init step=mounts", "where=init step=pivot_root", "where=init step=user", `msg="container started"`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr has no %q:\n%s", want, errOut)
+		}
+	}
+	_, errOut, code = c.run("--debug", "create", "--bundle", bundle(t, "/bin/no-such-command"), "debug-fail")
+	if code == 0 {
+		c.ok("delete", "--force", "debug-fail")
+		t.Fatal("create of a missing command succeeded")
+	}
+	if !strings.Contains(errOut, `msg="container start failed"`) || !strings.Contains(errOut, "where=init step=exec") {
+		t.Errorf("stderr has no failed exec step:\n%s", errOut)
+	}
+}
+
+// TestDebugExec: ctrkit --debug exec, which joins the running container
+// (oci.WithJoin), logs the joining init's steps up to its report.
+func TestDebugExec(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	c := newCLI(t)
+	id := "debug-exec"
+	c.ok("create", "--bundle", bundle(t, "/bin/sleep", "100"), id)
+	defer c.run("delete", "--force", id)
+	c.ok("start", id)
+	out, errOut, code := c.run("--debug", "exec", id, "/bin/echo", "joined")
+	if code != 0 || out != "joined\n" {
+		t.Fatalf("exec: exit %d, %q: %s", code, out, errOut)
+	}
+	for _, want := range []string{"where=init step=join", "where=parent step=clone", `msg="container started"`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr has no %q:\n%s", want, errOut)
+		}
+	}
+	c.ok("kill", id, "KILL")
+}
