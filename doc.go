@@ -380,8 +380,8 @@
 // (where, step, the init's op, err). The parent's steps are the plan, the
 // cgroup, the veth pair, the clone (which writes the id maps), sending the
 // configuration, moving the veth end, and waiting for the init; the init's
-// are its Go runtime's start (from its execve to the hook, on
-// CLOCK_MONOTONIC), reading the configuration, waiting for the parent, the
+// are its start (from the parent's clone to the init's hook, on
+// CLOCK_MONOTONIC: the clone, the execve and the Go runtime's start), reading the configuration, waiting for the parent, the
 // mounts, pivot_root, the hostname, Landlock, the user, capabilities,
 // seccomp, and execve (from the init's trace to the end of its channel, seen
 // by the parent). Steps that do nothing for a container are left out. The

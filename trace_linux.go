@@ -21,7 +21,7 @@ type startTrace struct {
 	r     *running
 	begin time.Time
 	last  time.Time
-	clone int64     // CLOCK_MONOTONIC ns when the clone returned, for the init's stepRuntime
+	clone int64     // CLOCK_MONOTONIC ns when the clone began, for the init's stepRuntime
 	fail  traceStep // the step that failed
 	where string    // "parent" or "init": where fail is
 	got   time.Time // when the init's trace arrived (the start of its execve)
@@ -49,7 +49,7 @@ func (t *startTrace) step(s traceStep, err error) error {
 	d := now.Sub(t.last)
 	t.last = now
 	if s == stepClone && err == nil {
-		t.clone = monotonic()
+		t.clone = monotonic() - int64(d) // the step's beginning: os/exec returns once the init has exec'd, maybe after its hook ran
 	}
 	if err != nil {
 		t.fail, t.where = s, "parent"
