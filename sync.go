@@ -23,6 +23,9 @@ import (
 //	               with WithExecFIFO, msgParked once it waits for the FIFO to be
 //	               opened, after which the parent stops reading; msgMounted and
 //	               msgExecReady wait for the parent's msgGo (WithBeforePivot, WithPids).
+//	               With WithLogger at debug level (initConfig.Trace), msgTrace, the
+//	               init's steps and their durations, comes right before the last of
+//	               these (EOF, msgError, msgParked, msgJoined).
 
 type msgType byte
 
