@@ -45,10 +45,12 @@ func TestDebugRunLogsTrace(t *testing.T) {
 			got[rec["where"].(string)+"/"+rec["step"].(string)] = true
 		case "container started":
 			got["started"] = true
+		case "ctrkit done":
+			got["done"] = rec["status"] == float64(0)
 		}
 	}
 	for _, want := range []string{"command run", "parent/clone", "parent/wait for init", "init/runtime start",
-		"init/mounts", "init/pivot_root", "init/capabilities", "init/exec", "started"} {
+		"init/mounts", "init/pivot_root", "init/capabilities", "init/exec", "started", "done"} {
 		if !got[want] {
 			t.Errorf("the log has no %s:\n%s", want, data)
 		}

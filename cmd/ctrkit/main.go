@@ -124,6 +124,7 @@ func main() {
 	if !ok {
 		fail(g, fmt.Errorf("unknown command %q", args[0]))
 	}
+	began := time.Now()
 	if l := g.logger(); l != nil {
 		l.Debug("ctrkit", "command", args[0], "args", args[1:])
 	}
@@ -132,6 +133,9 @@ func main() {
 		return
 	}
 	code, err := cmd(g, args[1:])
+	if l := g.logger(); l != nil {
+		l.Debug("ctrkit done", "command", args[0], "dur", time.Since(began), "status", code, "err", err)
+	}
 	if errors.Is(err, errHelp) {
 		printUsage(os.Stdout, args[0])
 		return
