@@ -213,3 +213,35 @@ func TestTraceOff(t *testing.T) {
 		t.Fatalf("a logger at Info level got %v", recs)
 	}
 }
+
+// TestTraceInitAndNoSeccomp: with WithInit the trace comes before the
+// reaper starts the command (its fork and exec is the exec step); without a
+// seccomp filter there is no seccomp step.
+func TestTraceInitAndNoSeccomp(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	rootfs := containertest.Rootfs(t)
+	log, out := newTraceLogger(slog.LevelDebug)
+	c, _ := containertest.Start(t, rootfs, []string{"/bin/true"}, container.WithLogger(log),
+		container.WithInit(), container.WithoutSeccomp())
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	got := steps(t, out.records(t))
+	wantSteps(t, got, "init/mounts", "init/capabilities", "init/exec", "parent/wait for init")
+	if got["init/seccomp"] != nil {
+		t.Errorf("a seccomp step without a filter: %v", got["init/seccomp"])
+	}
+}
+
+// TestTraceLandlock: WithLandlock's two steps are traced.
+func TestTraceLandlock(t *testing.T) {
+	skipUnlessLandlock(t)
+	rootfs := containertest.Rootfs(t)
+	log, out := newTraceLogger(slog.LevelDebug)
+	c, _ := containertest.Start(t, rootfs, []string{"/bin/true"}, container.WithLogger(log),
+		container.WithLandlock(container.LandlockRead("/")))
+	if err := c.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	wantSteps(t, steps(t, out.records(t)), "init/landlock ruleset", "init/landlock", "init/exec")
+}
