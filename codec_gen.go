@@ -57,6 +57,7 @@ func (v *initConfig) encode(b []byte) []byte {
 	e.uint(uint64(v.RootProp))
 	e.bool(v.Chroot)
 	e.bool(v.NoPivot)
+	e.bool(v.Trace)
 	// securityInit
 	e.bytes(v.Security.Seccomp)
 	e.uint(v.Security.Bounding)
@@ -154,7 +155,6 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.uint(uint64(v.Overlay.GID))
 		e.bool(v.Overlay.SetOwner)
 	}
-	e.bool(v.Trace)
 	return e.b
 }
 
@@ -210,6 +210,7 @@ func (v *initConfig) decode(b []byte) error {
 	v.RootProp = uintptr(d.uint())
 	v.Chroot = d.bool()
 	v.NoPivot = d.bool()
+	v.Trace = d.bool()
 	// securityInit
 	v.Security.Seccomp = d.bytes()
 	v.Security.Bounding = d.uint()
@@ -325,6 +326,5 @@ func (v *initConfig) decode(b []byte) error {
 		val.SetOwner = d.bool()
 		v.Overlay = &val
 	}
-	v.Trace = d.bool()
 	return d.done()
 }

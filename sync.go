@@ -69,13 +69,13 @@ type initConfig struct {
 	RootProp       uintptr // WithRootfsPropagation
 	Chroot         bool    // WithoutNamespace(NSMount): mounts on the host, chroot instead of pivot_root
 	NoPivot        bool    // WithoutPivotRoot: move the rootfs onto / and chroot instead of pivot_root
+	Trace          bool    // WithLogger at debug level: measure the steps, send them before the last message (trace_linux.go)
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // lifecycle.go
 	Net            netInit
 	Landlock       landlockInit // landlock.go: WithLandlock, planned by Start for the kernel's ABI
 	Overlay        *overlayInit // WithOverlay (overlay.go)
-	Trace          bool         // WithLogger at debug level: measure the steps, send them before the last message (trace_linux.go)
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
