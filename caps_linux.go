@@ -67,11 +67,11 @@ func lockDown(cfg *initConfig) error {
 		return err
 	}
 	if !s.NoNewPrivs && len(s.Seccomp) > 0 {
-		if err := loadSeccomp(s.Seccomp); err != nil {
+		if err := itrace.step(stepSeccomp, loadSeccomp(s.Seccomp)); err != nil {
 			return err
 		}
 	}
-	if err := setCapabilities(s); err != nil {
+	if err := itrace.step(stepCapabilities, setCapabilities(s)); err != nil {
 		return err
 	}
 	if !s.NoNewPrivs {
@@ -81,7 +81,7 @@ func lockDown(cfg *initConfig) error {
 		return &SetupError{Op: "prctl PR_SET_NO_NEW_PRIVS", Err: err}
 	}
 	if len(s.Seccomp) > 0 {
-		return loadSeccomp(s.Seccomp)
+		return itrace.step(stepSeccomp, loadSeccomp(s.Seccomp))
 	}
 	return nil
 }

@@ -57,6 +57,7 @@ func (v *initConfig) encode(b []byte) []byte {
 	e.uint(uint64(v.RootProp))
 	e.bool(v.Chroot)
 	e.bool(v.NoPivot)
+	e.bool(v.Trace)
 	// securityInit
 	e.bytes(v.Security.Seccomp)
 	e.uint(v.Security.Bounding)
@@ -209,6 +210,7 @@ func (v *initConfig) decode(b []byte) error {
 	v.RootProp = uintptr(d.uint())
 	v.Chroot = d.bool()
 	v.NoPivot = d.bool()
+	v.Trace = d.bool()
 	// securityInit
 	v.Security.Seccomp = d.bytes()
 	v.Security.Bounding = d.uint()

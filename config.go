@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,7 @@ type config struct {
 	landlock       landlockConfig // WithLandlock (landlock.go)
 	userNet        userNetConfig  // WithUserNetwork, WithPublish (usernet.go)
 	overlay        overlayConfig  // WithOverlay (overlay.go)
+	logger         *slog.Logger   // WithLogger (trace.go)
 }
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

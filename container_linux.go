@@ -68,7 +68,10 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// Plan: everything the init needs, computed before the clone.
 	r := &running{id: newID()}
+	tr := newStartTrace(ctx, c.cfg, r) // trace_linux.go: WithLogger; nil without
+	defer tr.finish(&err)
 	icfg := c.cfg.initConfig()
+	icfg.Trace = tr.on()
 	if err := checkHostCaps(&icfg.Security); err != nil {
 		return err
 	}
@@ -86,6 +89,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 	defer releaseExe()
+	tr.step(stepPlan, nil)
 
 	if c.cfg.oci.execFIFO != "" {
 		if err := checkExecFIFO(c.cfg.oci.execFIFO); err != nil { // lifecycle_linux.go
@@ -94,19 +98,19 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	}
 
 	// Parent steps before the clone; each registers its own release.
-	if err := r.recordMounts(c.cfg, &rel); err != nil {
+	if err := tr.step(stepRecMounts, r.recordMounts(c.cfg, &rel)); err != nil {
 		return err
 	}
-	if err := r.createOverlay(c.cfg, icfg, &rel); err != nil { // overlay_linux.go: WithOverlay
+	if err := tr.step(stepOverlay, r.createOverlay(c.cfg, icfg, &rel)); err != nil { // overlay_linux.go: WithOverlay
 		return err
 	}
-	if err := r.createCgroup(c.cfg, icfg, &rel); err != nil {
+	if err := tr.step(stepCgroup, r.createCgroup(c.cfg, icfg, &rel)); err != nil {
 		return err
 	}
-	if err := r.createNetwork(c.cfg, icfg, &rel); err != nil {
+	if err := tr.step(stepVeth, r.createNetwork(c.cfg, icfg, &rel)); err != nil {
 		return err
 	}
-	if err := r.joinNamespaces(c.cfg, &rel); err != nil { // ns_linux.go: WithNamespacePath
+	if err := tr.step(stepJoinNS, r.joinNamespaces(c.cfg, &rel)); err != nil { // ns_linux.go: WithNamespacePath
 		return err
 	}
 
@@ -154,7 +158,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if stdinR != nil {
 		stdinR.Close()
 	}
-	if err != nil {
+	if tr.step(stepClone, err) != nil {
 		return fmt.Errorf("container: start init: %w", err)
 	}
 	if stdinW != nil {
@@ -181,18 +185,18 @@ func (c *Container) Start(ctx context.Context) (err error) {
 
 	// The plan goes first, so that the init decodes it while the parent does
 	// its steps below.
-	if err := writeFrame(parentEnd, msgConfig, icfg.marshal()); err != nil {
+	if err := tr.step(stepSendConfig, writeFrame(parentEnd, msgConfig, icfg.marshal())); err != nil {
 		return fmt.Errorf("container: send configuration to init: %w", err)
 	}
 
 	// Parent steps between the clone and "go".
-	if err := r.joinCgroup(); err != nil {
+	if err := tr.step(stepJoinCgroup, r.joinCgroup()); err != nil {
 		return err
 	}
-	if err := r.attachNetwork(c.cfg); err != nil {
+	if err := tr.step(stepAttachVeth, r.attachNetwork(c.cfg)); err != nil {
 		return needNetAdmin(c.cfg.net.vethOption(), err) // usernet.go: an EPERM points at WithUserNetwork
 	}
-	if err := r.startUserNetwork(ctx, c.cfg, &rel); err != nil { // usernet_linux.go: WithUserNetwork
+	if err := tr.step(stepUserNet, r.startUserNetwork(ctx, c.cfg, &rel)); err != nil { // usernet_linux.go: WithUserNetwork
 		return err
 	}
 
@@ -215,25 +219,26 @@ func (c *Container) Start(ctx context.Context) (err error) {
 			r.console.Close()
 		}
 	})
-	t, body, err := r.readInitMsg(parentEnd) // terminal_linux.go: takes the terminal's master first
-	if err == nil && t == msgMounted {       // WithBeforePivot
-		if err := c.cfg.oci.beforePivot(r.cmd.Process.Pid); err != nil {
+	t, body, err := tr.read(r.readInitMsg, parentEnd) // terminal_linux.go: takes the terminal's master first
+	if err == nil && t == msgMounted {                // WithBeforePivot
+		if err := tr.step(stepBeforePivot, c.cfg.oci.beforePivot(r.cmd.Process.Pid)); err != nil {
 			return fmt.Errorf("container: before pivot_root: %w", err)
 		}
 		if err := goOn(); err != nil {
 			return err
 		}
-		t, body, err = r.readInitMsg(parentEnd)
+		t, body, err = tr.read(r.readInitMsg, parentEnd)
 	}
 	if err == nil && t == msgExecReady {
-		if err := r.lowerPids(); err != nil {
+		if err := tr.step(stepPids, r.lowerPids()); err != nil {
 			return err
 		}
 		if err := goOn(); err != nil {
 			return err
 		}
-		t, body, err = readMsg(parentEnd)
+		t, body, err = tr.read(readFile, parentEnd)
 	}
+	tr.step(stepWaitInit, nil)
 	switch {
 	case err == nil && t == msgParked:
 	case err == nil && t == msgJoined:

@@ -370,6 +370,28 @@
 // lives as long as the process, so a container does not outlive the program
 // that started it.
 //
+// # Tracing
+//
+// [WithLogger] traces every start to a [log/slog.Logger], at
+// [log/slog.LevelDebug]: one record "container start step" a step, with the
+// container's id, the init's pid, where ("parent" or "init"), the step's
+// name and its duration (dur), then "container started" with the whole
+// Start's duration, or "container start failed" with the step that failed
+// (where, step, the init's op, err). The parent's steps are the plan, the
+// cgroup, the veth pair, the clone (which writes the id maps), sending the
+// configuration, moving the veth end, and waiting for the init; the init's
+// are its start (from the parent's clone to the init's hook, on
+// CLOCK_MONOTONIC: the clone, the execve and the Go runtime's start), reading the configuration, waiting for the parent, the
+// mounts, pivot_root, the hostname, Landlock, the user, capabilities,
+// seccomp, and execve (from the init's trace to the end of its channel, seen
+// by the parent). Steps that do nothing for a container are left out. The
+// init logs nothing and links nothing more: it measures its steps (a fixed
+// array, only when asked) and sends them over the sync channel right before
+// its last message (execve, its error, or with the exec FIFO or a join its
+// report; the steps after that are not traced). Without a logger, or with
+// one that does not log debug records, the init is not asked to measure and
+// Start does no more than a nil check a step.
+//
 // # Privileges
 //
 // As root the container gets new mount, UTS, IPC, PID, network and cgroup

@@ -39,6 +39,7 @@ func init() {
 	// (capabilities, seccomp, the parent-death signal) belongs to the thread
 	// that calls execve.
 	runtime.LockOSThread()
+	hookTime = time.Now() // trace_linux.go: WithLogger's first step ends here (the vDSO, no system call)
 	os.Exit(runInit())
 }
 
@@ -64,6 +65,7 @@ func runInit() int {
 	if code, ok := err.(initExit); ok { // WithInit: the command's status
 		return int(code)
 	}
+	itrace.send(ch) // trace_linux.go: WithLogger
 	if werr := writeMsg(ch, msgError, recordOf(err)); werr != nil {
 		fmt.Fprintf(os.Stderr, "container init: %v (and reporting it failed: %v)\n", err, werr)
 	}
@@ -85,10 +87,15 @@ func initMain(ch **os.File) error {
 	if err := moveSyncFD(&cfg, ch); err != nil {
 		return err
 	}
+	if cfg.Trace { // WithLogger: measure the steps (trace_linux.go)
+		itrace.begin(&cfg)
+		itrace.step(stepConfig, nil)
+	}
 	// Wait until the parent has done its part (id maps, cgroup, network).
 	if t, _, err := readMsg(*ch); err != nil || t != msgGo {
 		return fmt.Errorf("wait for the parent: type %q: %v", t, err)
 	}
+	itrace.step(stepWaitParent, nil)
 	err = initContainer(&cfg, *ch)
 	reportToFIFO(&cfg, err) // lifecycle_linux.go: WithExecFIFO, whose reader no longer reads the channel
 	return err
@@ -143,37 +150,37 @@ func moveSyncFD(cfg *initConfig, ch **os.File) error {
 // (WithJoin) skips the steps that make the container and runs the same tail.
 func initContainer(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.JoinPID != 0 {
-		if err := checkJoined(cfg); err != nil { // lifecycle_linux.go: WithJoin
+		if err := itrace.step(stepJoin, checkJoined(cfg)); err != nil { // lifecycle_linux.go: WithJoin
 			return err
 		}
 	} else if err := makeContainer(cfg, ch); err != nil {
 		return err
 	}
-	if err := enterDir(cfg.Dir); err != nil {
+	if err := itrace.step(stepChdir, enterDir(cfg.Dir)); err != nil {
 		return err
 	}
-	if err := buildLandlock(cfg); err != nil { // landlock_linux.go: WithLandlock, paths in the container's root
+	if err := itrace.step(stepLandlockRuleset, buildLandlock(cfg)); err != nil { // landlock_linux.go: WithLandlock, paths in the container's root
 		return err
 	}
-	if err := setupTerminal(cfg, ch); err != nil { // terminal_linux.go
+	if err := itrace.step(stepTerminal, setupTerminal(cfg, ch)); err != nil { // terminal_linux.go
 		return err
 	}
 	if err := reportJoined(cfg, ch); err != nil { // lifecycle_linux.go: WithJoin, after the terminal
 		return err
 	}
-	if err := setRlimits(cfg); err != nil {
+	if err := itrace.step(stepRlimits, setRlimits(cfg)); err != nil {
 		return err
 	}
-	if err := setUser(cfg); err != nil {
+	if err := itrace.step(stepSetUser, setUser(cfg)); err != nil {
 		return err
 	}
 	if err := checkCommand(cfg); err != nil {
 		return err
 	}
-	if err := parkUntilStart(cfg, ch); err != nil { // lifecycle_linux.go: WithExecFIFO
+	if err := itrace.step(stepExecFIFO, parkUntilStart(cfg, ch)); err != nil { // lifecycle_linux.go: WithExecFIFO
 		return err
 	}
-	if err := restrictLandlock(cfg); err != nil { // landlock_linux.go: on the exec thread, before lockDown
+	if err := itrace.step(stepLandlock, restrictLandlock(cfg)); err != nil { // landlock_linux.go: on the exec thread, before lockDown
 		return err
 	}
 	if err := lockDown(cfg); err != nil {
@@ -182,18 +189,20 @@ func initContainer(cfg *initConfig, ch *os.File) error {
 	if err := setUmask(cfg); err != nil { // WithUmask
 		return err
 	}
-	if err := runHooks("startContainer hook", cfg.OCI.StartHooks); err != nil { // WithStartHook
+	if err := itrace.step(stepStartHooks, runHooks("startContainer hook", cfg.OCI.StartHooks)); err != nil { // WithStartHook
 		return err
 	}
-	if err := closeExtraFDs(cfg); err != nil {
+	if err := itrace.step(stepCloseFDs, closeExtraFDs(cfg)); err != nil {
 		return err
 	}
 	if cfg.Limits.Init {
+		itrace.send(ch)             // trace_linux.go: WithLogger
 		return reapCommand(cfg, ch) // reaper_linux.go
 	}
-	if err := awaitExec(cfg, ch); err != nil {
+	if err := itrace.step(stepPidsHandshake, awaitExec(cfg, ch)); err != nil {
 		return err
 	}
+	itrace.send(ch) // trace_linux.go: WithLogger, the last message before execve
 	return execCommand(cfg.Args, cfg.Env)
 }
 
@@ -205,34 +214,34 @@ func makeContainer(cfg *initConfig, ch *os.File) error {
 	if err := becomeRoot(cfg); err != nil {
 		return err
 	}
-	if err := armParentDeath(cfg); err != nil { // ns_linux.go
+	if err := itrace.step(stepIdentity, armParentDeath(cfg)); err != nil { // ns_linux.go
 		return err
 	}
-	if err := unshareCgroupNS(cfg); err != nil {
+	if err := itrace.step(stepCgroupNS, unshareCgroupNS(cfg)); err != nil {
 		return err
 	}
 	if err := holdExecFIFO(cfg); err != nil { // lifecycle_linux.go: WithExecFIFO, before pivot_root
 		return err
 	}
-	if err := setKernelParams(cfg); err != nil { // sysctls, oom_score_adj
+	if err := itrace.step(stepSysctl, setKernelParams(cfg)); err != nil { // sysctls, oom_score_adj
 		return err
 	}
-	if err := setupRootfs(cfg); err != nil {
+	if err := itrace.step(stepMounts, setupRootfs(cfg)); err != nil {
 		return err
 	}
-	if err := awaitParent(cfg.OCI.BeforePivot, msgMounted, ch); err != nil { // WithBeforePivot
+	if err := itrace.step(stepBeforePivot, awaitParent(cfg.OCI.BeforePivot, msgMounted, ch)); err != nil { // WithBeforePivot
 		return err
 	}
-	if err := runHooks("createContainer hook", cfg.OCI.CreateHooks); err != nil { // WithCreateHook
+	if err := itrace.step(stepCreateHooks, runHooks("createContainer hook", cfg.OCI.CreateHooks)); err != nil { // WithCreateHook
 		return err
 	}
-	if err := enterRoot(cfg); err != nil {
+	if err := itrace.step(stepPivotRoot, enterRoot(cfg)); err != nil {
 		return err
 	}
-	if err := setHostname(cfg); err != nil {
+	if err := itrace.step(stepHostname, setHostname(cfg)); err != nil {
 		return err
 	}
-	return setupNetworkInside(cfg)
+	return itrace.step(stepNetInside, setupNetworkInside(cfg))
 }
 
 // enterRoot makes the rootfs the init's root: pivot_root in the container's

@@ -64,6 +64,7 @@ func parkUntilStart(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.ExecFIFO == "" {
 		return nil
 	}
+	itrace.send(ch) // trace_linux.go: WithLogger; the parent stops reading after msgParked
 	if err := writeMsg(ch, msgParked, nil); err != nil {
 		return fmt.Errorf("report parked: %w", err)
 	}
@@ -191,6 +192,7 @@ func reportJoined(cfg *initConfig, ch *os.File) error {
 	if cfg.OCI.JoinPID == 0 {
 		return nil
 	}
+	itrace.send(ch) // trace_linux.go: WithLogger; the parent stops reading after msgJoined
 	if err := writeMsg(ch, msgJoined, nil); err != nil {
 		return fmt.Errorf("report joined: %w", err)
 	}

@@ -23,6 +23,9 @@ import (
 //	               with WithExecFIFO, msgParked once it waits for the FIFO to be
 //	               opened, after which the parent stops reading; msgMounted and
 //	               msgExecReady wait for the parent's msgGo (WithBeforePivot, WithPids).
+//	               With WithLogger at debug level (initConfig.Trace), msgTrace, the
+//	               init's steps and their durations, comes right before the last of
+//	               these (EOF, msgError, msgParked, msgJoined).
 
 type msgType byte
 
@@ -39,6 +42,9 @@ const (
 	// msgMounted (init → parent, answered with msgGo): the file systems are
 	// mounted, pivot_root is next; sent only with WithBeforePivot.
 	msgMounted msgType = 'm'
+	// msgTrace (init → parent, WithLogger): the init's steps and their
+	// durations (encodeTrace), right before its last message.
+	msgTrace msgType = 'r'
 )
 
 const maxMsg = 16 << 20
@@ -63,6 +69,7 @@ type initConfig struct {
 	RootProp       uintptr // WithRootfsPropagation
 	Chroot         bool    // WithoutNamespace(NSMount): mounts on the host, chroot instead of pivot_root
 	NoPivot        bool    // WithoutPivotRoot: move the rootfs onto / and chroot instead of pivot_root
+	Trace          bool    // WithLogger at debug level: measure the steps, send them before the last message (trace_linux.go)
 	Security       securityInit
 	Limits         limitsInit // rlimit.go
 	OCI            ociInit    // lifecycle.go

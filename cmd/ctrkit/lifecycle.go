@@ -167,6 +167,7 @@ func (g *globals) prepare(id, bundle string, fifo bool, consoleSocket string, ex
 	}
 	s := &state{ID: id, Bundle: bundle, CgroupPath: cfg.CgroupPath, Created: time.Now().UTC(), Annotations: spec.Annotations, Hooks: cfg.Hooks}
 	opts := append(cfg.Options, oci.WithBeforePivot(func(pid int) error { return g.createRuntimeHooks(s, pid) }))
+	opts = append(opts, container.WithLogger(g.logger())) // --debug: nil without
 	if noPivot {
 		opts = append(opts, container.WithoutPivotRoot())
 	}
@@ -800,7 +801,7 @@ func cmdExec(g *globals, args []string) (int, error) {
 	if err != nil {
 		return 1, err
 	}
-	opts = append(opts, oci.WithJoin(s.Pid))
+	opts = append(opts, oci.WithJoin(s.Pid), container.WithLogger(g.logger())) // --debug: nil without
 	if spec.Linux != nil && spec.Linux.Seccomp != nil {
 		pol, err := oci.CompileSeccomp(spec.Linux.Seccomp, runtime.GOARCH)
 		if err != nil {

@@ -34,7 +34,9 @@
 //
 // Errors go to stderr and, with --log, to the log file; with --log-format
 // json as {"level":"error","msg":...,"time":...} lines, which both engines
-// show. The exit status is 1 on error, as runc's.
+// show. The exit status is 1 on error, as runc's. --debug also logs, at level
+// "debug", the verb and every step of a container's start with its duration
+// (container.WithLogger), to the log file or else stderr.
 package main
 
 import (
@@ -42,6 +44,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"strconv"
 	"strings"
@@ -55,6 +58,7 @@ type globals struct {
 	log       string
 	logFormat string
 	debug     bool
+	debugLog  *slog.Logger // --debug: logger returns it
 }
 
 func main() {
@@ -120,11 +124,18 @@ func main() {
 	if !ok {
 		fail(g, fmt.Errorf("unknown command %q", args[0]))
 	}
+	began := time.Now()
+	if l := g.logger(); l != nil {
+		l.Debug("ctrkit", "command", args[0], "args", args[1:])
+	}
 	if wantsHelp(args[1:]) {
 		printUsage(os.Stdout, args[0])
 		return
 	}
 	code, err := cmd(g, args[1:])
+	if l := g.logger(); l != nil {
+		l.Debug("ctrkit done", "command", args[0], "dur", time.Since(began), "status", code, "err", err)
+	}
 	if errors.Is(err, errHelp) {
 		printUsage(os.Stdout, args[0])
 		return
@@ -170,6 +181,43 @@ func (g *globals) logLine(level, msg string) {
 		writeLog(f, g.logFormat, level, msg)
 		f.Close()
 	}
+}
+
+// logger returns, with --debug, the logger of the debug records (ctrkit's
+// and container.WithLogger's trace of a start): to the --log file, or else
+// stderr, in --log-format, with runc's lower-case level names; nil without
+// --debug.
+func (g *globals) logger() *slog.Logger {
+	if !g.debug {
+		return nil
+	}
+	if g.debugLog != nil {
+		return g.debugLog
+	}
+	var w io.Writer = os.Stderr
+	if g.log != "" {
+		// Open for the process's life: it exits after its verb.
+		f, err := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644) // os.OpenFile sets O_CLOEXEC
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ctrkit: --debug: %v\n", err)
+			return nil
+		}
+		w = f
+	}
+	opts := &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+		if len(groups) == 0 && a.Key == slog.LevelKey {
+			if l, ok := a.Value.Any().(slog.Level); ok {
+				return slog.String(slog.LevelKey, strings.ToLower(l.String()))
+			}
+		}
+		return a
+	}}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if g.logFormat == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	g.debugLog = slog.New(h)
+	return g.debugLog
 }
 
 func writeLog(w io.Writer, format, level, msg string) {
