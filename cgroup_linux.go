@@ -38,7 +38,7 @@ type cgroupState struct {
 	limits limitsConfig
 	v2     bool
 	dirs   map[string]string // v1: controller → directory; v2: "" → directory
-	dirFD  *os.File          // v2: the directory, for clone's CgroupFD; closed after the clone
+	dirFD  *os.File          // v2 (hybrid: the unified one): the directory, for clone's CgroupFD; closed after the clone
 
 	// rootless: the caller is not root, so its v2 cgroup must be delegated
 	// to its uid (delegatee), who may then move its processes into a leaf.
@@ -164,7 +164,23 @@ func (s *cgroupState) createV1() error {
 		}
 		s.dirs[c] = dir // registered for removal as soon as it exists
 	}
-	return s.writeLimits()
+	if err := s.writeLimits(); err != nil {
+		return err
+	}
+	// The unified hierarchy is cgroup2: the clone lands the init in its
+	// cgroup there (CLONE_INTO_CGROUP), as on a v2 host. Moving it there
+	// after the clone (a write to cgroup.procs) is a migration, which takes
+	// the kernel's cgroup_threadgroup_rwsem for writing: with the view's
+	// cgroup alone that was 12 % of a default container's time in a loop
+	// (PROFILE.md, part 6).
+	if dir, ok := s.dirs[unifiedKey]; ok {
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.dirFD = f
+	}
+	return nil
 }
 
 // writeLimits writes the limits into the container's new cgroup directories,
@@ -548,8 +564,9 @@ func (s *cgroupState) writeFiles(files []cgroupFile) error {
 }
 
 // cgroupAttr makes the clone land straight in the container's v2 cgroup
-// (clone3 CLONE_INTO_CGROUP), so the init never runs outside it. On v1 the
-// parent moves the init in joinCgroup, before the init is told to go.
+// (clone3 CLONE_INTO_CGROUP), so the init never runs outside it; on a hybrid
+// host in its cgroup of the unified hierarchy. In v1 hierarchies the parent
+// moves the init in joinCgroup, before the init is told to go.
 func (r *running) cgroupAttr(attr *syscall.SysProcAttr) {
 	if r.cg != nil && r.cg.dirFD != nil {
 		attr.UseCgroupFD = true
@@ -564,13 +581,19 @@ func (r *running) joinCgroup() error {
 	if s == nil {
 		return nil
 	}
-	if s.v2 {
+	cloned := s.dirFD != nil // cloned into the v2 or unified cgroup (cgroupAttr)
+	if cloned {
 		s.dirFD.Close()
 		s.dirFD = nil
+	}
+	if s.v2 {
 		return nil
 	}
 	pid := []byte(strconv.Itoa(r.pid()))
-	for _, dir := range s.dirs {
+	for key, dir := range s.dirs {
+		if key == unifiedKey && cloned {
+			continue
+		}
 		if err := addProc(filepath.Join(dir, "cgroup.procs"), pid); err != nil {
 			return fmt.Errorf("container: add init to cgroup %s: %w", dir, err)
 		}
