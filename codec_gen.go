@@ -154,6 +154,7 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.uint(uint64(v.Overlay.GID))
 		e.bool(v.Overlay.SetOwner)
 	}
+	e.uint(v.TimerSlackNS)
 	return e.b
 }
 
@@ -324,5 +325,6 @@ func (v *initConfig) decode(b []byte) error {
 		val.SetOwner = d.bool()
 		v.Overlay = &val
 	}
+	v.TimerSlackNS = d.uint()
 	return d.done()
 }

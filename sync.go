@@ -69,6 +69,7 @@ type initConfig struct {
 	Net            netInit
 	Landlock       landlockInit // landlock.go: WithLandlock, planned by Start for the kernel's ABI
 	Overlay        *overlayInit // WithOverlay (overlay.go)
+	TimerSlackNS   uint64       // the cloning thread's timer slack, for the init's own thread (initTimerSlack)
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.
