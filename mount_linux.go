@@ -249,7 +249,7 @@ func resolveFlags(strict bool) uint64 {
 }
 
 // lookup opens an existing path inside the rootfs as an O_PATH handle.
-func (m *mounter) lookup(dest string, strict bool) (*os.File, error) {
+func (m *mounter) lookup(dest string, strict bool) (*pathFD, error) {
 	fd, err := unix.Openat2(int(m.root.Fd()), dest, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: resolveFlags(strict),
@@ -260,14 +260,23 @@ func (m *mounter) lookup(dest string, strict bool) (*os.File, error) {
 		}
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), dest), nil
+	return &pathFD{fd}, nil
 }
+
+// pathFD is an O_PATH descriptor of a path in the rootfs, for one mount
+// step. Not an *os.File: os.NewFile asks the kernel for the descriptor's
+// flags (fcntl F_GETFL) and registers a cleanup, for each of the init's
+// fifty-odd lookups.
+type pathFD struct{ fd int }
+
+func (p *pathFD) Fd() uintptr  { return uintptr(p.fd) }
+func (p *pathFD) Close() error { return unix.Close(p.fd) }
 
 var errSymlink = &detailedErrno{detail: "refusing a path that goes through a symlink", errno: unix.ELOOP}
 
 // target opens the destination of a mount, creating it (and its missing
 // parents, resolved inside the rootfs) as a directory or an empty file.
-func (m *mounter) target(dest string, file, strict bool) (*os.File, error) {
+func (m *mounter) target(dest string, file, strict bool) (*pathFD, error) {
 	t, err := m.lookup(dest, strict)
 	if !errors.Is(err, unix.ENOENT) {
 		return t, err
@@ -385,7 +394,7 @@ func (m *mounter) cgroups(dest string) error {
 }
 
 // cgroupsV1 fills the tmpfs of a v1 or hybrid view, then makes it read-only.
-func (m *mounter) cgroupsV1(t *os.File, view []string) error {
+func (m *mounter) cgroupsV1(t *pathFD, view []string) error {
 	const fl = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := unix.Mount("tmpfs", fdPath(t), "tmpfs", fl, "size=64k,mode=0755"); err != nil {
 		return fmt.Errorf("tmpfs: %w", err)
@@ -620,7 +629,7 @@ func (m *mounter) populateDev(dest string) error {
 	return nil
 }
 
-func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+func fdPath(f interface{ Fd() uintptr }) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
 // underlying strips *os.PathError and similar wrappers down to the errno, so the
 // SetupError built around it names the path inside the container, not the
