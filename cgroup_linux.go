@@ -683,6 +683,16 @@ func (s *cgroupState) teardown() {
 // teardownTimeout. The caller holds s.mu.
 func (s *cgroupState) remove() error {
 	deadline := time.Now().Add(teardownTimeout)
+	// One directory (v2, or a hybrid host's view alone) is removed as soon
+	// as it is empty, and rmdir fails with EBUSY while a process is in it:
+	// try it first, which spares an empty cgroup (every Wait's, after
+	// killCgroup) the second look at its processes. Several v1 directories
+	// are not: rmdir would take some of them, and with the freezer's the
+	// way to kill what the others still hold.
+	if len(s.dirs) == 1 && removeDirs(s.dirs) == nil {
+		s.removed = true
+		return nil
+	}
 	for {
 		s.killUntil(deadline)
 		err := removeDirs(s.dirs)
