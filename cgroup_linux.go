@@ -329,14 +329,28 @@ func hugepageSizes() []string {
 }
 
 // ownV1Parents returns the caller's own cgroup directory in the v1 hierarchy
-// of each controller.
+// of each controller. The answer for a set of controllers is kept: it follows
+// from ownLayout, which does not change (every Start with a limit asked, and
+// parsed /proc/self/mountinfo again). The map returned is shared: read it only.
 func ownV1Parents(controllers []string) (map[string]string, error) {
+	key := strings.Join(controllers, ",")
+	if p, ok := v1ParentsOf.Load(key); ok {
+		return p.(map[string]string), nil
+	}
 	l, err := ownLayout()
 	if err != nil {
 		return nil, err
 	}
-	return v1Parents(l.cgroup, l.mountinfo, controllers)
+	p, err := v1Parents(l.cgroup, l.mountinfo, controllers)
+	if err != nil {
+		return nil, err
+	}
+	v1ParentsOf.Store(key, p)
+	return p, nil
 }
+
+// v1ParentsOf holds ownV1Parents's answers, by the controllers joined with ",".
+var v1ParentsOf sync.Map
 
 // layout is this process's /proc/self/cgroup and /proc/self/mountinfo.
 type layout struct{ cgroup, mountinfo string }
