@@ -404,47 +404,69 @@ func (m *mounter) cgroupsV1(t *pathFD, view []string) error {
 		return err
 	}
 	defer dir.Close()
-	info, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return underlying(err)
+	mounts := m.cfg.CgroupMounts
+	if mounts == nil { // a joined mount namespace: its own table
+		info, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			return underlying(err)
+		}
+		mounts = viewMounts(string(info), view)
 	}
-	made := map[string]bool{}
-	for _, key := range view {
-		for _, ml := range parseMountinfo(string(info)) {
-			if !cgroupMountOf(ml, key) || made[ml.Point] {
-				continue
+	for _, vm := range mounts {
+		if err := unix.Mkdirat(int(dir.Fd()), vm.Name, 0o555); err != nil {
+			return err
+		}
+		sub, err := m.lookup("/sys/fs/cgroup/"+vm.Name, true)
+		if err != nil {
+			return err
+		}
+		err = unix.Mount(vm.FSType, fdPath(sub), vm.FSType, fl|unix.MS_RDONLY, vm.Data)
+		sub.Close()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", vm.FSType, vm.Data, err)
+		}
+		// cpu -> cpu,cpuacct, as the host has them.
+		for _, c := range strings.Split(vm.Data, ",") {
+			if c != vm.Name && c != "" && !strings.HasPrefix(c, "name=") {
+				unix.Symlinkat(vm.Name, int(dir.Fd()), c)
 			}
-			made[ml.Point] = true
-			name := filepath.Base(ml.Point)
-			if err := unix.Mkdirat(int(dir.Fd()), name, 0o555); err != nil {
-				return err
-			}
-			fstype, data := "cgroup2", ""
-			if key != unifiedKey {
-				fstype, data = "cgroup", cgroupControllers(ml.Super)
-			}
-			sub, err := m.lookup("/sys/fs/cgroup/"+name, true)
-			if err != nil {
-				return err
-			}
-			err = unix.Mount(fstype, fdPath(sub), fstype, fl|unix.MS_RDONLY, data)
-			sub.Close()
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", fstype, data, err)
-			}
-			// cpu -> cpu,cpuacct, as the host has them.
-			for _, c := range strings.Split(data, ",") {
-				if c != name && c != "" && !strings.HasPrefix(c, "name=") {
-					unix.Symlinkat(name, int(dir.Fd()), c)
-				}
-			}
-			break
 		}
 	}
 	if err := setReadonly(int(dir.Fd()), false); err != nil {
 		return fmt.Errorf("make the tmpfs read-only: %w", err)
 	}
 	return nil
+}
+
+// cgroupViewMount is one hierarchy of a v1 or hybrid host's view: the
+// directory under /sys/fs/cgroup (the host's name for it), the file system
+// type and the mount data (a v1 hierarchy's controllers).
+type cgroupViewMount struct {
+	Name, FSType, Data string
+}
+
+// viewMounts finds, in the text of a /proc/PID/mountinfo, the host's mount of
+// each hierarchy of view (v1 controllers and unifiedKey), once per mount
+// (co-mounted controllers share one).
+func viewMounts(mountinfo string, view []string) []cgroupViewMount {
+	lines := parseMountinfo(mountinfo)
+	made := map[string]bool{}
+	out := []cgroupViewMount{}
+	for _, key := range view {
+		for _, ml := range lines {
+			if !cgroupMountOf(ml, key) || made[ml.Point] {
+				continue
+			}
+			made[ml.Point] = true
+			vm := cgroupViewMount{Name: filepath.Base(ml.Point), FSType: "cgroup2"}
+			if key != unifiedKey {
+				vm.FSType, vm.Data = "cgroup", cgroupControllers(ml.Super)
+			}
+			out = append(out, vm)
+			break
+		}
+	}
+	return out
 }
 
 // cgroupMountOf reports whether ml is the host's mount of the hierarchy of
