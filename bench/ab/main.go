@@ -76,7 +76,7 @@ func main() {
 // initUsage prints the medians of the inits' own usage (bench/rusage.c as the
 // command), the two builds alternating container by container.
 func initUsage(a, b, rootfs string, n int) {
-	names := []string{"CPU (user+sys)", "minor page faults", "peak RSS"}
+	names := []string{"CPU (user+sys)", "minor page faults", "peak RSS (or the parent's at the clone: vfork)"}
 	var got [2][3][]int64
 	for i := 0; i < n; i++ {
 		for j, bin := range []string{a, b} {
