@@ -438,13 +438,6 @@ func (m *mounter) cgroupsV1(t *pathFD, view []string) error {
 	return nil
 }
 
-// cgroupViewMount is one hierarchy of a v1 or hybrid host's view: the
-// directory under /sys/fs/cgroup (the host's name for it), the file system
-// type and the mount data (a v1 hierarchy's controllers).
-type cgroupViewMount struct {
-	Name, FSType, Data string
-}
-
 // viewMounts finds, in the text of a /proc/PID/mountinfo, the host's mount of
 // each hierarchy of view (v1 controllers and unifiedKey), once per mount
 // (co-mounted controllers share one).
