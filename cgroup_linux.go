@@ -38,7 +38,7 @@ type cgroupState struct {
 	limits limitsConfig
 	v2     bool
 	dirs   map[string]string // v1: controller → directory; v2: "" → directory
-	dirFD  *os.File          // v2: the directory, for clone's CgroupFD; closed after the clone
+	dirFD  *os.File          // v2 (hybrid: the unified one): the directory, for clone's CgroupFD; closed after the clone
 
 	// rootless: the caller is not root, so its v2 cgroup must be delegated
 	// to its uid (delegatee), who may then move its processes into a leaf.
@@ -126,9 +126,33 @@ func (r *running) createCgroup(c *config, icfg *initConfig, rel *releaser) error
 	r.cg = s
 	if c.limits.autoView {
 		icfg.CgroupView = s.viewKeys()
+		if !s.v2 && c.nsPaths[NSMount] == "" {
+			icfg.CgroupMounts = ownViewMounts(icfg.CgroupView)
+		}
 	}
 	return nil
 }
+
+// ownViewMounts is viewMounts of the caller's mount table (ownLayout), kept
+// per view: the init's mount namespace is a copy of it, so the init need not
+// read and parse its /proc/self/mountinfo (2 % of a default container's CPU
+// on a hybrid host). Nil when the layout cannot be read: the init reads its own.
+func ownViewMounts(view []string) []cgroupViewMount {
+	key := strings.Join(view, ",")
+	if v, ok := viewMountsOf.Load(key); ok {
+		return v.([]cgroupViewMount)
+	}
+	l, err := ownLayout()
+	if err != nil {
+		return nil
+	}
+	v := viewMounts(l.mountinfo, view)
+	viewMountsOf.Store(key, v)
+	return v
+}
+
+// viewMountsOf holds ownViewMounts's answers, by the view's keys joined with ",".
+var viewMountsOf sync.Map
 
 // viewKeys lists what the init shows of the container's cgroups at
 // /sys/fs/cgroup: "" for a v2 host's cgroup, otherwise each v1 controller it
@@ -164,7 +188,23 @@ func (s *cgroupState) createV1() error {
 		}
 		s.dirs[c] = dir // registered for removal as soon as it exists
 	}
-	return s.writeLimits()
+	if err := s.writeLimits(); err != nil {
+		return err
+	}
+	// The unified hierarchy is cgroup2: the clone lands the init in its
+	// cgroup there (CLONE_INTO_CGROUP), as on a v2 host. Moving it there
+	// after the clone (a write to cgroup.procs) is a migration, which takes
+	// the kernel's cgroup_threadgroup_rwsem for writing: with the view's
+	// cgroup alone that was 12 % of a default container's time in a loop
+	// (PROFILE.md, part 6).
+	if dir, ok := s.dirs[unifiedKey]; ok {
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.dirFD = f
+	}
+	return nil
 }
 
 // writeLimits writes the limits into the container's new cgroup directories,
@@ -313,14 +353,28 @@ func hugepageSizes() []string {
 }
 
 // ownV1Parents returns the caller's own cgroup directory in the v1 hierarchy
-// of each controller.
+// of each controller. The answer for a set of controllers is kept: it follows
+// from ownLayout, which does not change (every Start with a limit asked, and
+// parsed /proc/self/mountinfo again). The map returned is shared: read it only.
 func ownV1Parents(controllers []string) (map[string]string, error) {
+	key := strings.Join(controllers, ",")
+	if p, ok := v1ParentsOf.Load(key); ok {
+		return p.(map[string]string), nil
+	}
 	l, err := ownLayout()
 	if err != nil {
 		return nil, err
 	}
-	return v1Parents(l.cgroup, l.mountinfo, controllers)
+	p, err := v1Parents(l.cgroup, l.mountinfo, controllers)
+	if err != nil {
+		return nil, err
+	}
+	v1ParentsOf.Store(key, p)
+	return p, nil
 }
+
+// v1ParentsOf holds ownV1Parents's answers, by the controllers joined with ",".
+var v1ParentsOf sync.Map
 
 // layout is this process's /proc/self/cgroup and /proc/self/mountinfo.
 type layout struct{ cgroup, mountinfo string }
@@ -548,8 +602,9 @@ func (s *cgroupState) writeFiles(files []cgroupFile) error {
 }
 
 // cgroupAttr makes the clone land straight in the container's v2 cgroup
-// (clone3 CLONE_INTO_CGROUP), so the init never runs outside it. On v1 the
-// parent moves the init in joinCgroup, before the init is told to go.
+// (clone3 CLONE_INTO_CGROUP), so the init never runs outside it; on a hybrid
+// host in its cgroup of the unified hierarchy. In v1 hierarchies the parent
+// moves the init in joinCgroup, before the init is told to go.
 func (r *running) cgroupAttr(attr *syscall.SysProcAttr) {
 	if r.cg != nil && r.cg.dirFD != nil {
 		attr.UseCgroupFD = true
@@ -564,13 +619,19 @@ func (r *running) joinCgroup() error {
 	if s == nil {
 		return nil
 	}
-	if s.v2 {
+	cloned := s.dirFD != nil // cloned into the v2 or unified cgroup (cgroupAttr)
+	if cloned {
 		s.dirFD.Close()
 		s.dirFD = nil
+	}
+	if s.v2 {
 		return nil
 	}
 	pid := []byte(strconv.Itoa(r.pid()))
-	for _, dir := range s.dirs {
+	for key, dir := range s.dirs {
+		if key == unifiedKey && cloned {
+			continue
+		}
 		if err := addProc(filepath.Join(dir, "cgroup.procs"), pid); err != nil {
 			return fmt.Errorf("container: add init to cgroup %s: %w", dir, err)
 		}
@@ -660,6 +721,16 @@ func (s *cgroupState) teardown() {
 // teardownTimeout. The caller holds s.mu.
 func (s *cgroupState) remove() error {
 	deadline := time.Now().Add(teardownTimeout)
+	// One directory (v2, or a hybrid host's view alone) is removed as soon
+	// as it is empty, and rmdir fails with EBUSY while a process is in it:
+	// try it first, which spares an empty cgroup (every Wait's, after
+	// killCgroup) the second look at its processes. Several v1 directories
+	// are not: rmdir would take some of them, and with the freezer's the
+	// way to kill what the others still hold.
+	if len(s.dirs) == 1 && removeDirs(s.dirs) == nil {
+		s.removed = true
+		return nil
+	}
 	for {
 		s.killUntil(deadline)
 		err := removeDirs(s.dirs)
@@ -823,24 +894,42 @@ func ownerAlive(pid int, start uint64) bool {
 // its Wait ran), killing what still runs in them. Cgroups of live owners are
 // never touched. It is best effort: an orphan that cannot be removed now is
 // left for the next Start.
+//
+// Each hierarchy is listed on the first Start that reaps in it; after that
+// only the freezer's and the unified one are, where every container cgroup
+// of this package has its directory (a limit's always has a freezer, the
+// view's alone is in the unified hierarchy), and an orphan found there is
+// removed from every hierarchy it is in. Listing all sixteen on every Start
+// cost the limits 1.35x with 200 containers running (PROFILE.md, part 6).
+// What the shorter listing misses is an orphan whose freezer directory went
+// but not the others (a Wait that gave up on an EBUSY after the freezer's
+// rmdir): the next process's first Start finds it.
 func reapOrphansV1(hierarchies []string) {
-	l, err := ownLayout()
-	if err != nil {
-		return
-	}
-	parents := map[string]string{}
+	parents := reapParents()
+	reapMu.Lock()
+	var list []string
 	for _, c := range hierarchies {
-		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
-			parents[c] = p[c]
+		if _, ok := parents[c]; ok && (!reapListed[c] || c == "freezer" || c == unifiedKey) {
+			list = append(list, c)
+			reapListed[c] = true
 		}
 	}
+	reapMu.Unlock()
 	orphans := map[string]map[string]string{} // name → controller → dir
-	for c, parent := range parents {
-		for _, name := range orphanNames(parent) {
+	for _, c := range list {
+		for _, name := range orphanNames(parents[c]) {
 			if orphans[name] == nil {
 				orphans[name] = map[string]string{}
 			}
-			orphans[name][c] = filepath.Join(parent, name)
+		}
+	}
+	for name, dirs := range orphans {
+		for _, c := range hierarchies {
+			if p, ok := parents[c]; ok {
+				if _, err := os.Stat(filepath.Join(p, name)); err == nil {
+					dirs[c] = filepath.Join(p, name)
+				}
+			}
 		}
 	}
 	for _, dirs := range orphans {
@@ -862,6 +951,30 @@ func reapOrphansV1(hierarchies []string) {
 		}
 	}
 }
+
+// reapParents is the caller's own cgroup in each hierarchy a Start reaps
+// orphans in (v1ControllerNames and unifiedKey) that the host has, from
+// ownLayout, once per process.
+var reapParents = sync.OnceValue(func() map[string]string {
+	out := map[string]string{}
+	l, err := ownLayout()
+	if err != nil {
+		return out
+	}
+	for _, c := range append(slices.Clone(v1ControllerNames), unifiedKey) {
+		if p, err := v1Parents(l.cgroup, l.mountinfo, []string{c}); err == nil {
+			out[c] = p[c]
+		}
+	}
+	return out
+})
+
+// reapListed records the hierarchies this process has listed for orphans
+// once (reapOrphansV1).
+var (
+	reapMu     sync.Mutex
+	reapListed = map[string]bool{}
+)
 
 // reapOrphansV2 is reapOrphansV1 for the caller's own cgroup in the v2
 // hierarchy mounted at root.

@@ -40,6 +40,14 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.uint(uint64(el.Prop))
 	}
 	e.strs(v.CgroupView)
+	e.uint(uint64(len(v.CgroupMounts)))
+	for i := range v.CgroupMounts {
+		el := &v.CgroupMounts[i]
+		// cgroupViewMount
+		e.str(el.Name)
+		e.str(el.FSType)
+		e.str(el.Data)
+	}
 	e.uint(uint64(len(v.Devices)))
 	for i := range v.Devices {
 		el := &v.Devices[i]
@@ -155,6 +163,7 @@ func (v *initConfig) encode(b []byte) []byte {
 		e.uint(uint64(v.Overlay.GID))
 		e.bool(v.Overlay.SetOwner)
 	}
+	e.uint(v.TimerSlackNS)
 	return e.b
 }
 
@@ -191,6 +200,16 @@ func (v *initConfig) decode(b []byte) error {
 		}
 	}
 	v.CgroupView = d.strs()
+	if n := d.count(); n > 0 {
+		v.CgroupMounts = make([]cgroupViewMount, n)
+		for i := range v.CgroupMounts {
+			el := &v.CgroupMounts[i]
+			// cgroupViewMount
+			el.Name = d.str()
+			el.FSType = d.str()
+			el.Data = d.str()
+		}
+	}
 	if n := d.count(); n > 0 {
 		v.Devices = make([]device, n)
 		for i := range v.Devices {
@@ -326,5 +345,6 @@ func (v *initConfig) decode(b []byte) error {
 		val.SetOwner = d.bool()
 		v.Overlay = &val
 	}
+	v.TimerSlackNS = d.uint()
 	return d.done()
 }

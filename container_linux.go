@@ -153,7 +153,9 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	if err := joinPlan(c.cfg, r.cmd, icfg); err != nil { // lifecycle_linux.go: WithJoin
 		return err
 	}
-	r.onCloneThread(func() { err = r.cmd.Start() })
+	r.onCloneThread(func() {
+		icfg.TimerSlackNS, err = withInitTimerSlack(r.cmd.Start)
+	})
 	childEnd.Close()
 	if stdinR != nil {
 		stdinR.Close()
@@ -397,6 +399,35 @@ func newID() string {
 // memprofilerate=0 spares it the stack walk of sampled allocations (the
 // runtime samples one in 512 KiB by default, the first one early).
 var initEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=memprofilerate=0"}
+
+// initTimerSlack is the timer slack the init is cloned with. The Go
+// runtime's monitor thread (sysmon) in the short-lived init otherwise wakes
+// every 20 µs (+ the default 50 µs of slack) for its first rounds: about a
+// hundred nanosleeps per container. Threads inherit the slack of the thread
+// that creates them, and execve keeps it, so the init's sysmon starts with
+// this one; the init's own thread, which forks hooks and execs the command,
+// sets the caller's back first thing (TimerSlackNS). It only lets the
+// kernel delay timers of the init's runtime threads; the command has the
+// caller's slack (only what prctl(PR_SET_TIMERSLACK, 0) resets it to, the
+// task's default, is this value).
+const initTimerSlack = 1_000_000 // 1 ms, in ns
+
+// withInitTimerSlack runs start (the clone) with the calling thread's timer
+// slack raised to initTimerSlack and returns the thread's own, which it sets
+// back. It runs on a locked thread (onCloneThread), so nothing else of the
+// caller's runs with the raised slack.
+func withInitTimerSlack(start func() error) (uint64, error) {
+	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
+	if err != nil || own <= 0 {
+		return 0, start() // the init keeps the slack it inherits
+	}
+	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, initTimerSlack, 0, 0, 0); err != nil {
+		return 0, start()
+	}
+	err = start()
+	unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0)
+	return uint64(own), err
+}
 
 // stdinPipe returns, for a Stdin that is not an *os.File, the pipe the
 // library's own goroutine (copyStdin) copies it into; nil ends otherwise. Not

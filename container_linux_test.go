@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -639,5 +640,25 @@ func TestFailedStartWithBlockingStdin(t *testing.T) {
 	c.Stdin, c.Stdout = strings.NewReader("through the pipe\n"), &out
 	if err := c.Run(context.Background()); err != nil || out.String() != "through the pipe\n" {
 		t.Fatalf("Run: %v, output %q", err, out.String())
+	}
+}
+
+// TestTimerSlackIsTheCallers: the init is cloned with a raised timer slack
+// (its runtime's threads wake less), which its own thread sets back before it
+// starts anything: the command, a process it forks, and WithInit's command
+// have the slack a child of the caller has.
+func TestTimerSlackIsTheCallers(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	want, err := exec.Command("cat", "/proc/self/timerslack_ns").Output()
+	if err != nil {
+		t.Skipf("no /proc/self/timerslack_ns here: %v", err)
+	}
+	rootfs := containertest.Rootfs(t)
+	const script = "cat /proc/self/timerslack_ns /proc/$$/timerslack_ns"
+	for _, opts := range [][]container.Option{nil, {container.WithInit()}} {
+		got := containertest.Sh(t, rootfs, script, opts...)
+		if w := strings.Repeat(string(want), 2); got != w {
+			t.Errorf("%d options: the command's timer slack %q, want the caller's %q", len(opts), got, w)
+		}
 	}
 }

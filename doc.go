@@ -159,8 +159,9 @@
 // and for the limits on a hybrid host (v1 controllers plus the unified
 // hierarchy), in each v1 hierarchy the limits need, plus the freezer for
 // teardown. The container's first process is in it before the command runs: on
-// v2 it is cloned into it (CLONE_INTO_CGROUP), on v1 the parent moves it there
-// before the init is told to go. A controller that is not mounted or not
+// v2 (and in a hybrid host's unified hierarchy) it is cloned into it
+// (CLONE_INTO_CGROUP), in v1 hierarchies the parent moves it there before the
+// init is told to go. A controller that is not mounted or not
 // available, or a file the kernel lacks, fails Start, naming it.
 //
 // Delegation: a caller that is not root can have limits on a cgroup v2 host

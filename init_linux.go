@@ -81,6 +81,11 @@ func initMain(ch **os.File) error {
 	if err := cfg.unmarshal(body); err != nil {
 		return fmt.Errorf("decode configuration: %w", err)
 	}
+	if cfg.TimerSlackNS != 0 { // the caller's, for this thread and what it starts (initTimerSlack)
+		if err := unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(cfg.TimerSlackNS), 0, 0, 0); err != nil {
+			return &SetupError{Op: "prctl PR_SET_TIMERSLACK", Err: err}
+		}
+	}
 	if err := closeInherited(&cfg); err != nil {
 		return err
 	}

@@ -198,6 +198,13 @@ func (c *config) mountsOn(dests ...string) bool {
 
 func depth(p string) int { return strings.Count(filepath.Clean(p), "/") }
 
+// cgroupViewMount is one hierarchy of a v1 or hybrid host's view: the
+// directory under /sys/fs/cgroup (the host's name for it), the file system
+// type and the mount data (a v1 hierarchy's controllers).
+type cgroupViewMount struct {
+	Name, FSType, Data string
+}
+
 // mountLine is one line of a /proc/PID/mountinfo:
 // id parent major:minor root mount-point options [optional...] - type source super-options
 type mountLine struct {

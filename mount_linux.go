@@ -249,7 +249,7 @@ func resolveFlags(strict bool) uint64 {
 }
 
 // lookup opens an existing path inside the rootfs as an O_PATH handle.
-func (m *mounter) lookup(dest string, strict bool) (*os.File, error) {
+func (m *mounter) lookup(dest string, strict bool) (*pathFD, error) {
 	fd, err := unix.Openat2(int(m.root.Fd()), dest, &unix.OpenHow{
 		Flags:   unix.O_PATH | unix.O_CLOEXEC,
 		Resolve: resolveFlags(strict),
@@ -260,14 +260,23 @@ func (m *mounter) lookup(dest string, strict bool) (*os.File, error) {
 		}
 		return nil, err
 	}
-	return os.NewFile(uintptr(fd), dest), nil
+	return &pathFD{fd}, nil
 }
+
+// pathFD is an O_PATH descriptor of a path in the rootfs, for one mount
+// step. Not an *os.File: os.NewFile asks the kernel for the descriptor's
+// flags (fcntl F_GETFL) and registers a cleanup, for each of the init's
+// fifty-odd lookups.
+type pathFD struct{ fd int }
+
+func (p *pathFD) Fd() uintptr  { return uintptr(p.fd) }
+func (p *pathFD) Close() error { return unix.Close(p.fd) }
 
 var errSymlink = &detailedErrno{detail: "refusing a path that goes through a symlink", errno: unix.ELOOP}
 
 // target opens the destination of a mount, creating it (and its missing
 // parents, resolved inside the rootfs) as a directory or an empty file.
-func (m *mounter) target(dest string, file, strict bool) (*os.File, error) {
+func (m *mounter) target(dest string, file, strict bool) (*pathFD, error) {
 	t, err := m.lookup(dest, strict)
 	if !errors.Is(err, unix.ENOENT) {
 		return t, err
@@ -385,7 +394,7 @@ func (m *mounter) cgroups(dest string) error {
 }
 
 // cgroupsV1 fills the tmpfs of a v1 or hybrid view, then makes it read-only.
-func (m *mounter) cgroupsV1(t *os.File, view []string) error {
+func (m *mounter) cgroupsV1(t *pathFD, view []string) error {
 	const fl = unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC
 	if err := unix.Mount("tmpfs", fdPath(t), "tmpfs", fl, "size=64k,mode=0755"); err != nil {
 		return fmt.Errorf("tmpfs: %w", err)
@@ -395,47 +404,62 @@ func (m *mounter) cgroupsV1(t *os.File, view []string) error {
 		return err
 	}
 	defer dir.Close()
-	info, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return underlying(err)
+	mounts := m.cfg.CgroupMounts
+	if mounts == nil { // a joined mount namespace: its own table
+		info, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			return underlying(err)
+		}
+		mounts = viewMounts(string(info), view)
 	}
-	made := map[string]bool{}
-	for _, key := range view {
-		for _, ml := range parseMountinfo(string(info)) {
-			if !cgroupMountOf(ml, key) || made[ml.Point] {
-				continue
+	for _, vm := range mounts {
+		if err := unix.Mkdirat(int(dir.Fd()), vm.Name, 0o555); err != nil {
+			return err
+		}
+		sub, err := m.lookup("/sys/fs/cgroup/"+vm.Name, true)
+		if err != nil {
+			return err
+		}
+		err = unix.Mount(vm.FSType, fdPath(sub), vm.FSType, fl|unix.MS_RDONLY, vm.Data)
+		sub.Close()
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", vm.FSType, vm.Data, err)
+		}
+		// cpu -> cpu,cpuacct, as the host has them.
+		for _, c := range strings.Split(vm.Data, ",") {
+			if c != vm.Name && c != "" && !strings.HasPrefix(c, "name=") {
+				unix.Symlinkat(vm.Name, int(dir.Fd()), c)
 			}
-			made[ml.Point] = true
-			name := filepath.Base(ml.Point)
-			if err := unix.Mkdirat(int(dir.Fd()), name, 0o555); err != nil {
-				return err
-			}
-			fstype, data := "cgroup2", ""
-			if key != unifiedKey {
-				fstype, data = "cgroup", cgroupControllers(ml.Super)
-			}
-			sub, err := m.lookup("/sys/fs/cgroup/"+name, true)
-			if err != nil {
-				return err
-			}
-			err = unix.Mount(fstype, fdPath(sub), fstype, fl|unix.MS_RDONLY, data)
-			sub.Close()
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", fstype, data, err)
-			}
-			// cpu -> cpu,cpuacct, as the host has them.
-			for _, c := range strings.Split(data, ",") {
-				if c != name && c != "" && !strings.HasPrefix(c, "name=") {
-					unix.Symlinkat(name, int(dir.Fd()), c)
-				}
-			}
-			break
 		}
 	}
 	if err := setReadonly(int(dir.Fd()), false); err != nil {
 		return fmt.Errorf("make the tmpfs read-only: %w", err)
 	}
 	return nil
+}
+
+// viewMounts finds, in the text of a /proc/PID/mountinfo, the host's mount of
+// each hierarchy of view (v1 controllers and unifiedKey), once per mount
+// (co-mounted controllers share one).
+func viewMounts(mountinfo string, view []string) []cgroupViewMount {
+	lines := parseMountinfo(mountinfo)
+	made := map[string]bool{}
+	out := []cgroupViewMount{}
+	for _, key := range view {
+		for _, ml := range lines {
+			if !cgroupMountOf(ml, key) || made[ml.Point] {
+				continue
+			}
+			made[ml.Point] = true
+			vm := cgroupViewMount{Name: filepath.Base(ml.Point), FSType: "cgroup2"}
+			if key != unifiedKey {
+				vm.FSType, vm.Data = "cgroup", cgroupControllers(ml.Super)
+			}
+			out = append(out, vm)
+			break
+		}
+	}
+	return out
 }
 
 // cgroupMountOf reports whether ml is the host's mount of the hierarchy of
@@ -620,7 +644,7 @@ func (m *mounter) populateDev(dest string) error {
 	return nil
 }
 
-func fdPath(f *os.File) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
+func fdPath(f interface{ Fd() uintptr }) string { return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())) }
 
 // underlying strips *os.PathError and similar wrappers down to the errno, so the
 // SetupError built around it names the path inside the container, not the

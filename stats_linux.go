@@ -68,8 +68,8 @@ func (s *cgroupState) readStats() Stats {
 	}
 	if d := s.dirs["pids"]; d != "" {
 		st.Pids = readUint(filepath.Join(d, "pids.current"))
-	} else {
-		st.Pids = countLines(filepath.Join(s.dirs["freezer"], "tasks"))
+	} else if d := s.dirs["freezer"]; d != "" { // none for a hybrid host's view alone
+		st.Pids = countLines(filepath.Join(d, "tasks"))
 	}
 	return st
 }

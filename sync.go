@@ -51,18 +51,22 @@ const maxMsg = 16 << 20
 
 // initConfig is everything the init needs, computed by the parent.
 type initConfig struct {
-	Rootfs         string
-	Args           []string
-	Env            []string
-	Dir            string
-	Hostname       string
-	Domainname     string
-	UID, GID       uint32
-	SetGroups      bool // false in a user namespace, where setgroups(2) is denied
-	BecomeRoot     bool // the init starts as an id other than the namespace's root: switch first
-	Namespaces     Namespace
-	Mounts         []mountEntry
-	CgroupView     []string // the container's own cgroups to show at /sys/fs/cgroup (mountCgroups): "" for a v2 host's, else v1 controllers and unifiedKey
+	Rootfs     string
+	Args       []string
+	Env        []string
+	Dir        string
+	Hostname   string
+	Domainname string
+	UID, GID   uint32
+	SetGroups  bool // false in a user namespace, where setgroups(2) is denied
+	BecomeRoot bool // the init starts as an id other than the namespace's root: switch first
+	Namespaces Namespace
+	Mounts     []mountEntry
+	CgroupView []string // the container's own cgroups to show at /sys/fs/cgroup (mountCgroups): "" for a v2 host's, else v1 controllers and unifiedKey
+	// CgroupMounts are CgroupView's hierarchies on a v1 or hybrid host as
+	// the parent's mount table has them (viewMounts), which the init's
+	// mount namespace copied; none: the init reads /proc/self/mountinfo.
+	CgroupMounts   []cgroupViewMount
 	Devices        []device
 	BindDevices    bool // bind the host's device nodes instead of mknod (user namespace)
 	ReadonlyRootfs bool
@@ -76,6 +80,7 @@ type initConfig struct {
 	Net            netInit
 	Landlock       landlockInit // landlock.go: WithLandlock, planned by Start for the kernel's ABI
 	Overlay        *overlayInit // WithOverlay (overlay.go)
+	TimerSlackNS   uint64       // the cloning thread's timer slack, for the init's own thread (initTimerSlack)
 }
 
 // errorRecord is a failed init step as it crosses the process boundary.

@@ -5,7 +5,11 @@
 #
 #   sudo bench/ab.sh REV [-n 300] [-rounds 6] [-variants default,limits] [-rusage 100]
 #
-# -rusage also measures each build's init (CPU, page faults, peak RSS) with
+# Per variant it prints the wall medians and, per container, the CPU time
+# (user+sys) and minor page faults of each round's ctrrun process with
+# everything it waited for (the medians over the rounds).
+# -rusage also measures each build's init (CPU, page faults, peak RSS; that one is
+# the larger of the init's and the parent's at the clone, which vfork hands on) with
 # bench/rusage.c as the command; it needs gcc.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

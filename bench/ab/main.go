@@ -23,6 +23,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -39,28 +40,33 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	fmt.Printf("| variant | A median | B median | B/A | A round medians | B round medians |\n|---|---|---|---|---|---|\n")
+	fmt.Printf("| variant | A median | B median | B/A | A round medians | B round medians | CPU A / B per container | page faults A / B |\n|---|---|---|---|---|---|---|---|\n")
 	for _, v := range strings.Split(*vs, ",") {
 		var all [2][]int64
 		var per [2][]string
+		var cpu, flt [2][]int64
 		for r := 0; r < *rounds; r++ {
 			for i, bin := range []string{*a, *b} {
 				if r%2 == 1 { // B first every other round
 					bin = []string{*b, *a}[i]
 					i = 1 - i
 				}
-				ns, err := run(bin, *rootfs, v, *n)
+				ns, u, err := run(bin, *rootfs, v, *n)
 				if err != nil {
 					fmt.Fprintf(os.Stderr, "ab: %s -variant %s: %v\n", bin, v, err)
 					os.Exit(1)
 				}
 				all[i] = append(all[i], ns...)
+				cpu[i] = append(cpu[i], u.cpuNS)
+				flt[i] = append(flt[i], u.minflt)
 				per[i] = append(per[i], ms(median(ns)))
 			}
 		}
 		ma, mb := median(all[0]), median(all[1])
-		fmt.Printf("| %s | %s | %s | %.3f | %s | %s |\n", v, ms(ma), ms(mb), float64(mb)/float64(ma),
-			strings.Join(per[0], " "), strings.Join(per[1], " "))
+		fmt.Printf("| %s | %s | %s | %.3f | %s | %s | %s / %s (%.3f) | %d / %d |\n", v, ms(ma), ms(mb), float64(mb)/float64(ma),
+			strings.Join(per[0], " "), strings.Join(per[1], " "),
+			ms(median(cpu[0])), ms(median(cpu[1])), float64(median(cpu[1]))/float64(median(cpu[0])),
+			median(flt[0]), median(flt[1]))
 	}
 	if *ru > 0 {
 		initUsage(*a, *b, *rootfs, *ru)
@@ -70,7 +76,7 @@ func main() {
 // initUsage prints the medians of the inits' own usage (bench/rusage.c as the
 // command), the two builds alternating container by container.
 func initUsage(a, b, rootfs string, n int) {
-	names := []string{"CPU (user+sys)", "minor page faults", "peak RSS"}
+	names := []string{"CPU (user+sys)", "minor page faults", "peak RSS (or the parent's at the clone: vfork)"}
 	var got [2][3][]int64
 	for i := 0; i < n; i++ {
 		for j, bin := range []string{a, b} {
@@ -96,18 +102,30 @@ func initUsage(a, b, rootfs string, n int) {
 	}
 }
 
-func run(bin, rootfs, variant string, n int) ([]int64, error) {
-	out, err := exec.Command(bin, "-n", fmt.Sprint(n), "-variant", variant, rootfs, "/bin/true").Output()
+// usage is what one round's ctrrun process used per container, with the
+// inits and commands it waited for (wait4's rusage covers them): CPU time
+// (user+sys) and minor page faults, the process's own start included.
+type usage struct{ cpuNS, minflt int64 }
+
+func run(bin, rootfs, variant string, n int) ([]int64, usage, error) {
+	cmd := exec.Command(bin, "-n", fmt.Sprint(n), "-variant", variant, rootfs, "/bin/true")
+	out, err := cmd.Output()
 	if err != nil {
-		return nil, err
+		return nil, usage{}, err
 	}
 	var res struct {
 		NS []int64 `json:"ns"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, fmt.Errorf("%w: %s", err, out)
+		return nil, usage{}, fmt.Errorf("%w: %s", err, out)
 	}
-	return res.NS, nil
+	var u usage
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		total := int64(n) + 1 // the warm-up container
+		u.cpuNS = (ru.Utime.Nano() + ru.Stime.Nano()) / total
+		u.minflt = ru.Minflt / total
+	}
+	return res.NS, u, nil
 }
 
 func median(xs []int64) int64 {
