@@ -181,24 +181,60 @@ func copyFile(dst, src *os.File) error {
 }
 
 // initPath returns the path Start execs as the init: the unwritable view of
-// this binary (sealedSelf), through this process's descriptor of it (still open in the child
-// when it calls execve). The child resolves the path after its descriptors 3
-// to min-1 are in place (the sync channel, ExtraFiles), so the copy must
-// not be among them: when it is, the path names a close-on-exec duplicate at
-// min or above, which release closes once the child has exec'd.
+// this binary (sealedSelf), through a close-on-exec duplicate of this
+// process's descriptor of it, which the child still has when it calls
+// execve; release closes the duplicate once the child has exec'd.
+//
+// The duplicate's number must survive what syscall.forkExec does in the
+// child before execve: it moves its files to 0 to min-1 (min: stdio, the
+// sync channel, ExtraFiles), first moving each one that a lower slot would
+// overwrite up to a free slot just above the highest descriptor among them.
+// A descriptor at min or above can still be hit by that move (the overlay
+// view, opened while other descriptors were open, landed on the slot
+// forkExec used for ExtraFiles, and the init's execve failed with EACCES).
+// So the duplicate goes above every descriptor open now, plus room for
+// those Start opens after this (the socket pair, os/exec's /dev/null and
+// pipes) and for forkExec's moves: spare, at least 2*min+64. Descriptors
+// that other goroutines open meanwhile could in principle reach it; 64 of
+// them between here and the clone would be needed.
 func initPath(min int) (path string, release func(), err error) {
 	f, err := sealedSelf()
 	if err != nil {
 		return "", nil, fmt.Errorf("container: unwritable view of the binary: %w", err)
 	}
-	if int(f.Fd()) >= min {
-		return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())), func() {}, nil
+	high, err := highestFD()
+	if err != nil {
+		return "", nil, fmt.Errorf("container: list descriptors: %w", err)
 	}
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, min)
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, high+1+2*min+spareFDs)
 	if err != nil {
 		return "", nil, fmt.Errorf("container: duplicate the view of the binary: %w", err)
 	}
 	return "/proc/self/fd/" + strconv.Itoa(fd), func() { unix.Close(fd) }, nil
+}
+
+// spareFDs is initPath's room for descriptors opened between it and the
+// clone.
+const spareFDs = 64
+
+// highestFD returns the highest descriptor open in this process.
+func highestFD() (int, error) {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	high := 2
+	for _, n := range names {
+		if fd, err := strconv.Atoi(n); err == nil && fd > high {
+			high = fd
+		}
+	}
+	return high, nil
 }
 
 // makeUndumpable is the init's first step: see the comment at the top.
