@@ -192,11 +192,17 @@ func copyFile(dst, src *os.File) error {
 // A descriptor at min or above can still be hit by that move (the overlay
 // view, opened while other descriptors were open, landed on the slot
 // forkExec used for ExtraFiles, and the init's execve failed with EACCES).
-// So the duplicate goes above every descriptor open now, plus room for
-// those Start opens after this (the socket pair, os/exec's /dev/null and
-// pipes) and for forkExec's moves: spare, at least 2*min+64. Descriptors
-// that other goroutines open meanwhile could in principle reach it; 64 of
-// them between here and the clone would be needed.
+// So the duplicate goes above every descriptor open now, plus room for the
+// ones Start opens after this (the socket pair, os/exec's /dev/null and
+// pipes: at most 8) and for forkExec's moves (min): high+1+2*min+spareFDs.
+// Descriptors that other goroutines open meanwhile could still reach it:
+// more than spareFDs-8 of them between here and the clone would be needed,
+// and the init's execve would then fail (or exec a caller's own file, which
+// cannot speak the init's protocol: Start fails). The room is kept small
+// on purpose: a descriptor at 64 or above makes the kernel grow the
+// process's descriptor table, and for a process with threads that waits
+// for an RCU grace period (expand_fdtable: synchronize_rcu), 5-15 ms of
+// wall time on this machine's first Start (bench/PROFILE.md, part 7).
 func initPath(min int) (path string, release func(), err error) {
 	f, err := sealedSelf()
 	if err != nil {
@@ -214,8 +220,8 @@ func initPath(min int) (path string, release func(), err error) {
 }
 
 // spareFDs is initPath's room for descriptors opened between it and the
-// clone.
-const spareFDs = 64
+// clone: see initPath.
+const spareFDs = 16
 
 // highestFD returns the highest descriptor open in this process.
 func highestFD() (int, error) {
