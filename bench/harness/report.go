@@ -50,6 +50,13 @@ func report(res *results) string {
 	}
 	w("\nPeak RSS of a whole process is the largest of the tool's and every child's it reaped (`ru_maxrss` of a fork-started run, as `/usr/bin/time -v` reports it; " +
 		"`/bin/true`, busybox, counts for about 1 MiB of it). An init's is its VmHWM read while strace holds it at the entry of its execve.\n")
+	w("\n\"create, start, wait, delete\" is what conmon does for podman: create with --pid-file, start, a wait4 of the container's process " +
+		"(the harness is its subreaper for the sequence), delete; its CPU and page faults are the three runtime processes' and the container's. " +
+		"ctrkit starts from the same thread as crun, which hides cgroup v2 (bench/README.md), so both see one host. " +
+		"podman's rows are podman run --rm in a private configuration (vfs, no network, cgroupfs), fewer samples; their CPU is podman's and what it reaped, not conmon's.\n")
+	if res.PodmanNA != "" {
+		w("\nNo podman rows: %s.\n", res.PodmanNA)
+	}
 
 	w("\n## The goals of issue 17, and those of issue 6 that still matter\n\n")
 	w("| goal | measured | target | |\n|---|---|---|---|\n")
