@@ -4,34 +4,125 @@ package container
 // /proc/<init>/exe for writing while the init runs would overwrite the host's
 // binary. Two defences:
 //
-//   - The init is not the host's binary: Start execs a sealed memfd copy of it
-//     (made once per process and kept open, close-on-exec), so /proc/<init>/exe
-//     is a file that can never be written (F_SEAL_WRITE) and that shares
-//     nothing with the host's file system.
+//   - The init is not exec'd from the host's binary but from a view of it
+//     that can never be written, made once per process and kept open
+//     (close-on-exec), whichever of these two works first:
+//     1. A read-only overlayfs view, as runc 1.2 does: an overlay mount made
+//     with fsopen/fsmount and never attached anywhere (no path leads to it),
+//     read-only, whose only layers are two lower ones (the binary's
+//     directory on top of an empty directory), so that nothing can be
+//     written through it even if the mount were made writable (an overlay
+//     with no upper layer has nowhere to write: EROFS), unlike a read-only
+//     bind mount, which CAP_SYS_ADMIN could remount read-write. It copies
+//     nothing: its pages are the host binary's, already in the page cache.
+//     It needs CAP_SYS_ADMIN (fsopen) and overlayfs.
+//     2. Otherwise (not root, no overlayfs, a binary already deleted, a
+//     directory overlayfs refuses as a layer), a sealed memfd copy of it:
+//     F_SEAL_WRITE, sharing nothing with the host's file system.
+//     Either way /proc/<init>/exe is a file that cannot be opened for
+//     writing, and reopening it (the exploit's O_PATH trick) gives the same
+//     unwritable file.
 //   - The init makes itself non-dumpable first thing (PR_SET_DUMPABLE 0), so
 //     that processes without CAP_SYS_PTRACE cannot reach its /proc files at
 //     all; execve of the command resets it.
 //
-// Cost, measured on the 2-core development VM: one copy of the binary per
-// process, made on the first Start — about 2 ms for the 4 MB test binary
-// (BenchmarkSealedCopy, 2 GB/s), and memory equal to the binary's size, held
-// until the process exits. Every later Start execs from it: exec'ing the copy
-// and exec'ing /proc/self/exe took the same time within the machine's noise
-// (interleaved runs of a Start+Wait benchmark, 30 to 35 ms each), and every
-// container's init shares the copy's pages.
+// Cost, measured on the 2-core development VM (bench/PROFILE.md, part 7):
+// the memfd copy is one sendfile of the binary per process, 7 ms for the
+// 11.7 MB test binary on a quiet machine (BenchmarkSealedCopy, 1.7 GB/s),
+// plus memory equal to the binary's size, held until the process exits:
+// paid by every ctrkit create and run and every examples/run. The overlay
+// view is seven system calls and a temporary directory, 0.16 ms whatever the
+// binary's size (BenchmarkOverlayView), and no memory: ctrkit run went from
+// 24.0 to 18.3 ms of CPU, examples/run from 15.4 to 11.8 ms. Every later
+// Start of the process execs from the same view.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
 )
 
-// sealedSelf is the one sealed copy of this process's binary.
-var sealedSelf = sync.OnceValues(sealedCopy)
+// sealedSelf is the one unwritable view of this process's binary: see the
+// comment at the top.
+var sealedSelf = sync.OnceValues(func() (*os.File, error) {
+	if f, err := overlayView(); err == nil {
+		return f, nil
+	}
+	return sealedCopy()
+})
+
+// overlayView opens this process's binary through a read-only overlay mount
+// that is attached nowhere, with two lower layers and no upper one: the
+// binary's directory on top of an empty one (overlayfs needs two lower
+// layers to mount without an upper one). The result is an O_PATH,
+// close-on-exec descriptor to exec through /proc/self/fd. The empty
+// directory is removed before it returns: the mount holds it, and nothing
+// is looked up in it (the binary is found in the top layer).
+func overlayView() (*os.File, error) {
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasSuffix(self, " (deleted)") || !filepath.IsAbs(self) {
+		return nil, fmt.Errorf("binary %q: no directory to use as a layer", self)
+	}
+	dir, name := filepath.Split(self)
+	empty, err := os.MkdirTemp("", "ctrkit-exe-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.Remove(empty)
+	ctx, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(ctx)
+	lower := escapeLayer(dir) + ":" + escapeLayer(empty)
+	if err := unix.FsconfigSetString(ctx, "lowerdir", lower); err != nil {
+		return nil, fmt.Errorf("overlay lowerdir=%s: %w", lower, err)
+	}
+	// xino only renumbers inodes; turning it off keeps the kernel from
+	// logging about layers on different file systems. Not needed to work.
+	_ = unix.FsconfigSetString(ctx, "xino", "off")
+	if err := unix.FsconfigCreate(ctx); err != nil {
+		return nil, fmt.Errorf("create overlay of %s: %w", dir, err)
+	}
+	mnt, err := unix.Fsmount(ctx, unix.FSMOUNT_CLOEXEC, unix.MOUNT_ATTR_RDONLY|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOSUID)
+	if err != nil {
+		return nil, fmt.Errorf("fsmount overlay: %w", err)
+	}
+	defer unix.Close(mnt)
+	fd, err := unix.Openat(mnt, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s in the overlay of %s: %w", name, dir, err)
+	}
+	// The view is what we mean to exec: a regular file on a read-only
+	// overlay.
+	var st unix.Statfs_t
+	var fi unix.Stat_t
+	if err := unix.Fstatfs(fd, &st); err != nil || st.Type != unix.OVERLAYFS_SUPER_MAGIC || st.Flags&unix.ST_RDONLY == 0 {
+		unix.Close(fd)
+		return nil, errors.Join(errors.New("the overlay view is not a read-only overlayfs file"), err)
+	}
+	if err := unix.Fstat(fd, &fi); err != nil || fi.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, errors.Join(errors.New("the overlay view is not a regular file"), err)
+	}
+	return os.NewFile(uintptr(fd), "overlay:"+self), nil
+}
+
+// escapeLayer escapes a path for overlayfs's lowerdir list, which separates
+// layers with ':' and escapes with '\'.
+func escapeLayer(p string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(p, `\`, `\\`), `:`, `\:`)
+}
 
 // sealedCopy copies /proc/self/exe into a new memfd and seals it: it can then
 // never be written, grown, shrunk or made writable again.
@@ -90,25 +181,67 @@ func copyFile(dst, src *os.File) error {
 	return nil
 }
 
-// initPath returns the path Start execs as the init: the sealed copy of this
-// binary, through this process's descriptor of it (still open in the child
-// when it calls execve). The child resolves the path after its descriptors 3
-// to min-1 are in place (the sync channel, ExtraFiles), so the copy must
-// not be among them: when it is, the path names a close-on-exec duplicate at
-// min or above, which release closes once the child has exec'd.
+// initPath returns the path Start execs as the init: the unwritable view of
+// this binary (sealedSelf), through a close-on-exec duplicate of this
+// process's descriptor of it, which the child still has when it calls
+// execve; release closes the duplicate once the child has exec'd.
+//
+// The duplicate's number must survive what syscall.forkExec does in the
+// child before execve: it moves its files to 0 to min-1 (min: stdio, the
+// sync channel, ExtraFiles), first moving each one that a lower slot would
+// overwrite up to a free slot just above the highest descriptor among them.
+// A descriptor at min or above can still be hit by that move (the overlay
+// view, opened while other descriptors were open, landed on the slot
+// forkExec used for ExtraFiles, and the init's execve failed with EACCES).
+// So the duplicate goes above every descriptor open now, plus room for the
+// ones Start opens after this (the socket pair, os/exec's /dev/null and
+// pipes: at most 8) and for forkExec's moves (min): high+1+2*min+spareFDs.
+// Descriptors that other goroutines open meanwhile could still reach it:
+// more than spareFDs-8 of them between here and the clone would be needed,
+// and the init's execve would then fail (or exec a caller's own file, which
+// cannot speak the init's protocol: Start fails). The room is kept small
+// on purpose: a descriptor at 64 or above makes the kernel grow the
+// process's descriptor table, and for a process with threads that waits
+// for an RCU grace period (expand_fdtable: synchronize_rcu), 5-15 ms of
+// wall time on this machine's first Start (bench/PROFILE.md, part 7).
 func initPath(min int) (path string, release func(), err error) {
 	f, err := sealedSelf()
 	if err != nil {
-		return "", nil, fmt.Errorf("container: sealed copy of the binary: %w", err)
+		return "", nil, fmt.Errorf("container: unwritable view of the binary: %w", err)
 	}
-	if int(f.Fd()) >= min {
-		return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())), func() {}, nil
-	}
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, min)
+	high, err := highestFD()
 	if err != nil {
-		return "", nil, fmt.Errorf("container: duplicate the sealed copy of the binary: %w", err)
+		return "", nil, fmt.Errorf("container: list descriptors: %w", err)
+	}
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, high+1+2*min+spareFDs)
+	if err != nil {
+		return "", nil, fmt.Errorf("container: duplicate the view of the binary: %w", err)
 	}
 	return "/proc/self/fd/" + strconv.Itoa(fd), func() { unix.Close(fd) }, nil
+}
+
+// spareFDs is initPath's room for descriptors opened between it and the
+// clone: see initPath.
+const spareFDs = 16
+
+// highestFD returns the highest descriptor open in this process.
+func highestFD() (int, error) {
+	d, err := os.Open("/proc/self/fd")
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return 0, err
+	}
+	high := 2
+	for _, n := range names {
+		if fd, err := strconv.Atoi(n); err == nil && fd > high {
+			high = fd
+		}
+	}
+	return high, nil
 }
 
 // makeUndumpable is the init's first step: see the comment at the top.

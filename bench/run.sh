@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: container start-up against a C floor, a Go re-exec floor,
-# bubblewrap, crun and runc, side by side in one run (issue 6).
+# bubblewrap, crun, runc, ctrkit (run, and create/start/wait/delete as conmon
+# calls them) and podman run --rm with ctrkit and with crun, side by side in
+# one run (issues 6 and 17).
 #
 #   sudo bench/run.sh          full run (about 5 minutes on 2 cores)
 #   sudo bench/run.sh -quick   smoke run (about a minute): rough numbers
@@ -46,6 +48,8 @@ gcc -O2 -static -Wall -o "$bin/maxrss" "$here/maxrss.c"
 (cd "$root" && go build -o "$bin/gofloor" ./bench/gofloor &&
 	go build -o "$bin/ctrrun" ./bench/ctrrun &&
 	go build -o "$bin/harness" ./bench/harness &&
-	if [ -d examples/run ]; then go build -o "$bin/run" ./examples/run; fi)
+	if [ -d examples/run ]; then go build -o "$bin/run" ./examples/run; fi &&
+	if [ -d cmd/ctrkit ]; then go build -o "$bin/ctrkit" ./cmd/ctrkit; fi &&
+	if [ -d bench/spike ]; then go build -o "$bin/spike" ./bench/spike; fi)
 
 "$bin/harness" -bin "$bin" -work "$work" -out "$here/results.md" -svg "$here/results.svg" "$@"

@@ -57,10 +57,11 @@ type plan struct {
 	GetpidCalls int
 	GetpidRound int
 	RSSRuns     int // runs per row for peak RSS
+	PodmanRuns  int // podman run --rm of each runtime (slow: fewer samples)
 }
 
-var fullPlan = plan{Rounds: 15, PerRound: 8, Batch: 30, TPRounds: 3, TPCount: 100, Flat: 1000, Background: 200, BGRounds: 3, BGBatch: 40, GetpidCalls: 2000000, GetpidRound: 5, RSSRuns: 5}
-var quickPlan = plan{Rounds: 4, PerRound: 4, Batch: 15, TPRounds: 1, TPCount: 30, Flat: 200, Background: 200, BGRounds: 1, BGBatch: 20, GetpidCalls: 500000, GetpidRound: 2, RSSRuns: 2}
+var fullPlan = plan{Rounds: 15, PerRound: 8, Batch: 30, TPRounds: 3, TPCount: 100, Flat: 1000, Background: 200, BGRounds: 3, BGBatch: 40, GetpidCalls: 2000000, GetpidRound: 5, RSSRuns: 5, PodmanRuns: 10}
+var quickPlan = plan{Rounds: 4, PerRound: 4, Batch: 15, TPRounds: 1, TPCount: 30, Flat: 200, Background: 200, BGRounds: 1, BGBatch: 20, GetpidCalls: 500000, GetpidRound: 2, RSSRuns: 2, PodmanRuns: 3}
 
 func main() {
 	flag.Parse()
@@ -80,6 +81,7 @@ type env struct {
 	bin                                         func(string) string
 	log                                         *os.File
 	ids                                         atomic.Int64
+	podman                                      *podmanEnv // set while measurePodman runs
 }
 
 func (e *env) id() string { return fmt.Sprintf("bench%d-%d", os.Getpid(), e.ids.Add(1)) }
@@ -103,6 +105,7 @@ func run() error {
 		f    func(*env, plan, *results) error
 	}{
 		{"single containers (whole process and in a loop)", measureRows},
+		{"podman run --rm, ctrkit and crun", measurePodman},
 		{"throughput, 2 at a time", measureThroughput},
 		{"start-up as work grows", measureFlat},
 		{"start-up with containers running", measureBackground},
@@ -193,6 +196,13 @@ func prepare(p plan) (*env, error) {
 		proc := s["process"].(map[string]any)
 		proc["terminal"] = false
 		proc["args"] = args
+		// runc spec gives root inheritable and ambient capabilities, which
+		// ctrkit refuses unless they equal the bounding set; podman's specs
+		// (and Docker's) have neither: none of the three runtimes then
+		// gives them.
+		caps := proc["capabilities"].(map[string]any)
+		delete(caps, "inheritable")
+		delete(caps, "ambient")
 		s["root"].(map[string]any)["path"] = e.rootfs
 		if seccomp {
 			s["linux"].(map[string]any)["seccomp"] = seccompSection()
@@ -301,11 +311,21 @@ func runHidden(cmd *exec.Cmd, hidden bool) error {
 type row struct {
 	Key, Label string
 	argv       func(e *env) []string
-	hidden     bool // start from the thread that hides cgroup v2 (crun)
-	loop       bool // argv runs a batch and reports each container's time
-	json       bool // the batch reports JSON (ctrrun), not one number a line
-	tp         bool // also measure its throughput, 2 at a time
+	hidden     bool   // start from the thread that hides cgroup v2 (crun)
+	loop       bool   // argv runs a batch and reports each container's time
+	json       bool   // the batch reports JSON (ctrrun), not one number a line
+	tp         bool   // also measure its throughput, 2 at a time
+	seq        *seq   // not argv: an OCI runtime's create, start, wait, delete (see sequence)
+	podman     string // not argv: podman run --rm with this runtime (see measurePodman)
 }
+
+// seq is the OCI runtime binary and state directory (under -work) of a
+// sequence row.
+type seq struct{ bin, root string }
+
+// single reports whether the row is one command run as a whole process, the
+// rows whose peak RSS measurePeakRSS reads.
+func (r row) single() bool { return !r.loop && r.seq == nil && r.podman == "" }
 
 func rows(e *env, p plan) []row {
 	b := strconv.Itoa(p.Batch)
@@ -326,6 +346,7 @@ func rows(e *env, p plan) []row {
 			argv: func(e *env) []string {
 				return []string{"crun", "--root", *workDir + "/crun", "run", "-b", e.bundle, e.id()}
 			}},
+		{Key: "crun-seq", Label: "crun create, start, wait, delete (as conmon)", hidden: true, seq: &seq{"crun", "crun"}},
 		{Key: "runc", Label: "runc run", tp: true,
 			argv: func(e *env) []string {
 				return []string{"runc", "--root", *workDir + "/runc", "run", "-b", e.bundle, e.id()}
@@ -338,6 +359,34 @@ func rows(e *env, p plan) []row {
 			argv: func(e *env) []string {
 				return []string{"runc", "--root", *workDir + "/runc", "run", "-b", e.bundleSeccomp, e.id()}
 			}},
+	}
+	if _, err := os.Stat(e.bin("ctrkit")); err == nil {
+		// ctrkit starts from the thread that hides cgroup v2 too: it sees the
+		// host crun sees.
+		rs = append(rs,
+			row{Key: "ctrkit", Label: "ctrkit run", hidden: true, tp: true,
+				argv: func(e *env) []string {
+					return []string{e.bin("ctrkit"), "--root", *workDir + "/ctrkit", "run", "-b", e.bundle, e.id()}
+				}},
+			row{Key: "ctrkit-seq", Label: "ctrkit create, start, wait, delete (as conmon)", hidden: true, seq: &seq{e.bin("ctrkit"), "ctrkit"}},
+		)
+		if _, err := exec.LookPath("podman"); err == nil {
+			rs = append(rs,
+				row{Key: "podman-ctrkit", Label: "podman run --rm, ctrkit (whole process)", podman: e.bin("ctrkit"),
+					argv: func(e *env) []string { return e.podman.argv(e.bin("ctrkit")) }},
+				row{Key: "podman-crun", Label: "podman run --rm, crun (whole process)", podman: "crun",
+					argv: func(e *env) []string { return e.podman.argv("crun") }},
+			)
+		}
+	}
+	if _, err := os.Stat(e.bin("spike")); err == nil {
+		// bench/spike (issue 17's spike): a start path without the re-exec.
+		rs = append(rs,
+			row{Key: "spike", Label: "spike: no re-exec, bench/spike ROOTFS /bin/true (whole process)",
+				argv: func(e *env) []string { return []string{e.bin("spike"), e.rootfs, "/bin/true"} }},
+			row{Key: "spike-loop", Label: "spike: no re-exec, in a loop", loop: true, json: true,
+				argv: func(e *env) []string { return []string{e.bin("spike"), "-n", b, e.rootfs, "/bin/true"} }},
+		)
 	}
 	if _, err := os.Stat(e.bin("run")); err == nil {
 		rs = append(rs, row{Key: "ours-run", Label: "container: examples/run -rootfs ROOTFS -- /bin/true (whole process)", tp: true,
@@ -383,9 +432,10 @@ type results struct {
 		RSSKiB            [3]int64 // after the warm-up, half-way, at the end
 		GoBytes           [3]uint64
 	}
-	Checks map[string]string    // variant name → "ok" or what went wrong
-	BG     map[string][]float64 // "0" and "N": ns per container
-	Getpid map[string][]float64 // ns per getpid call
+	PodmanNA string               // why the podman rows are missing, if they are
+	Checks   map[string]string    // variant name → "ok" or what went wrong
+	BG       map[string][]float64 // "0" and "N": ns per container
+	Getpid   map[string][]float64 // ns per getpid call
 }
 
 func measureRows(e *env, p plan, res *results) error {
@@ -393,15 +443,26 @@ func measureRows(e *env, p plan, res *results) error {
 	res.Rows = rs
 	res.Wall, res.CPU, res.Faults = map[string][]float64{}, map[string][]float64{}, map[string][]float64{}
 	usage := func(key string, ps *os.ProcessState, containers int) {
-		ru := ps.SysUsage().(*syscall.Rusage)
-		cpu := float64(ru.Utime.Nano() + ru.Stime.Nano())
-		res.CPU[key] = append(res.CPU[key], cpu/float64(containers))
-		res.Faults[key] = append(res.Faults[key], float64(ru.Minflt+ru.Majflt)/float64(containers))
+		res.usage(key, ps.SysUsage().(*syscall.Rusage), containers)
 	}
 	for round := range p.Rounds {
 		// Rotate the order every round so no row always follows the same one.
 		for k := range rs {
 			r := rs[(k+round)%len(rs)]
+			if r.podman != "" {
+				continue // measurePodman
+			}
+			if r.seq != nil {
+				for range p.PerRound {
+					ns, ru, err := sequence(e, r)
+					if err != nil {
+						return fmt.Errorf("%s: %w", r.Key, err)
+					}
+					res.Wall[r.Key] = append(res.Wall[r.Key], ns)
+					res.usage(r.Key, &ru, 1)
+				}
+				continue
+			}
 			if r.loop {
 				ns, ps, err := batch(e, r)
 				if err != nil {
@@ -424,11 +485,22 @@ func measureRows(e *env, p plan, res *results) error {
 	return nil
 }
 
+// usage records the CPU time and page faults per container of ru.
+func (res *results) usage(key string, ru *syscall.Rusage, containers int) {
+	cpu := float64(ru.Utime.Nano() + ru.Stime.Nano())
+	res.CPU[key] = append(res.CPU[key], cpu/float64(containers))
+	res.Faults[key] = append(res.Faults[key], float64(ru.Minflt+ru.Majflt)/float64(containers))
+}
+
 // whole runs a row's command once and returns its wall time, fork to reap,
 // and its process state (for its resource usage).
 func whole(e *env, r row) (ns float64, ps *os.ProcessState, err error) {
-	cmd := exec.Command(r.argv(e)[0], r.argv(e)[1:]...)
+	argv := r.argv(e)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stderr = e.log
+	if r.podman != "" {
+		cmd.Env = e.podman.env
+	}
 	var t0 time.Time
 	start := func() { t0 = time.Now(); err = cmd.Start() }
 	if r.hidden {

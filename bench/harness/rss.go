@@ -25,7 +25,7 @@ func measurePeakRSS(e *env, p plan, res *results) error {
 	out := filepath.Join(*workDir, "maxrss.out")
 	for range p.RSSRuns {
 		for _, r := range res.Rows {
-			if r.loop {
+			if !r.single() {
 				continue
 			}
 			argv := append([]string{e.bin("maxrss"), out}, r.argv(e)...)
