@@ -115,6 +115,15 @@ func overlayView() (*os.File, error) {
 		unix.Close(fd)
 		return nil, errors.Join(errors.New("the overlay view is not a regular file"), err)
 	}
+	// The view was found by name: it must be the binary this process runs,
+	// not one put at its path since (an upgrade, a rename). A non-directory
+	// of a lower layer shows the real file's inode number, size and times.
+	var run unix.Stat_t
+	if err := unix.Stat("/proc/self/exe", &run); err != nil || run.Ino != fi.Ino || run.Size != fi.Size ||
+		run.Mtim != fi.Mtim || run.Ctim != fi.Ctim {
+		unix.Close(fd)
+		return nil, errors.Join(fmt.Errorf("%s in the overlay is not the running binary (replaced since it started?)", self), err)
+	}
 	return os.NewFile(uintptr(fd), "overlay:"+self), nil
 }
 
