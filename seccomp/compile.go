@@ -66,72 +66,102 @@ var elasticOps = map[Op]elastic.Operation{
 	BitsSet: elastic.BitsSet, BitsClear: elastic.BitsNotSet,
 }
 
-// group is one rule's system calls on one architecture, in the rule's order.
-type group struct {
+// step is one conditional rule on the way to a system call's action: if all
+// its conditions hold, action decides.
+type step struct {
 	action Action
-	calls  []elastic.SyscallWithConditions
+	conds  elastic.ArgumentConditions
 	label  string // which rule it comes from, for errors
 }
 
+// outcome is what the policy does with one system call number: the
+// conditional rules that name it, in order, then final, the action of the
+// first unconditional rule that names it (or the default or unknown action).
+type outcome struct {
+	steps []step
+	final Action
+}
+
+// interval is a run of system call numbers [lo, hi] with one outcome. Only
+// outcomes without steps span more than one number.
+type interval struct {
+	lo, hi uint32
+	out    outcome
+}
+
 // assemble compiles the policy for the architecture native. The program is an
-// ABI guard (foreign architecture, x32) followed by the rules in order, a rule
-// sending every other known system call to DefaultAction, and UnknownAction.
+// ABI guard (foreign architecture, x32) followed by a binary search on the
+// system call number, whose leaves return the number's action, or, for a
+// number that some rule decides by its arguments, run that number's
+// conditional rules in order. The first rule that applies decides, as the
+// policy says; the search costs a system call a few comparisons where a
+// chain of rules would cost one per allowed call, and the kernel, which
+// runs the filter once per system call number when it loads it (to fill its
+// constant-action cache), does that work in a fraction of the time.
 func (p *Policy) assemble(native *arch.Info) ([]bpf.Instruction, error) {
 	if err := p.validate(); err != nil {
 		return nil, err
 	}
-	var groups []group
-	decided := map[string]bool{} // names some unconditional rule decides
+	// Every number this architecture's table knows, with its outcome.
+	outs := map[uint32]*outcome{}
+	for nr := range native.SyscallNumbers {
+		outs[uint32(nr)] = &outcome{final: p.DefaultAction}
+	}
+	decided := map[uint32]bool{}
 	for ri, r := range p.Rules {
-		g := group{action: r.Action, label: fmt.Sprintf("rule %d (%s)", ri, r.Names[0])}
-		seen := map[string]bool{}
+		label := fmt.Sprintf("rule %d (%s)", ri, r.Names[0])
+		seen := map[uint32]bool{}
 		for _, n := range r.Names {
-			nr, ok := native.SyscallNames[n]
-			if !ok || seen[n] || (decided[n] && len(r.Args) == 0) {
+			v, ok := native.SyscallNames[n]
+			nr := uint32(v)
+			if !ok || seen[nr] || decided[nr] {
 				continue // another architecture's, or already decided: unreachable here
 			}
-			seen[n] = true
-			call := elastic.SyscallWithConditions{Num: uint32(nr)}
+			seen[nr] = true
+			o := outs[nr]
+			if o == nil {
+				o = &outcome{final: p.DefaultAction}
+				outs[nr] = o
+			}
 			if len(r.Args) == 0 {
-				decided[n] = true
-			} else {
-				conds := make(elastic.ArgumentConditions, len(r.Args))
-				for i, a := range r.Args {
-					conds[i] = elastic.Condition{Argument: uint32(a.Index), Operation: elasticOps[a.Op], Value: a.Value}
-				}
-				call.Conditions = []elastic.ArgumentConditions{conds}
+				decided[nr] = true
+				o.final = r.Action
+				continue
 			}
-			g.calls = append(g.calls, call)
-		}
-		if len(g.calls) > 0 {
-			groups = append(groups, g)
-		}
-	}
-	if p.unknownAction() != p.DefaultAction {
-		rest := group{action: p.DefaultAction, label: "default action"}
-		// In number order; the numbers are sparse (arm's private calls are at
-		// 0xf0001 and up), so sort the table's rather than count up to them.
-		for _, nr := range slices.Sorted(maps.Keys(native.SyscallNumbers)) {
-			if n := native.SyscallNumbers[nr]; !decided[n] {
-				rest.calls = append(rest.calls, elastic.SyscallWithConditions{Num: uint32(nr)})
+			conds := make(elastic.ArgumentConditions, len(r.Args))
+			for i, a := range r.Args {
+				conds[i] = elastic.Condition{Argument: uint32(a.Index), Operation: elasticOps[a.Op], Value: a.Value}
 			}
-		}
-		if len(rest.calls) > 0 {
-			groups = append(groups, rest)
+			o.steps = append(o.steps, step{action: r.Action, conds: conds, label: label})
 		}
 	}
-	// Each rule is assembled on its own and the pieces are chained: elastic's
-	// assembler leaves an argument in the accumulator after a failed condition,
-	// so every piece ends by loading the system call number again.
-	var body []bpf.Instruction
-	for _, g := range groups {
-		piece, err := g.assemble()
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", g.label, err)
+	// The number line, in runs of one outcome; numbers no table knows get
+	// UnknownAction.
+	var ivs []interval
+	add := func(lo, hi uint32, o outcome) {
+		if n := len(ivs); n > 0 && len(o.steps) == 0 && len(ivs[n-1].out.steps) == 0 &&
+			ivs[n-1].out.final == o.final && ivs[n-1].hi+1 == lo {
+			ivs[n-1].hi = hi
+			return
 		}
-		body = append(body, piece...)
+		ivs = append(ivs, interval{lo, hi, o})
 	}
-	body = append(body, bpf.RetConstant{Val: uint32(p.unknownAction())})
+	unknown := outcome{final: p.unknownAction()}
+	next := uint32(0)
+	for _, nr := range slices.Sorted(maps.Keys(outs)) {
+		if nr > next {
+			add(next, nr-1, unknown)
+		}
+		add(nr, nr, *outs[nr])
+		next = nr + 1
+	}
+	if next != 0 { // not wrapped past the last number
+		add(next, ^uint32(0), unknown)
+	}
+	body, err := search(ivs)
+	if err != nil {
+		return nil, err
+	}
 	foreign := bpf.RetConstant{Val: uint32(p.foreignAction())}
 	guard := []bpf.Instruction{
 		bpf.LoadAbsolute{Off: offArch, Size: 4},
@@ -148,19 +178,67 @@ func (p *Policy) assemble(native *arch.Info) ([]bpf.Instruction, error) {
 	return append(guard, body...), nil
 }
 
-// assemble assembles the group with elastic's assembler, as elastic's
-// SyscallGroup.Assemble does (which takes its system call numbers from the
-// build machine's table only), ending in a reload of the system call number
-// where elastic would return its default action. It expects the system call
-// number in the accumulator.
-func (g group) assemble() ([]bpf.Instruction, error) {
+// search assembles a binary search over ivs (sorted, covering every number
+// from ivs[0].lo to the last hi), with the system call number in the
+// accumulator, which it leaves there for the leaves.
+func search(ivs []interval) ([]bpf.Instruction, error) {
+	if len(ivs) == 1 {
+		return leaf(ivs[0])
+	}
+	mid := len(ivs) / 2
+	left, err := search(ivs[:mid])
+	if err != nil {
+		return nil, err
+	}
+	right, err := search(ivs[mid:])
+	if err != nil {
+		return nil, err
+	}
+	split := ivs[mid].lo
+	var node []bpf.Instruction
+	if len(left) <= 255 {
+		// number >= split: skip the left half.
+		node = []bpf.Instruction{bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: split, SkipTrue: uint8(len(left))}}
+	} else {
+		// A conditional jump reaches 255 instructions: jump over the left
+		// half with an unconditional one.
+		node = []bpf.Instruction{
+			bpf.JumpIf{Cond: bpf.JumpGreaterOrEqual, Val: split, SkipFalse: 1},
+			bpf.Jump{Skip: uint32(len(left))},
+		}
+	}
+	return append(append(node, left...), right...), nil
+}
+
+// leaf assembles one interval's outcome: a constant, or the number's
+// conditional rules in order, each with elastic's assembler, then the final
+// action.
+func leaf(iv interval) ([]bpf.Instruction, error) {
+	o := iv.out
+	var out []bpf.Instruction
+	for _, s := range o.steps {
+		piece, err := conditional(iv.lo, s)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.label, err)
+		}
+		out = append(out, piece...)
+	}
+	return append(out, bpf.RetConstant{Val: uint32(o.final)}), nil
+}
+
+// conditional assembles one conditional rule for the number in the
+// accumulator, as elastic's SyscallGroup.Assemble does, ending in a reload of
+// the number where elastic would return its default action (its argument
+// checks leave an argument in the accumulator).
+func conditional(nr uint32, s step) ([]bpf.Instruction, error) {
 	prog := elastic.NewProgram()
 	action, next := prog.NewLabel(), prog.NewLabel()
-	for i, c := range g.calls {
-		c.Assemble(&prog, i < len(g.calls)-1, action, next)
-	}
+	// The number check elastic makes first always holds here (the search
+	// found nr); the rule's conditions are what decides.
+	call := elastic.SyscallWithConditions{Num: nr, Conditions: []elastic.ArgumentConditions{s.conds}}
+	call.Assemble(&prog, false, action, next)
 	prog.SetLabel(action)
-	prog.Ret(elastic.Action(g.action))
+	prog.Ret(elastic.Action(s.action))
 	prog.SetLabel(next)
 	prog.Ret(placeholder)
 	body, err := prog.Assemble()
@@ -170,7 +248,7 @@ func (g group) assemble() ([]bpf.Instruction, error) {
 	for i, in := range body {
 		if r, ok := in.(bpf.RetConstant); ok && r.Val == uint32(placeholder) {
 			if i != len(body)-1 {
-				return nil, errors.New("too many system calls with argument conditions in one rule: split it")
+				return nil, errors.New("conditions too long for one rule: split it")
 			}
 			body[i] = bpf.LoadAbsolute{Off: offNr, Size: 4}
 		}

@@ -388,3 +388,166 @@ func BenchmarkCompileDefaultPolicy(b *testing.B) {
 		}
 	}
 }
+
+// decide is the policy's meaning, read straight from its rules: the first
+// rule that names the system call and whose conditions all hold decides; a
+// number the table knows gets DefaultAction, one it does not UnknownAction;
+// another ABI gets the foreign action. The compiled program must agree with
+// it on every input (TestProgramMatchesPolicy).
+func decide(p *Policy, native *arch.Info, nr, auditArch uint32, args []uint64) Action {
+	if auditArch != uint32(native.ID) || (native == arch.X86_64 && nr >= x32SyscallBit) {
+		return p.foreignAction()
+	}
+	for _, r := range p.Rules {
+		named := false
+		for _, n := range r.Names {
+			if v, ok := native.SyscallNames[n]; ok && uint32(v) == nr {
+				named = true
+			}
+		}
+		if !named {
+			continue
+		}
+		holds := true
+		for _, a := range r.Args {
+			v := args[a.Index]
+			var ok bool
+			switch a.Op {
+			case Equal:
+				ok = v == a.Value
+			case NotEqual:
+				ok = v != a.Value
+			case Greater:
+				ok = v > a.Value
+			case GreaterEqual:
+				ok = v >= a.Value
+			case Less:
+				ok = v < a.Value
+			case LessEqual:
+				ok = v <= a.Value
+			case BitsSet:
+				ok = v&a.Value != 0
+			case BitsClear:
+				ok = v&a.Value == 0
+			}
+			holds = holds && ok
+		}
+		if holds {
+			return r.Action
+		}
+	}
+	if _, ok := native.SyscallNumbers[int(nr)]; ok {
+		return p.DefaultAction
+	}
+	return p.unknownAction()
+}
+
+// TestProgramMatchesPolicy runs the compiled program for every system call
+// number up to past the table's last (and the numbers around each
+// architecture's private range and the x32 bit), with argument values around
+// every value a rule compares with, and checks each result against decide.
+func TestProgramMatchesPolicy(t *testing.T) {
+	forEachArch(t, func(t *testing.T, native *arch.Info) {
+		custom := &Policy{DefaultAction: Errno(1), UnknownAction: Errno(38), Rules: []Rule{
+			{Names: []string{"read", "write"}, Action: Allow},
+			{Names: []string{"openat"}, Action: Errno(13), Args: []Arg{{Index: 2, Op: BitsSet, Value: 3}}},
+			{Names: []string{"openat", "close"}, Action: Allow},
+			{Names: []string{"ioctl"}, Action: Allow, Args: []Arg{{Index: 1, Op: Equal, Value: 0x5401}}},
+			{Names: []string{"ioctl"}, Action: Errno(25), Args: []Arg{{Index: 1, Op: Greater, Value: 1 << 33}, {Index: 0, Op: LessEqual, Value: 2}}},
+			{Names: []string{"kill"}, Action: KillProcess},
+		}}
+		for name, p := range map[string]*Policy{"default": Default(), "custom": custom} {
+			run := runFilter(t, p, native)
+			values := map[uint64]bool{0: true, 1: true, ^uint64(0): true}
+			for _, r := range p.Rules {
+				for _, a := range r.Args {
+					for _, v := range []uint64{a.Value - 1, a.Value, a.Value + 1, a.Value | 1<<40} {
+						values[v] = true
+					}
+				}
+			}
+			var nrs []uint32
+			maxNr := uint32(0)
+			for nr := range native.SyscallNumbers {
+				maxNr = max(maxNr, uint32(nr))
+			}
+			for nr := uint32(0); nr <= 1100; nr++ {
+				nrs = append(nrs, nr)
+			}
+			for _, nr := range []uint32{maxNr, maxNr + 1, 0xf0000, 0xf0001, 0xf0005, 0xf0006, x32SyscallBit - 1, x32SyscallBit, x32SyscallBit + 1, ^uint32(0)} {
+				nrs = append(nrs, nr)
+			}
+			vals := slices.Sorted(maps.Keys(values))
+			checked := 0
+			for _, nr := range nrs {
+				for _, auditArch := range []uint32{uint32(native.ID), uint32(arch.I386.ID), 0} {
+					argSets := [][]uint64{make([]uint64, 6)}
+					if auditArch == uint32(native.ID) && nr <= 1100 {
+						for i, v := range vals {
+							a := make([]uint64, 6)
+							for j := range a {
+								a[j] = vals[(i+j)%len(vals)]
+							}
+							a[i%6] = v
+							argSets = append(argSets, a)
+						}
+					}
+					for _, args := range argSets {
+						want := decide(p, native, nr, auditArch, args)
+						if got := run(int32(nr), auditArch, args...); got != want {
+							t.Fatalf("%s: nr %d arch %#x args %#x: program says %v, the policy %v", name, nr, auditArch, args, got, want)
+						}
+						checked++
+					}
+				}
+			}
+			t.Logf("%s: %d inputs", name, checked)
+		}
+	})
+}
+
+// TestProgramSearches: a system call allowed without conditions costs the
+// filter a few comparisons, not one per rule (the kernel runs the filter for
+// every number when it loads it, and then for every call its cache cannot
+// answer).
+func TestProgramSearches(t *testing.T) {
+	forEachArch(t, func(t *testing.T, native *arch.Info) {
+		insts, err := Default().assemble(native)
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst := 0
+		for nr := range native.SyscallNumbers {
+			n := 0
+			var a uint32
+			for pc := 0; pc < len(insts); pc++ {
+				n++
+				switch in := insts[pc].(type) {
+				case bpf.LoadAbsolute:
+					if in.Off == offArch {
+						a = uint32(native.ID)
+					} else {
+						a = uint32(nr)
+					}
+				case bpf.JumpIf:
+					if (in.Cond == bpf.JumpEqual && a == in.Val) || (in.Cond == bpf.JumpGreaterOrEqual && a >= in.Val) {
+						pc += int(in.SkipTrue)
+					} else if in.Cond == bpf.JumpEqual || in.Cond == bpf.JumpGreaterOrEqual {
+						pc += int(in.SkipFalse)
+					} else {
+						pc = len(insts) // an argument check: not a constant path
+					}
+				case bpf.Jump:
+					pc += int(in.Skip)
+				default:
+					pc = len(insts)
+				}
+			}
+			worst = max(worst, n)
+		}
+		t.Logf("%d instructions, at most %d run to decide a number", len(insts), worst)
+		if worst > 40 {
+			t.Errorf("up to %d instructions run to decide a system call number: want a search (at most 40)", worst)
+		}
+	})
+}
