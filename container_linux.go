@@ -84,7 +84,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		}
 	}
 	icfg.OCI.ExtraFiles = len(c.ExtraFiles)
-	exe, releaseExe, err := initPath(syncFD + 1 + len(c.ExtraFiles)) // exe_linux.go
+	exe, exeFD, releaseExe, err := initPath(syncFD + 1 + len(c.ExtraFiles)) // exe_linux.go
 	if err != nil {
 		return err
 	}
@@ -118,6 +118,10 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("container: socketpair: %w", err)
+	}
+	if fds[1], err = syncAbove(fds[1], exeFD); err != nil { // exe_linux.go: initPath
+		unix.Close(fds[0])
+		return err
 	}
 	parentEnd, childEnd := os.NewFile(uintptr(fds[0]), "sync"), os.NewFile(uintptr(fds[1]), "sync-init")
 	rel.add(func() {

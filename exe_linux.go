@@ -192,65 +192,43 @@ func copyFile(dst, src *os.File) error {
 
 // initPath returns the path Start execs as the init: the unwritable view of
 // this binary (sealedSelf), through a close-on-exec duplicate of this
-// process's descriptor of it, which the child still has when it calls
-// execve; release closes the duplicate once the child has exec'd.
+// process's descriptor of it, numbered fd, which the child still has when it
+// calls execve; release closes the duplicate once the child has exec'd.
 //
 // The duplicate's number must survive what syscall.forkExec does in the
-// child before execve: it moves its files to 0 to min-1 (min: stdio, the
-// sync channel, ExtraFiles), first moving each one that a lower slot would
-// overwrite up to a free slot just above the highest descriptor among them.
-// A descriptor at min or above can still be hit by that move (the overlay
-// view, opened while other descriptors were open, landed on the slot
-// forkExec used for ExtraFiles, and the init's execve failed with EACCES).
-// So the duplicate goes above every descriptor open now, plus room for the
-// ones Start opens after this (the socket pair, os/exec's /dev/null and
-// pipes: at most 8) and for forkExec's moves (min): high+1+2*min+spareFDs.
-// Descriptors that other goroutines open meanwhile could still reach it:
-// more than spareFDs-8 of them between here and the clone would be needed,
-// and the init's execve would then fail (or exec a caller's own file, which
-// cannot speak the init's protocol: Start fails). The room is kept small
-// on purpose: a descriptor at 64 or above makes the kernel grow the
-// process's descriptor table, and for a process with threads that waits
-// for an RCU grace period (expand_fdtable: synchronize_rcu), 5-15 ms of
-// wall time on this machine's first Start (bench/PROFILE.md, part 7).
-func initPath(min int) (path string, release func(), err error) {
+// child before execve: it moves the child's files to 0 to min-1 (min: stdio,
+// the sync channel, ExtraFiles), first moving each one that a lower slot
+// would overwrite up to a free slot just above the highest descriptor among
+// them. So fd is the lowest free descriptor at min or above (no slot below
+// min is a target), and Start passes the sync channel as a descriptor above
+// fd (syncAbove): the highest of the child's files is then above fd, and so
+// is every slot forkExec moves one to. Low numbers on purpose: a descriptor
+// at 64 or above (as an earlier "above every open descriptor" rule made in a
+// process holding one high descriptor) makes the kernel grow the process's
+// descriptor table, and for a process with threads that waits for an RCU
+// grace period (expand_fdtable: synchronize_rcu), 5-20 ms of wall time on
+// this machine (bench/PROFILE.md, parts 7 and 8).
+func initPath(min int) (path string, fd int, release func(), err error) {
 	f, err := sealedSelf()
 	if err != nil {
-		return "", nil, fmt.Errorf("container: unwritable view of the binary: %w", err)
+		return "", 0, nil, fmt.Errorf("container: unwritable view of the binary: %w", err)
 	}
-	high, err := highestFD()
+	fd, err = unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, min)
 	if err != nil {
-		return "", nil, fmt.Errorf("container: list descriptors: %w", err)
+		return "", 0, nil, fmt.Errorf("container: duplicate the view of the binary: %w", err)
 	}
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, high+1+2*min+spareFDs)
-	if err != nil {
-		return "", nil, fmt.Errorf("container: duplicate the view of the binary: %w", err)
-	}
-	return "/proc/self/fd/" + strconv.Itoa(fd), func() { unix.Close(fd) }, nil
+	return "/proc/self/fd/" + strconv.Itoa(fd), fd, func() { unix.Close(fd) }, nil
 }
 
-// spareFDs is initPath's room for descriptors opened between it and the
-// clone: see initPath.
-const spareFDs = 16
-
-// highestFD returns the highest descriptor open in this process.
-func highestFD() (int, error) {
-	d, err := os.Open("/proc/self/fd")
+// syncAbove moves descriptor fd (the child's end of the sync channel) to the
+// lowest free number above exeFD, closing fd: see initPath.
+func syncAbove(fd, exeFD int) (int, error) {
+	moved, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, exeFD+1)
+	unix.Close(fd)
 	if err != nil {
-		return 0, err
+		return -1, fmt.Errorf("container: move the sync channel above the init's binary: %w", err)
 	}
-	defer d.Close()
-	names, err := d.Readdirnames(-1)
-	if err != nil {
-		return 0, err
-	}
-	high := 2
-	for _, n := range names {
-		if fd, err := strconv.Atoi(n); err == nil && fd > high {
-			high = fd
-		}
-	}
-	return high, nil
+	return moved, nil
 }
 
 // makeUndumpable is the init's first step: see the comment at the top.

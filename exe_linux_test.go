@@ -136,3 +136,38 @@ func BenchmarkOverlayView(b *testing.B) {
 		f.Close()
 	}
 }
+
+// TestInitPathLow: the init's binary is exec'd through a low descriptor even
+// when the process holds a high one (a shell's 255, a server's many
+// sockets): a number past the descriptor table's 64 slots would grow the
+// table, which waits for an RCU grace period in every threaded process (5-20
+// ms). The sync channel then goes above it, so that forkExec's moves cannot
+// land on it.
+func TestInitPathLow(t *testing.T) {
+	high, err := unix.FcntlInt(os.Stdin.Fd(), unix.F_DUPFD_CLOEXEC, 300)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(high)
+	_, fd, release, err := initPath(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	if fd < 5 || fd >= 64 {
+		t.Fatalf("initPath(5) with descriptor %d open: descriptor %d, want the lowest free one at 5 or above", high, fd)
+	}
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(p[1])
+	s, err := syncAbove(p[0], fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(s)
+	if s <= fd {
+		t.Fatalf("syncAbove(_, %d) = %d, want it above", fd, s)
+	}
+}
