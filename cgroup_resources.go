@@ -92,7 +92,9 @@ type Resources struct {
 	// control, so that a file named here wins (runc's linux.resources.unified,
 	// which kubelet sends on v2 hosts). A name is a file of the cgroup's own
 	// directory: "controller.file" (that controller is enabled for it) or a
-	// "cgroup." core file. cgroup v2 only: on a v1 or hybrid host Start fails.
+	// "cgroup." core file. pids.max is taken as the task limit, as
+	// [WithPids] (the init's reserve then works the same). cgroup v2 only:
+	// on a v1 or hybrid host Start fails.
 	Unified map[string]string
 }
 
@@ -251,6 +253,26 @@ func unifiedName(name string) bool {
 		}
 	}
 	return true
+}
+
+// foldUnifiedPids makes a Unified pids.max the container's task limit, as if
+// WithPids had asked for it (Unified wins over the limit options): the init's
+// reserve of tasks is then added and taken away at its execve like
+// WithPids' (cgroup.go: pidsMax), where a file written as given would either
+// starve the init or be overwritten by that handshake. "max" is no limit.
+func (l *limitsConfig) foldUnifiedPids() {
+	v, ok := l.res.Unified["pids.max"]
+	if !ok {
+		return
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil && n > 0 {
+		l.pids = n
+	} else if v == "max" {
+		l.pids = 0
+	} else {
+		return // written as given: the kernel's refusal fails Start
+	}
+	delete(l.res.Unified, "pids.max") // WithResources' copy
 }
 
 // unifiedController is the v2 controller a Unified file belongs to, "" for

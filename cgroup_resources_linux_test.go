@@ -442,7 +442,7 @@ func TestResourcesUnified(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	u := map[string]string{"memory.oom.group": "1", "memory.high": "33554432", "pids.max": "9"}
 	if !unifiedHost() {
-		wantStartError(t, "Unified memory.high, memory.oom.group, pids.max: cgroup v2 files", WithResources(Resources{Unified: u}))
+		wantStartError(t, "Unified memory.high, memory.oom.group: cgroup v2 files", WithResources(Resources{Unified: u}))
 		return
 	}
 	c, dirs := startSleeping(t, WithMemory(64<<20), WithPids(50), WithResources(Resources{MemoryHigh: 48 << 20, Unified: u}))

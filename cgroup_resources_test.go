@@ -350,3 +350,28 @@ func TestBlkioWeightToIOWeight(t *testing.T) {
 		}
 	}
 }
+
+// TestUnifiedPidsIsTheTaskLimit: a Unified pids.max is WithPids' limit
+// (whichever option comes first), so that the init's reserve works the same;
+// "max" lifts it.
+func TestUnifiedPidsIsTheTaskLimit(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		want  int64
+		kept  bool // left in Unified, written as given
+	}{{"9", 9, false}, {"max", 0, false}, {"lots", 50, true}} {
+		for _, opts := range [][]Option{
+			{WithPids(50), WithResources(Resources{Unified: map[string]string{"pids.max": tc.value, "memory.high": "1"}})},
+			{WithResources(Resources{Unified: map[string]string{"pids.max": tc.value, "memory.high": "1"}}), WithPids(50)},
+		} {
+			c, err := testConfig(t, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, kept := c.limits.res.Unified["pids.max"]
+			if c.limits.pids != tc.want || kept != tc.kept || c.limits.res.Unified["memory.high"] != "1" {
+				t.Errorf("pids.max %q: task limit %d, left in Unified %v (%v); want %d, %v", tc.value, c.limits.pids, kept, c.limits.res.Unified, tc.want, tc.kept)
+			}
+		}
+	}
+}

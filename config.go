@@ -123,6 +123,7 @@ func sameFile(a, b string) (bool, error) {
 
 // finish checks the options against each other and fills in derived values.
 func (c *config) finish() error {
+	c.limits.foldUnifiedPids() // cgroup_resources.go
 	if err := c.net.finish(c); err != nil {
 		return err
 	}

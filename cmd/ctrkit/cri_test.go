@@ -331,8 +331,8 @@ func (c *criDaemon) stop(pid int, done chan error) {
 		}
 	}
 	left := func() map[int]string {
-		m := processesIn(c.mntns)
-		for p, comm := range processesInNet(c.netns) {
+		m := processesIn("mnt", c.mntns)
+		for p, comm := range processesIn("net", c.netns) {
 			m[p] = comm
 		}
 		return m
@@ -362,22 +362,6 @@ func (c *criDaemon) stop(pid int, done chan error) {
 // state is the directory of ctrkit's state of the containers (ctrkit's
 // --root): the shim puts the containerd namespace below the handler's Root.
 func (c *criDaemon) state() string { return filepath.Join(c.rtRoot, "k8s.io") }
-
-// processesInNet returns the processes (pid → command) whose network
-// namespace is ns.
-func processesInNet(ns string) map[int]string {
-	out := map[int]string{}
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if n, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && n == ns {
-			comm, _ := os.ReadFile("/proc/" + e.Name() + "/comm")
-			var pid int
-			fmt.Sscan(e.Name(), &pid)
-			out[pid] = strings.TrimSpace(string(comm))
-		}
-	}
-	return out
-}
 
 // leftCgroups returns the containers' cgroups below the pods' cgroup
 // parents (PARENT/POD/ID): the pod parents themselves are kubelet's, which
@@ -706,7 +690,7 @@ grep Seccomp: /proc/self/status`
 	for _, cg := range c.leftCgroups() {
 		t.Errorf("cgroup %s left after rmp", cg)
 	}
-	if ps := processesInNet(podNetns); len(ps) > 0 {
+	if ps := processesIn("net", podNetns); len(ps) > 0 {
 		t.Errorf("processes left in the pod's network namespace: %v", ps)
 	}
 	// host-local keeps a file per address it leased: the pod's is gone.

@@ -291,15 +291,15 @@ func (d *dockerd) stop(pid int, done chan error, ns string) {
 	if ns != "" {
 		// dockerd stops its containerd as it exits, and the shims exit with
 		// their containers: give them a moment, then kill what is left.
-		if !waitFor(10*time.Second, func() bool { return len(processesIn(ns)) == 0 }) {
-			t.Errorf("processes left in dockerd's mount namespace 10s after it exited: %v", processesIn(ns))
+		if !waitFor(10*time.Second, func() bool { return len(processesIn("mnt", ns)) == 0 }) {
+			t.Errorf("processes left in dockerd's mount namespace 10s after it exited: %v", processesIn("mnt", ns))
 			if !waitFor(10*time.Second, func() bool {
-				for p := range processesIn(ns) {
+				for p := range processesIn("mnt", ns) {
 					syscall.Kill(p, syscall.SIGKILL)
 				}
-				return len(processesIn(ns)) == 0
+				return len(processesIn("mnt", ns)) == 0
 			}) {
-				t.Errorf("processes in dockerd's mount namespace survive SIGKILL: %v", processesIn(ns))
+				t.Errorf("processes in dockerd's mount namespace survive SIGKILL: %v", processesIn("mnt", ns))
 			}
 		}
 	}
@@ -317,8 +317,9 @@ func (d *dockerd) stop(pid int, done chan error, ns string) {
 	}
 }
 
-// processesIn returns the processes (pid → command) whose mount namespace is ns.
-func processesIn(ns string) map[int]string {
+// processesIn returns the processes (pid → command) whose namespace of
+// kind ("mnt", "net") is ns, a readlink of /proc/PID/ns/KIND.
+func processesIn(kind, ns string) map[int]string {
 	out := map[int]string{}
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -326,7 +327,7 @@ func processesIn(ns string) map[int]string {
 		if err != nil {
 			continue
 		}
-		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid)); err == nil && n == ns {
+		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil && n == ns {
 			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
 			out[pid] = strings.TrimSpace(string(comm))
 		}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -269,15 +270,12 @@ func (p *podman) inNamespaces(t *testing.T) []string {
 		return nil
 	}
 	var pids []string
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		if e.Name()[0] < '0' || e.Name()[0] > '9' || e.Name() == p.holder {
-			continue
-		}
-		if l, err := os.Readlink("/proc/" + e.Name() + "/ns/net"); err == nil && l == ns {
-			pids = append(pids, e.Name())
+	for pid := range processesIn("net", ns) {
+		if s := strconv.Itoa(pid); s != p.holder {
+			pids = append(pids, s)
 		}
 	}
+	slices.Sort(pids)
 	return pids
 }
 
