@@ -50,7 +50,7 @@ func TestPodmanNetwork(t *testing.T) {
 	} {
 		t.Run(rt.name, func(t *testing.T) {
 			if rt.path == "" {
-				t.Skip("crun is not installed (Debian package crun; .ci/run installs it)")
+				skipOrFail(t, "crun is not installed (Debian package crun; .ci/run installs it)")
 			}
 			ok := func(args ...string) string {
 				t.Helper()

@@ -53,7 +53,7 @@ func newPodman(t *testing.T, network podmanNetwork) *podman {
 	}
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed (Debian packages podman, netavark, aardvark-dns, iptables; .ci/run installs them): %v", tool, err)
+			skipOrFail(t, "%s is not installed (Debian packages podman, netavark, aardvark-dns, iptables; .ci/run installs them): %v", tool, err)
 		}
 	}
 	dir := containertest.ShortTempDir(t) // conmon's sockets go below it
