@@ -206,6 +206,13 @@ func newDockerd(t *testing.T) *dockerd {
 		"--shutdown-timeout", "5"}
 	daemon := exec.Command("unshare", args...)
 	daemon.Stdout, daemon.Stderr = log, log
+	// dockerd writes a stack dump of a containerd that does not answer in
+	// time (SIGUSR1) to TMPDIR: keep it in the scratch directory.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.MkdirAll(tmp, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	daemon.Env = append(os.Environ(), "TMPDIR="+tmp)
 	daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := daemon.Start(); err != nil {
 		log.Close()
