@@ -166,36 +166,12 @@ state = "%[1]s/state"
 			t.Logf("containerd's log:\n%s", b)
 		}
 	})
-	ownMnt, _ := os.Readlink("/proc/self/ns/mnt")
-	ownNet, _ := os.Readlink("/proc/self/ns/net")
-	for i := 0; c.mntns == "" || c.netns == ""; i++ {
-		if i > 400 {
-			t.Fatal("unshare did not make its namespaces")
-		}
-		time.Sleep(5 * time.Millisecond)
-		m, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", daemon.Process.Pid))
-		n, err2 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", daemon.Process.Pid))
-		if err1 == nil && err2 == nil && m != ownMnt && n != ownNet {
-			c.mntns, c.netns = m, n
-		}
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if _, _, code := c.run("version"); code == 0 {
-			break
-		}
-		select {
-		case err := <-done:
-			done <- err // for stop
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("containerd exited (%v):\n%s", err, b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("containerd's CRI did not come up:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ns := newNamespaces(t, daemon.Process.Pid, "mnt", "net")
+	c.mntns, c.netns = ns[0], ns[1]
+	waitUp(t, "containerd's CRI", done, log.Name(), func() bool {
+		_, _, code := c.run("version")
+		return code == 0
+	})
 	c.importImage(criPauseImage, c.pauseRootfs(), []string{"/pause"})
 	rootfs := containertest.Rootfs(t)
 	c.importImage(criImage, rootfs, []string{"sh"})

@@ -155,6 +155,52 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
+// newNamespaces waits until unshare, process pid, is in namespaces of each
+// kind ("mnt", "net") other than this process's, and returns them (readlinks
+// of /proc/PID/ns/KIND).
+func newNamespaces(t *testing.T, pid int, kinds ...string) []string {
+	t.Helper()
+	out := make([]string, len(kinds))
+	for i := 0; ; i++ {
+		n := 0
+		for k, kind := range kinds {
+			own, _ := os.Readlink("/proc/self/ns/" + kind)
+			if l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, kind)); err == nil && l != own {
+				out[k] = l
+				n++
+			}
+		}
+		if n == len(kinds) {
+			return out
+		}
+		if i > 400 {
+			t.Fatalf("unshare did not make its %v namespaces", kinds)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitUp polls up until it reports true, failing the test with the daemon's
+// log (logPath) when the daemon exits first (done; its error is put back for
+// the cleanup) or after 60 s.
+func waitUp(t *testing.T, name string, done chan error, logPath string, up func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !up(); {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s exited (%v):\n%s", name, err, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(logPath)
+			t.Fatalf("%s did not come up:\n%s", name, b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func newDockerd(t *testing.T) *dockerd {
 	containertest.SkipUnlessRoot(t)
 	client := "/usr/bin/docker" // Debian's; another docker in PATH may be of another version
@@ -222,38 +268,16 @@ func newDockerd(t *testing.T) *dockerd {
 	go func() { done <- daemon.Wait() }()
 	// ns is the daemon's mount namespace once unshare made it: what runs
 	// there at the end is the daemon's (never this process's own).
-	own, _ := os.Readlink("/proc/self/ns/mnt")
 	ns := ""
 	t.Cleanup(func() {
 		d.stop(daemon.Process.Pid, done, ns)
 		log.Close()
 	})
-	for i := 0; ns == ""; i++ {
-		if i > 400 {
-			t.Fatal("unshare did not make a mount namespace")
-		}
-		time.Sleep(5 * time.Millisecond)
-		if n, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", daemon.Process.Pid)); err == nil && n != own {
-			ns = n
-		}
-	}
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		if _, _, code := d.run(t, "version", "--format", "{{.Server.Version}}"); code == 0 {
-			break
-		}
-		select {
-		case err := <-done:
-			done <- err // for stop
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("dockerd exited (%v):\n%s", err, b)
-		default:
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(log.Name())
-			t.Fatalf("dockerd did not come up:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	ns = newNamespaces(t, daemon.Process.Pid, "mnt")[0]
+	waitUp(t, "dockerd", done, log.Name(), func() bool {
+		_, _, code := d.run(t, "version", "--format", "{{.Server.Version}}")
+		return code == 0
+	})
 	// The image: the busybox root file system, imported.
 	tarCmd := exec.Command("tar", "-C", containertest.Rootfs(t), "-c", ".")
 	imp := exec.Command(d.client, "import", "-", dockerImage)
