@@ -2,6 +2,7 @@ package oci
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ctrkit/container"
+	"github.com/ctrkit/container/internal/lifecycle"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -580,5 +582,25 @@ func TestDeviceRuleList(t *testing.T) {
 	got, err = deviceRuleList([]specs.LinuxDeviceCgroup{{Allow: true}, {Type: "b", Major: p(int64(8)), Access: "r"}})
 	if err != nil || len(got) != 2 || got[0].String() != "a *:* rwm" || got[1].String() != "deny b 8:* r" {
 		t.Fatalf("got %v, %v", got, err)
+	}
+}
+
+// TestResourceFieldError: a Resources control the host refused comes back
+// naming the spec's field and keeping the cause; other errors pass as they are.
+func TestResourceFieldError(t *testing.T) {
+	cause := errors.New("cgroup v2 files")
+	for field, want := range map[string]string{
+		"Unified":          "linux.resources.unified",
+		"MemorySwappiness": "linux.resources.memory.swappiness",
+		"BlockIODevices":   "linux.resources.blockIO",
+	} {
+		err := ResourceFieldError(fmt.Errorf("container: %w", &lifecycle.ResourceError{Field: field, Err: cause}))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != want || !errors.Is(err, cause) {
+			t.Errorf("%s: %v, want a FieldError for %s wrapping the cause", field, err, want)
+		}
+	}
+	if other := errors.New("mount: EPERM"); ResourceFieldError(other) != other {
+		t.Error("ResourceFieldError changed an error no resource caused")
 	}
 }

@@ -733,7 +733,7 @@ func cmdUpdate(g *globals, args []string) (int, error) {
 		return 1, err
 	}
 	if err := oci.UpdateCgroup(s.CgroupPath, opts...); err != nil {
-		return 1, err
+		return 1, oci.ResourceFieldError(err)
 	}
 	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
 		s.PidsLimit = *r.Pids.Limit
