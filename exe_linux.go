@@ -74,7 +74,7 @@ func overlayView() (*os.File, error) {
 		return nil, fmt.Errorf("binary %q: no directory to use as a layer", self)
 	}
 	dir, name := filepath.Split(self)
-	empty, err := os.MkdirTemp("", "ctrkit-exe-")
+	empty, err := emptyLayer(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +125,37 @@ func overlayView() (*os.File, error) {
 		return nil, errors.Join(fmt.Errorf("%s in the overlay is not the running binary (replaced since it started?)", self), err)
 	}
 	return os.NewFile(uintptr(fd), "overlay:"+self), nil
+}
+
+// emptyLayer makes the empty lower layer of the overlay view in the first of
+// the temporary directory, /dev/shm, /run and /var/tmp that is not inside the
+// binary's directory dir: overlayfs refuses layers that overlap (ELOOP), as
+// the temporary directory and the binary's would when the binary is in it
+// (/tmp/ctrkit).
+func emptyLayer(dir string) (string, error) {
+	var errs []error
+	for _, parent := range []string{os.TempDir(), "/dev/shm", "/run", "/var/tmp"} {
+		if real, err := filepath.EvalSymlinks(parent); err == nil {
+			parent = real
+		}
+		if within(dir, parent) {
+			errs = append(errs, fmt.Errorf("%s is inside the binary's directory", parent))
+			continue
+		}
+		empty, err := os.MkdirTemp(parent, "ctrkit-exe-")
+		if err == nil {
+			return empty, nil
+		}
+		errs = append(errs, err)
+	}
+	return "", fmt.Errorf("no directory for the overlay view's empty layer: %w", errors.Join(errs...))
+}
+
+// within reports whether path is dir or inside it (both clean and absolute,
+// dir with or without its trailing slash).
+func within(dir, path string) bool {
+	dir = strings.TrimSuffix(dir, "/")
+	return path == dir || dir == "" || strings.HasPrefix(path, dir+"/")
 }
 
 // escapeLayer escapes a path for overlayfs's lowerdir list, which separates

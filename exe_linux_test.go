@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"testing"
 
@@ -106,6 +107,62 @@ func TestOverlayView(t *testing.T) {
 	}
 	if bytes.Contains(mi, []byte("ctrkit-exe-")) {
 		t.Errorf("the view's layers appear in the mount table:\n%s", mi)
+	}
+}
+
+// TestOverlayViewBinaryInTempDir: a binary that lives in the temporary
+// directory itself (/tmp/ctrkit) still gets the overlay view: the empty layer
+// goes elsewhere, since overlayfs refuses a layer inside another (ELOOP), and
+// nothing is left in any of the places it may go.
+func TestOverlayViewBinaryInTempDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (fsopen of overlayfs needs CAP_SYS_ADMIN)")
+	}
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", filepath.Dir(self))
+	before := emptyLayers(t)
+	f, err := overlayView()
+	if err != nil {
+		t.Fatalf("overlay view of a binary in TMPDIR (%s): %v", filepath.Dir(self), err)
+	}
+	f.Close()
+	if after := emptyLayers(t); len(after) != len(before) {
+		t.Errorf("empty layers left behind: %v, before %v", after, before)
+	}
+}
+
+// emptyLayers lists the overlay view's empty directories in every place
+// emptyLayer may make one.
+func emptyLayers(t *testing.T) []string {
+	var all []string
+	for _, dir := range []string{os.TempDir(), "/tmp", "/dev/shm", "/run", "/var/tmp"} {
+		m, err := filepath.Glob(filepath.Join(dir, "ctrkit-exe-*"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, m...)
+	}
+	return all
+}
+
+func TestWithin(t *testing.T) {
+	for _, c := range []struct {
+		dir, path string
+		want      bool
+	}{
+		{"/tmp/", "/tmp", true},
+		{"/tmp", "/tmp/x", true},
+		{"/tmp/", "/tmpx", false},
+		{"/tmp/go-build1/b001/", "/tmp", false},
+		{"/", "/dev/shm", true},
+		{"/usr/local/bin/", "/run", false},
+	} {
+		if got := within(c.dir, c.path); got != c.want {
+			t.Errorf("within(%q, %q) = %v, want %v", c.dir, c.path, got, c.want)
+		}
 	}
 }
 
