@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/ctrkit/container/internal/lifecycle"
 
@@ -453,7 +454,7 @@ func cgroupPaths(procCgroup string) (v1 map[string]string, v2 string) {
 // for a bind mount of a sub-tree.
 func v1Parents(procCgroup, mountinfo string, controllers []string) (map[string]string, error) {
 	own, v2 := cgroupPaths(procCgroup)
-	mounts := parseMountinfo(mountinfo)
+	mounts := lastMountinfo.parse(mountinfo)
 	out := map[string]string{}
 	for _, c := range controllers {
 		path, ok := own[c]
@@ -601,4 +602,23 @@ func limitsOnly(caller string, opts []Option) (limitsConfig, error) {
 		return limitsConfig{}, &OptionError{Option: caller, Err: errors.New("only WithMemory, WithCPU, WithCPUShares, WithPids and WithResources can change")}
 	}
 	return l, nil
+}
+
+// lastMountinfo holds the parse of the last mount table v1Parents was given:
+// a Start asks about the caller's one (ownLayout) for each hierarchy.
+var lastMountinfo mountinfoCache
+
+type mountinfoCache struct {
+	mu     sync.Mutex
+	text   string
+	parsed []mountLine
+}
+
+func (c *mountinfoCache) parse(text string) []mountLine {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.parsed == nil || c.text != text {
+		c.text, c.parsed = text, parseMountinfo(text)
+	}
+	return c.parsed
 }

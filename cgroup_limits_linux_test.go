@@ -198,6 +198,78 @@ func exitError(t *testing.T, err error) *ExitError {
 
 // ---- tests ----
 
+// TestBornInV1Cgroups: on a host with v1 hierarchies the init is cloned from
+// a thread that moved itself into the container's cgroups (no cgroup.procs
+// write, whose RCU wait cost 4-15 ms), it is in every one of them when its
+// command runs, and every thread of this process is back in its own cgroups
+// after Start (a thread left behind would be limited as the container and
+// keep its cgroup from being removed).
+func TestBornInV1Cgroups(t *testing.T) {
+	containertest.SkipUnlessRoot(t)
+	if cgroups.Mode() == cgroups.Unified {
+		t.Skip("a cgroup v2 host: the init is cloned into its cgroup (CLONE_INTO_CGROUP)")
+	}
+	own := threadCgroups(t)
+	for i := range 3 { // the fork threads are a pool: each may be the one
+		c := newContainer(t, []string{"sleep", "0.2"}, WithMemory(64<<20), WithPids(64), WithCPU(0.5))
+		if err := c.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		out, err := os.ReadFile("/proc/" + strconv.Itoa(c.Pid()) + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !BornInV1Cgroups(c) {
+			t.Errorf("container %d: the init was moved into its v1 cgroups after the clone", i)
+		}
+		if got := threadCgroups(t); got != own {
+			t.Errorf("container %d: after Start this process's threads are in\n%s\nwant every one in\n%s", i, got, own)
+		}
+		dirs := CgroupDirs(c)
+		if err := c.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		in := map[string]string{} // controller → the command's cgroup path
+		for _, line := range strings.Split(string(out), "\n") {
+			if parts := strings.SplitN(line, ":", 3); len(parts) == 3 {
+				for _, ctl := range strings.Split(parts[1], ",") {
+					in[ctl] = parts[2]
+				}
+			}
+		}
+		for k, dir := range dirs {
+			if k != "unified" && !strings.HasSuffix(in[k], "/"+filepath.Base(dir)) {
+				t.Errorf("container %d: the command is in %s cgroup %q, want %s:\n%s", i, k, in[k], dir, out)
+			}
+		}
+	}
+	checkNoLeftovers(t)
+}
+
+// threadCgroups returns the cgroups of this process's threads: the one list
+// when they all share it, else each thread's.
+func threadCgroups(t *testing.T) string {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string][]string{}
+	for _, task := range tasks {
+		b, err := os.ReadFile("/proc/self/task/" + task.Name() + "/cgroup")
+		if err != nil {
+			continue // gone
+		}
+		seen[string(b)] = append(seen[string(b)], task.Name())
+	}
+	if len(seen) == 1 {
+		for k := range seen {
+			return k
+		}
+	}
+	return fmt.Sprint(seen)
+}
+
 func TestNoCgroupWithoutLimits(t *testing.T) {
 	containertest.SkipUnlessRoot(t)
 	c := newContainer(t, []string{"true"}, WithRlimit("RLIMIT_CORE", 0, 0), WithInit())

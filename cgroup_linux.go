@@ -39,6 +39,8 @@ type cgroupState struct {
 	v2     bool
 	dirs   map[string]string // v1: controller → directory; v2: "" → directory
 	dirFD  *os.File          // v2 (hybrid: the unified one): the directory, for clone's CgroupFD; closed after the clone
+	// placedV1: the init was born in its v1 cgroups (startInV1).
+	placedV1 bool
 
 	// rootless: the caller is not root, so its v2 cgroup must be delegated
 	// to its uid (delegatee), who may then move its processes into a leaf.
@@ -612,8 +614,96 @@ func (r *running) cgroupAttr(attr *syscall.SysProcAttr) {
 	}
 }
 
+// startInV1 runs start, the clone, on the calling thread (a locked one: the
+// fork thread) after moving that thread alone into the container's cgroup
+// of each v1 hierarchy, so that the init is born in them, and moves the
+// thread back after. A thread that moves itself (0 written to tasks) does
+// not take the kernel's cgroup_threadgroup_rwsem; a write of the init's pid
+// to cgroup.procs after the clone takes it for writing, and its first writer
+// waits for an RCU grace period: 4-15 ms on this kernel, in about every
+// other container (PROFILE.md, part 9). Where the thread's own cgroups
+// cannot be found or the move fails before the clone, it clones as before
+// and joinCgroup moves the init.
+func (s *cgroupState) startInV1(start func() error) error {
+	if s == nil || s.v2 {
+		return start()
+	}
+	var keys []string
+	for k := range s.dirs {
+		if k != unifiedKey { // cgroup2 (no tasks file): CLONE_INTO_CGROUP, or joinCgroup
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return start()
+	}
+	pc, err := os.ReadFile("/proc/thread-self/cgroup")
+	if err != nil {
+		return start()
+	}
+	l, err := ownLayout()
+	if err != nil {
+		return start()
+	}
+	own, err := v1Parents(string(pc), l.mountinfo, keys)
+	if err != nil {
+		return start()
+	}
+	// The files to move back to are opened first: once the thread is in,
+	// it must be able to leave (it is a fork thread, forever in the pool).
+	var back, into []*os.File
+	defer func() {
+		for _, f := range append(back, into...) {
+			f.Close()
+		}
+	}()
+	seenOwn, seenInto := map[string]bool{}, map[string]bool{}
+	for _, k := range keys {
+		if d := own[k]; !seenOwn[d] {
+			seenOwn[d] = true
+			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return start()
+			}
+			back = append(back, f)
+		}
+		if d := s.dirs[k]; !seenInto[d] {
+			seenInto[d] = true
+			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return start()
+			}
+			into = append(into, f)
+		}
+	}
+	moveBack := func() error {
+		var errs []error
+		for _, f := range back {
+			if _, err := f.Write([]byte("0")); err != nil {
+				errs = append(errs, fmt.Errorf("container: move the clone thread back to %s: %w", f.Name(), err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	for _, f := range into {
+		if _, err := f.Write([]byte("0")); err != nil {
+			if err := moveBack(); err != nil {
+				return err
+			}
+			return start() // joinCgroup tries cgroup.procs and says why
+		}
+	}
+	err = start()
+	if berr := moveBack(); berr != nil {
+		return errors.Join(err, berr)
+	}
+	s.placedV1 = err == nil
+	return err
+}
+
 // joinCgroup places the cloned init in its cgroup (v1) before it is told to
-// go; on v2 it is already there and the directory handle is closed.
+// go, unless startInV1 had it born there; on v2 it is already there and the
+// directory handle is closed.
 func (r *running) joinCgroup() error {
 	s := r.cg
 	if s == nil {
@@ -629,7 +719,7 @@ func (r *running) joinCgroup() error {
 	}
 	pid := []byte(strconv.Itoa(r.pid()))
 	for key, dir := range s.dirs {
-		if key == unifiedKey && cloned {
+		if key == unifiedKey && cloned || key != unifiedKey && s.placedV1 {
 			continue
 		}
 		if err := addProc(filepath.Join(dir, "cgroup.procs"), pid); err != nil {
@@ -1109,7 +1199,18 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 	if s.limits.devices != nil {
 		files = append(files, deviceFiles(*s.limits.deviceSet)...)
 	}
-	return s.writeFiles(files)
+	if err := s.writeFiles(files); err != nil {
+		return err
+	}
+	// As createV1: the clone lands in the unified hierarchy's cgroup.
+	if dir, ok := s.dirs[unifiedKey]; ok {
+		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		s.dirFD = f
+	}
+	return nil
 }
 
 // v1ControllerNames are the v1 controllers the library knows: oci.RemoveCgroup
@@ -1118,21 +1219,37 @@ var v1ControllerNames = []string{"memory", "cpu", "cpuacct", "pids", "freezer", 
 	"cpuset", "net_cls", "net_prio", "perf_event", "hugetlb", "rdma", "misc"}
 
 // v1Mounts returns the mount point of the root of each mounted v1 hierarchy.
+// The mount table is read once per process, as in ownLayout.
 func v1Mounts() (map[string]string, error) {
-	mi, err := os.ReadFile("/proc/self/mountinfo")
+	l, err := ownLayout()
 	if err != nil {
 		return nil, err
+	}
+	return v1MountsOf(l.mountinfo), nil
+}
+
+// v1MountsOf is v1Mounts of a mount table, answered once per table.
+func v1MountsOf(mountinfo string) map[string]string {
+	if m, ok := v1MountsCache.Load(mountinfo); ok {
+		return m.(map[string]string)
+	}
+	own := "0::/\n"
+	for i, c := range v1ControllerNames {
+		own += strconv.Itoa(i+1) + ":" + c + ":/\n"
 	}
 	out := map[string]string{}
 	for _, c := range append(v1ControllerNames, unifiedKey) {
 		// v1Parents with every controller's own cgroup at "/" finds the
 		// mount of each hierarchy's root.
-		if p, err := v1Parents("0::/\n1:"+c+":/\n", string(mi), []string{c}); err == nil {
+		if p, err := v1Parents(own, mountinfo, []string{c}); err == nil {
 			out[c] = p[c]
 		}
 	}
-	return out, nil
+	v1MountsCache.Store(mountinfo, out)
+	return out
 }
+
+var v1MountsCache sync.Map
 
 // cgroupAt returns a handle on an existing cgroup at path (WithCgroupPath),
 // with the directories it exists in.

@@ -142,14 +142,35 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		})
 	}
 
+	// Nil stdio: one /dev/null for the three, opened here rather than by
+	// exec.Cmd.Start, which runs on the clone thread after it moved into the
+	// container's v1 cgroups (startInV1), where the device policy applies.
+	var stdout, stderr io.Writer = c.Stdout, c.Stderr
+	if stdin == nil || stdout == nil || stderr == nil {
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("container: %w", err)
+		}
+		defer null.Close()
+		if stdin == nil {
+			stdin = null
+		}
+		if stdout == nil {
+			stdout = null
+		}
+		if stderr == nil {
+			stderr = null
+		}
+	}
+
 	// Clone /proc/self/exe into the new namespaces.
 	r.cmd = &exec.Cmd{
 		Path:        exe, // a sealed copy of /proc/self/exe (exe_linux.go)
 		Args:        []string{initArg0},
 		Env:         initEnv,
 		Stdin:       stdin,
-		Stdout:      c.Stdout,
-		Stderr:      c.Stderr,
+		Stdout:      stdout,
+		Stderr:      stderr,
 		ExtraFiles:  append([]*os.File{childEnd}, c.ExtraFiles...), // fd 4 on
 		SysProcAttr: sysProcAttr(c.cfg),
 	}
@@ -158,7 +179,7 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 	r.onCloneThread(func() {
-		icfg.TimerSlackNS, err = withInitTimerSlack(r.cmd.Start)
+		icfg.TimerSlackNS, err = withInitTimerSlack(func() error { return r.cg.startInV1(r.cmd.Start) }) // cgroup_linux.go
 	})
 	childEnd.Close()
 	if stdinR != nil {

@@ -21,3 +21,11 @@ func CgroupDirs(c *Container) map[string]string {
 
 // InitTaskReserve is the init's reserve of tasks on this host.
 var InitTaskReserve = initReserve(runtime.NumCPU())
+
+// BornInV1Cgroups reports whether a started container's init was cloned
+// straight into its v1 cgroups (startInV1) rather than moved there after.
+func BornInV1Cgroups(c *Container) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.run != nil && c.run.cg != nil && c.run.cg.placedV1
+}
