@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ctrkit/container/internal/rtnl"
 	"golang.org/x/sys/unix"
@@ -293,9 +294,24 @@ func ownerGone(tok string) bool {
 
 // reapStale removes the links and directories of owners that are gone. It is
 // housekeeping for the Start or NewNetwork that runs it: its failures are not
-// theirs, and are left for the next one.
+// theirs, and are left for the next one. Every owner makes its directory
+// before its links and removes it after them, so the link table (a dump of
+// every link on the host) is searched only where a dead owner's directory
+// is left, and once per process for anything else.
 func reapStale() {
-	if h, err := rtnl.Dial(); err == nil {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempDirPrefix+"*"))
+	var dead []string
+	for _, d := range dirs {
+		rest := strings.TrimPrefix(filepath.Base(d), tempDirPrefix)
+		if tok, _, ok := strings.Cut(rest, "-"); ok && ownerGone(tok) {
+			dead = append(dead, d)
+		}
+	}
+	if len(dead) > 0 || !linksReaped.Load() {
+		h, err := rtnl.Dial()
+		if err != nil {
+			return // the directories stay, for the next one
+		}
 		links, _ := h.Links() // a dump interrupted by a change still lists the rest
 		for _, l := range links {
 			if tok, ok := strings.CutPrefix(l.Alias, aliasPrefix); ok && ownerGone(tok) {
@@ -303,12 +319,12 @@ func reapStale() {
 			}
 		}
 		h.Close()
+		linksReaped.Store(true)
 	}
-	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), tempDirPrefix+"*"))
-	for _, d := range dirs {
-		rest := strings.TrimPrefix(filepath.Base(d), tempDirPrefix)
-		if tok, _, ok := strings.Cut(rest, "-"); ok && ownerGone(tok) {
-			os.RemoveAll(d)
-		}
+	for _, d := range dead {
+		os.RemoveAll(d)
 	}
 }
+
+// linksReaped: this process searched the link table once (reapStale).
+var linksReaped atomic.Bool

@@ -77,7 +77,10 @@ func (n *Network) Close() error {
 	n.closed = true
 	n.mu.Unlock()
 
-	os.RemoveAll(n.sys.dir)
+	// The directory goes last: while it is there, a Start of another
+	// process that finds its owner dead also looks for its bridge
+	// (reapStale).
+	defer os.RemoveAll(n.sys.dir)
 	h, err := rtnl.Dial()
 	if err != nil {
 		return fmt.Errorf("container: network %q: netlink: %w", n.name, err)
