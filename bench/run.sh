@@ -50,6 +50,7 @@ gcc -O2 -static -Wall -o "$bin/maxrss" "$here/maxrss.c"
 	go build -o "$bin/harness" ./bench/harness &&
 	if [ -d examples/run ]; then go build -o "$bin/run" ./examples/run; fi &&
 	if [ -d cmd/ctrkit ]; then go build -o "$bin/ctrkit" ./cmd/ctrkit; fi &&
-	if [ -d bench/spike ]; then go build -o "$bin/spike" ./bench/spike; fi)
+	if [ -d bench/spike ]; then go build -o "$bin/spike" ./bench/spike; fi &&
+	go build -o "$bin/imagerun" ./bench/imagerun)
 
 "$bin/harness" -bin "$bin" -work "$work" -out "$here/results.md" -svg "$here/results.svg" "$@"

@@ -392,6 +392,22 @@ func rows(e *env, p plan) []row {
 		rs = append(rs, row{Key: "ours-run", Label: "container: examples/run -rootfs ROOTFS -- /bin/true (whole process)", tp: true,
 			argv: func(e *env) []string { return []string{e.bin("run"), "-rootfs", e.rootfs, "--", "/bin/true"} }})
 	}
+	if _, err := os.Stat(e.bin("imagerun")); err == nil {
+		// Issue 15: a 5-layer OCI layout (the rootfs and four data layers),
+		// Load + New + Run; first: every layer unpacked into an empty cache.
+		lay, cache := filepath.Join(*workDir, "image-layout"), filepath.Join(*workDir, "image-cache")
+		first := strconv.Itoa(max(p.Batch/3, 3))
+		rs = append(rs,
+			row{Key: "image-first", Label: "container: image, first start (5 layers unpacked into an empty cache, Load + New + Run), in a loop", loop: true, json: true,
+				argv: func(e *env) []string {
+					return []string{e.bin("imagerun"), "-n", first, "-mode", "first", "-layout", lay, e.rootfs}
+				}},
+			row{Key: "image-warm", Label: "container: image, warm start (every layer cached, Load + New + Run), in a loop", loop: true, json: true,
+				argv: func(e *env) []string {
+					return []string{e.bin("imagerun"), "-n", b, "-mode", "warm", "-layout", lay, "-cache", cache, e.rootfs}
+				}},
+		)
+	}
 	for _, v := range variants.All {
 		if v.Check {
 			continue

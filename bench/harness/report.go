@@ -164,6 +164,20 @@ func goals(res *results) []goal {
 			gs = append(gs, missing(v.what, "no variant "+v.name+" in bench/variants yet"))
 		}
 	}
+	// Issue 15, point 4.
+	const ov, wi = "15: WithOverlay vs default, in a loop", "15: warm image start vs the overlay's, in a loop"
+	if has("ours-loop-overlay") {
+		gs = append(gs, ratioGoal(ov, m("ours-loop-overlay"), ours, 1.3, "≤ 1.3"))
+	} else {
+		gs = append(gs, missing(ov, "no variant overlay in bench/variants"))
+	}
+	if has("image-warm") && has("ours-loop-overlay") {
+		warm, over := m("image-warm"), m("ours-loop-overlay")
+		gs = append(gs, goal{what: wi, target: "≤ overlay + 1 ms", ok: warm <= over+1e6,
+			measured: fmt.Sprintf("%s vs %s (+%s; first start %s)", ms(warm), ms(over), ms(warm-over), ms(m("image-first")))})
+	} else {
+		gs = append(gs, missing(wi, "no bench/imagerun in the run"))
+	}
 	gs = append(gs,
 		ratioGoal(fmt.Sprintf("17: the last 20 of %d containers vs the first 20 (issue 6: ≤ 1.1)", res.Flat.LateTo), median(res.Flat.Late), median(res.Flat.Early), 1.3, "≤ 1.3"),
 	)
