@@ -66,11 +66,15 @@
 //	plan the veth / network address
 //	joined namespaces: a thread that setns'es
 //	socketpair: the init's end is fd 3
-//	clone the sealed copy of the binary
+//	v1: the clone thread moves itself into
+//	  the container's cgroups (0 > tasks)
+//	clone the read-only view of the binary
 //	  (Cloneflags, id maps, CgroupFD,
 //	  parent-death signal)             ───────► close every inherited descriptor but
-//	send the configuration             ───────►   the channel and ExtraFiles
-//	v1: add the init to its cgroups               decode the configuration
+//	v1: the clone thread moves back               the channel and ExtraFiles
+//	send the configuration             ───────► decode the configuration
+//	v1 (if the move failed): add the init
+//	  to its cgroups
 //	create the veth, its container end in         move the channel above ExtraFiles
 //	  the init's network namespace                wait for "go"
 //	start pasta/slirp4netns in the init's

@@ -9,7 +9,7 @@
 #
 # Installs runc, crun, bubblewrap and busybox-static from Debian's packages if
 # one is missing, builds the C floor (bench/floor.c), the getpid loop, the Go
-# floor (bench/gofloor), the library's driver (bench/ctrrun) and the harness
+# floor (bench/gofloor), the library's drivers (bench/ctrrun, bench/imagerun) and the harness
 # (bench/harness), then runs the harness: it builds one busybox rootfs and the
 # OCI bundles (runc spec, no terminal, /bin/true, with and without a
 # 364-syscall default seccomp profile), measures every row alternating A B A B,

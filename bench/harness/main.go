@@ -402,6 +402,10 @@ func rows(e *env, p plan) []row {
 				argv: func(e *env) []string {
 					return []string{e.bin("imagerun"), "-n", first, "-mode", "first", "-layout", lay, e.rootfs}
 				}},
+			row{Key: "image-overlay", Label: "container: WithOverlay on the rootfs, from bench/imagerun (the same binary as the image rows), in a loop", loop: true, json: true,
+				argv: func(e *env) []string {
+					return []string{e.bin("imagerun"), "-n", b, "-mode", "overlay", "-layout", lay, e.rootfs}
+				}},
 			row{Key: "image-warm", Label: "container: image, warm start (every layer cached, Load + New + Run), in a loop", loop: true, json: true,
 				argv: func(e *env) []string {
 					return []string{e.bin("imagerun"), "-n", b, "-mode", "warm", "-layout", lay, "-cache", cache, e.rootfs}

@@ -171,8 +171,10 @@ func goals(res *results) []goal {
 	} else {
 		gs = append(gs, missing(ov, "no variant overlay in bench/variants"))
 	}
-	if has("image-warm") && has("ours-loop-overlay") {
-		warm, over := m("image-warm"), m("ours-loop-overlay")
+	if has("image-warm") && has("image-overlay") {
+		// Both from bench/imagerun: a program that loads images links
+		// go-containerregistry, and its init (the same binary) pays for it.
+		warm, over := m("image-warm"), m("image-overlay")
 		gs = append(gs, goal{what: wi, target: "≤ overlay + 1 ms", ok: warm <= over+1e6,
 			measured: fmt.Sprintf("%s vs %s (+%s; first start %s)", ms(warm), ms(over), ms(warm-over), ms(m("image-first")))})
 	} else {

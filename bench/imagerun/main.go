@@ -3,10 +3,11 @@
 // Command imagerun starts containers from an OCI image with package image,
 // for bench/run.sh's image rows (issue 15): the first start of a 5-layer
 // image (every layer unpacked into an empty cache) and a warm start (every
-// layer cached), each Load + New + Run of /bin/true, in a loop. It prints
+// layer cached), each Load + New + Run of /bin/true, and for reference the
+// rootfs WithOverlay from this same binary, in a loop. It prints
 // one JSON object, as bench/ctrrun -n does (per-container times in order):
 //
-//	imagerun -n 30 -mode first|warm -layout DIR -cache DIR ROOTFS
+//	imagerun -n 30 -mode first|warm|overlay -layout DIR -cache DIR ROOTFS
 //
 // The layout at DIR is made on first use: ROOTFS as the bottom layer and
 // four layers of 64 files of 16 KiB each. It is a separate program from
@@ -28,6 +29,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/image"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -39,12 +41,12 @@ import (
 func main() {
 	n := flag.Int("n", 10, "time `N` containers")
 	warm := flag.Int("warm", 1, "untimed containers before the timed ones")
-	mode := flag.String("mode", "warm", "first (an empty cache for each) or warm (one cache, filled by the warm-up)")
+	mode := flag.String("mode", "warm", "first (an empty cache for each), warm (one cache, filled by the warm-up) or overlay (ROOTFS WithOverlay, no image: the reference)")
 	dir := flag.String("layout", "", "the image's OCI layout `dir`ectory (made from ROOTFS when missing)")
 	cache := flag.String("cache", "", "the layer cache `dir`ectory (warm mode)")
 	flag.Parse()
-	if flag.NArg() != 1 || *dir == "" || (*mode != "first" && *mode != "warm") || (*mode == "warm" && *cache == "") {
-		fmt.Fprintln(os.Stderr, "usage: imagerun [-n N] -mode first|warm -layout DIR [-cache DIR] ROOTFS")
+	if flag.NArg() != 1 || *dir == "" || (*mode != "first" && *mode != "warm" && *mode != "overlay") || (*mode == "warm" && *cache == "") {
+		fmt.Fprintln(os.Stderr, "usage: imagerun [-n N] -mode first|warm|overlay -layout DIR [-cache DIR] ROOTFS")
 		os.Exit(2)
 	}
 	if err := run(*n, *warm, *mode, *dir, *cache, flag.Arg(0)); err != nil {
@@ -61,6 +63,13 @@ func run(n, warm int, mode, dir, cache, rootfs string) error {
 	}
 	ctx := context.Background()
 	one := func() error {
+		if mode == "overlay" {
+			ctr, err := container.New(rootfs, []string{"/bin/true"}, container.WithOverlay())
+			if err != nil {
+				return err
+			}
+			return ctr.Run(ctx)
+		}
 		c := cache
 		if mode == "first" {
 			tmp, err := os.MkdirTemp("", "imagerun-cache-")
