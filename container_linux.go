@@ -179,7 +179,14 @@ func (c *Container) Start(ctx context.Context) (err error) {
 		return err
 	}
 	r.onCloneThread(func() {
-		icfg.TimerSlackNS, err = withInitTimerSlack(func() error { return r.cg.startInV1(r.cmd.Start) }) // cgroup_linux.go
+		icfg.TimerSlackNS, err = withInitTimerSlack(func() error {
+			// A thread that joined a cgroup namespace sees its own cgroups
+			// relative to it: startInV1 could not find them to move back.
+			if r.joinThread != nil && c.cfg.nsPaths[NSCgroup] != "" {
+				return r.cmd.Start()
+			}
+			return r.cg.startInV1(r.cmd.Start) // cgroup_linux.go
+		})
 	})
 	childEnd.Close()
 	if stdinR != nil {
