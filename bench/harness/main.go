@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -466,9 +467,14 @@ func measureRows(e *env, p plan, res *results) error {
 		res.usage(key, ps.SysUsage().(*syscall.Rusage), containers)
 	}
 	for round := range p.Rounds {
-		// Rotate the order every round so no row always follows the same one.
-		for k := range rs {
-			r := rs[(k+round)%len(rs)]
+		// A new order every round (seeded: the same for every run), so no
+		// row always follows the same one: a row leaves work to the kernel
+		// (network namespaces and veth pairs are torn down after their
+		// container exits, holding the rtnl lock), which a rotation would
+		// always hand to the same next row (the veth loop after the veth
+		// whole-process runs).
+		for _, k := range rand.New(rand.NewPCG(uint64(round), 17)).Perm(len(rs)) {
+			r := rs[k]
 			if r.podman != "" {
 				continue // measurePodman
 			}
