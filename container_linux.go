@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"sync"
 
+	"github.com/ctrkit/container/internal/lifecycle"
 	"golang.org/x/sys/unix"
 )
 
@@ -180,9 +181,12 @@ func (c *Container) Start(ctx context.Context) (err error) {
 	}
 	r.onCloneThread(func() {
 		icfg.TimerSlackNS, err = withInitTimerSlack(func() error {
-			// A thread that joined a cgroup namespace sees its own cgroups
-			// relative to it: startInV1 could not find them to move back.
-			if r.joinThread != nil && c.cfg.nsPaths[NSCgroup] != "" {
+			// A thread in joined namespaces (WithNamespacePath) resolves
+			// /proc and /sys/fs/cgroup in a joined mount namespace and sees
+			// its cgroups relative to a joined cgroup namespace: startInV1
+			// could open other cgroups than it means. joinCgroup, from a
+			// thread of the host's, moves the init.
+			if r.joinThread != nil {
 				return r.cmd.Start()
 			}
 			return r.cg.startInV1(r.cmd.Start) // cgroup_linux.go
@@ -448,17 +452,27 @@ const initTimerSlack = 1_000_000 // 1 ms, in ns
 // slack raised to initTimerSlack and returns the thread's own, which it sets
 // back. It runs on a locked thread (onCloneThread), so nothing else of the
 // caller's runs with the raised slack.
+// A process whose threads all run with a raised slack (ctrkit:
+// oci.RaiseTimerSlack) names the slack its caller gave it instead
+// (lifecycle.CallerTimerSlack), for the command.
 func withInitTimerSlack(start func() error) (uint64, error) {
 	own, err := unix.PrctlRetInt(unix.PR_GET_TIMERSLACK, 0, 0, 0, 0)
 	if err != nil || own <= 0 {
 		return 0, start() // the init keeps the slack it inherits
+	}
+	caller := uint64(own)
+	if s := lifecycle.CallerTimerSlack.Load(); s != 0 {
+		caller = s
+	}
+	if own == initTimerSlack {
+		return caller, start()
 	}
 	if err := unix.Prctl(unix.PR_SET_TIMERSLACK, initTimerSlack, 0, 0, 0); err != nil {
 		return 0, start()
 	}
 	err = start()
 	unix.Prctl(unix.PR_SET_TIMERSLACK, uintptr(own), 0, 0, 0)
-	return uint64(own), err
+	return caller, err
 }
 
 // stdinPipe returns, for a Stdin that is not an *os.File, the pipe the

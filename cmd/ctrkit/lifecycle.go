@@ -691,9 +691,14 @@ func (g *globals) runHook(h specs.Hook, s *state) error {
 	}
 	cmd.Env = h.Env
 	cmd.Stdin = bytes.NewReader(st)
-	out, err := cmd.CombinedOutput()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := oci.StartWithTimerSlack(cmd, g.callerSlack) // the slack ctrkit was started with, not its raised one
+	if err == nil {
+		err = cmd.Wait()
+	}
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
+		return fmt.Errorf("%w: %s", err, out.Bytes())
 	}
 	return nil
 }

@@ -49,6 +49,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ctrkit/container/oci"
 )
 
 const version = "0.1.0"
@@ -59,10 +61,17 @@ type globals struct {
 	logFormat string
 	debug     bool
 	debugLog  *slog.Logger // --debug: logger returns it
+	// callerSlack: the timer slack ctrkit was started with, for its hooks
+	// (oci.RaiseTimerSlack).
+	callerSlack uint64
 }
 
 func main() {
-	g := &globals{root: "/run/ctrkit", logFormat: "text"}
+	// A short-lived process: 1 ms of timer slack keeps the runtime's monitor
+	// thread from waking every 20 µs (containers' commands and hooks keep
+	// the slack ctrkit was started with).
+	slack := oci.RaiseTimerSlack()
+	g := &globals{root: "/run/ctrkit", logFormat: "text", callerSlack: slack}
 	args := os.Args[1:]
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		name, val, hasVal := strings.Cut(strings.TrimLeft(args[0], "-"), "=")

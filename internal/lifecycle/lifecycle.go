@@ -11,8 +11,14 @@ package lifecycle
 import (
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
+
+// CallerTimerSlack, when not 0, is the timer slack (ns) a container's command
+// gets instead of the clone thread's own: set by oci.RaiseTimerSlack, which
+// raises every thread of the OCI runtime's process to 1 ms.
+var CallerTimerSlack atomic.Uint64
 
 // Set by package container's init. The option constructors return a
 // container.Option (typed any here: this package cannot import container);
