@@ -193,19 +193,25 @@ func (s *cgroupState) createV1() error {
 	if err := s.writeLimits(); err != nil {
 		return err
 	}
-	// The unified hierarchy is cgroup2: the clone lands the init in its
-	// cgroup there (CLONE_INTO_CGROUP), as on a v2 host. Moving it there
-	// after the clone (a write to cgroup.procs) is a migration, which takes
-	// the kernel's cgroup_threadgroup_rwsem for writing: with the view's
-	// cgroup alone that was 12 % of a default container's time in a loop
-	// (PROFILE.md, part 6).
-	if dir, ok := s.dirs[unifiedKey]; ok {
-		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		s.dirFD = f
+	return s.openUnified()
+}
+
+// openUnified opens the container's cgroup in the unified hierarchy (cgroup2)
+// of a hybrid host, if it has one, for CLONE_INTO_CGROUP: the init lands
+// there as on a v2 host. Moving it there after the clone (a write to
+// cgroup.procs) is a migration, which takes the kernel's
+// cgroup_threadgroup_rwsem for writing: with the view's cgroup alone that
+// was 12 % of a default container's time in a loop (PROFILE.md, part 6).
+func (s *cgroupState) openUnified() error {
+	dir, ok := s.dirs[unifiedKey]
+	if !ok {
+		return nil
 	}
+	f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	s.dirFD = f
 	return nil
 }
 
@@ -1202,15 +1208,7 @@ func (s *cgroupState) createAt(v2 bool, path string) error {
 	if err := s.writeFiles(files); err != nil {
 		return err
 	}
-	// As createV1: the clone lands in the unified hierarchy's cgroup.
-	if dir, ok := s.dirs[unifiedKey]; ok {
-		f, err := os.OpenFile(dir, os.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return err
-		}
-		s.dirFD = f
-	}
-	return nil
+	return s.openUnified()
 }
 
 // v1ControllerNames are the v1 controllers the library knows: oci.RemoveCgroup

@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ctrkit/container/internal/tartree"
+
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/containertest"
 	"github.com/ctrkit/container/image"
@@ -82,51 +84,11 @@ func layerOf(t testing.TB, b []byte) v1.Layer {
 // dirLayer is a layer holding the tree at dir.
 func dirLayer(t testing.TB, dir string) v1.Layer {
 	t.Helper()
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		h.Name = rel
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
+	b, err := tartree.Of(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tw.Close()
-	return layerOf(t, b.Bytes())
+	return layerOf(t, b)
 }
 
 // script is the test image's Cmd: what its configuration and layers made.

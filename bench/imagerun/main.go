@@ -24,10 +24,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ctrkit/container/internal/tartree"
 
 	"github.com/ctrkit/container"
 	"github.com/ctrkit/container/image"
@@ -111,7 +112,7 @@ func run(n, warm int, mode, dir, cache, rootfs string) error {
 
 // makeLayout writes the 5-layer image to an OCI layout at dir.
 func makeLayout(dir, rootfs string) error {
-	base, err := dirTar(rootfs)
+	base, err := tartree.Of(rootfs)
 	if err != nil {
 		return err
 	}
@@ -152,54 +153,6 @@ func dataTar(l int) ([]byte, error) {
 			return nil, err
 		}
 		tw.Write(body)
-	}
-	return b.Bytes(), tw.Close()
-}
-
-// dirTar is a layer holding the tree at dir.
-func dirTar(dir string) ([]byte, error) {
-	var b bytes.Buffer
-	tw := tar.NewWriter(&b)
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if rel == "." {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		link := ""
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			link, _ = os.Readlink(p)
-		}
-		h, err := tar.FileInfoHeader(fi, link)
-		if err != nil {
-			return err
-		}
-		h.Name = rel
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
 	return b.Bytes(), tw.Close()
 }
