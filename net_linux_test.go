@@ -2,6 +2,7 @@ package container_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -553,6 +554,11 @@ func TestNothingLeftAfterWait(t *testing.T) {
 			case "cancel":
 				cancel()
 			}
+			if how != "exit" {
+				// The kill first: closing stdin before it lands would let
+				// cat exit on its own, and Wait rightly report success.
+				waitZombie(t, c.Pid())
+			}
 			w.Close() // cat exits, if it still runs; Wait waits for the copy of stdin
 			err = c.Wait()
 			if how == "exit" && err != nil {
@@ -569,6 +575,26 @@ func TestNothingLeftAfterWait(t *testing.T) {
 				t.Errorf("a process is still in the container's network namespace %s", ns)
 			}
 		})
+	}
+}
+
+// waitZombie waits until the process pid has died (a zombie, not yet
+// reaped, or gone).
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if i := bytes.LastIndexByte(b, ')'); i > 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X') {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d still alive 10 s after it was killed", pid)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
