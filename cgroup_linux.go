@@ -626,8 +626,8 @@ func (r *running) cgroupAttr(attr *syscall.SysProcAttr) {
 // thread back after. A thread that moves itself (0 written to tasks) does
 // not take the kernel's cgroup_threadgroup_rwsem; a write of the init's pid
 // to cgroup.procs after the clone takes it for writing, and its first writer
-// waits for an RCU grace period: 4-15 ms on this kernel, in about every
-// other container (PROFILE.md, part 9). Where the thread's own cgroups
+// waits for an RCU grace period: 4-15 ms on this kernel, in about one
+// container in four (PROFILE.md, part 9). Where the thread's own cgroups
 // cannot be found or the move fails before the clone, it clones as before
 // and joinCgroup moves the init.
 func (s *cgroupState) startInV1(start func() error) error {
@@ -663,24 +663,11 @@ func (s *cgroupState) startInV1(start func() error) error {
 			f.Close()
 		}
 	}()
-	seenOwn, seenInto := map[string]bool{}, map[string]bool{}
-	for _, k := range keys {
-		if d := own[k]; !seenOwn[d] {
-			seenOwn[d] = true
-			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return start()
-			}
-			back = append(back, f)
-		}
-		if d := s.dirs[k]; !seenInto[d] {
-			seenInto[d] = true
-			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return start()
-			}
-			into = append(into, f)
-		}
+	if back, err = openTasks(keys, own); err != nil {
+		return start()
+	}
+	if into, err = openTasks(keys, s.dirs); err != nil {
+		return start()
 	}
 	moveBack := func() error {
 		var errs []error
@@ -705,6 +692,27 @@ func (s *cgroupState) startInV1(start func() error) error {
 	}
 	s.placedV1 = err == nil
 	return err
+}
+
+// openTasks opens the tasks file of each distinct directory dirs holds for
+// keys (co-mounted controllers share one), for writing.
+func openTasks(keys []string, dirs map[string]string) ([]*os.File, error) {
+	var files []*os.File
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if d := dirs[k]; !seen[d] {
+			seen[d] = true
+			f, err := os.OpenFile(filepath.Join(d, "tasks"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+			if err != nil {
+				for _, f := range files {
+					f.Close()
+				}
+				return nil, err
+			}
+			files = append(files, f)
+		}
+	}
+	return files, nil
 }
 
 // joinCgroup places the cloned init in its cgroup (v1) before it is told to

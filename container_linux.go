@@ -446,7 +446,7 @@ var initEnv = []string{"GOMAXPROCS=1", "GOGC=off", "GODEBUG=memprofilerate=0"}
 // kernel delay timers of the init's runtime threads; the command has the
 // caller's slack (only what prctl(PR_SET_TIMERSLACK, 0) resets it to, the
 // task's default, is this value).
-const initTimerSlack = 1_000_000 // 1 ms, in ns
+const initTimerSlack = lifecycle.RaisedTimerSlack // 1 ms, in ns
 
 // withInitTimerSlack runs start (the clone) with the calling thread's timer
 // slack raised to initTimerSlack and returns the thread's own, which it sets

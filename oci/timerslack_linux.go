@@ -60,4 +60,4 @@ func StartWithTimerSlack(cmd *exec.Cmd, slack uint64) error {
 	return cmd.Start()
 }
 
-const raisedSlack = 1_000_000 // ns
+const raisedSlack = lifecycle.RaisedTimerSlack

@@ -20,6 +20,11 @@ import (
 // raises every thread of the OCI runtime's process to 1 ms.
 var CallerTimerSlack atomic.Uint64
 
+// RaisedTimerSlack (ns) is the slack package container clones an init with
+// and oci.RaiseTimerSlack gives the runtime's own threads: the Go runtime's
+// monitor thread then wakes at most once a millisecond.
+const RaisedTimerSlack = 1_000_000
+
 // Set by package container's init. The option constructors return a
 // container.Option (typed any here: this package cannot import container);
 // package oci asserts them once in its wrappers.
